@@ -1,0 +1,102 @@
+/**
+ * The "slimlab" module: what a notebook cell (or a plain script) imports.
+ *
+ *   import { display, clearOutput, progress } from "slimlab";
+ *
+ * Inside the kernel, `import ... from "slimlab"` always resolves to the
+ * running kernel's own copy (kernel/modules.ts). Magic lines expand to calls
+ * of `runMagic` below, so `%name args` and the plugin's function run the
+ * same code.
+ */
+import { SlimlabError } from "./plugins/core/errors";
+import { PlotlyFigure, plotlyBundle } from "./plugins/core/figure";
+import { host, MimeBundle, Progress } from "./plugins/core/host";
+import { invokeMagic, MagicResult, MagicSpec } from "./plugins/core/magic";
+import { danfoHtml, escapeHtml, toMimeBundle } from "./kernel/display/format";
+import { showHelp } from "./kernel/magics/builtins";
+import { currentRuntime } from "./kernel/runtime";
+import { builtinMagics } from "./kernel/magics/index";
+
+export { SlimlabError, isSlimlabError } from "./plugins/core/errors";
+export { defineMagic, invokeMagic, helpText, usage } from "./plugins/core/magic";
+export type { MagicSpec, FlagSpec, PositionalSpec, MagicContext } from "./plugins/core/magic";
+export { Figure, plotlyBundle } from "./plugins/core/figure";
+export type { PlotlyFigure } from "./plugins/core/figure";
+export type { Host, Progress, MimeBundle } from "./plugins/core/host";
+export type { TimeitResult } from "./kernel/magics/builtins";
+
+type Builtins = typeof builtinMagics;
+
+/**
+ * Runs magic `name` (what a magic line expands to). Built-in magics give
+ * their declared result type; magics of loaded plugins give `any`.
+ * @throws SlimlabError for an unknown magic or a bad argument
+ */
+export async function runMagic<K extends string>(
+  name: K,
+  args: unknown[],
+  flags: Record<string, unknown>,
+  line?: string,
+  cell?: string,
+): Promise<K extends keyof Builtins ? MagicResult<Builtins[K]> : any> {
+  const rt = currentRuntime();
+  const spec = rt ? rt.registry.require(name) : (builtinMagics as Record<string, MagicSpec>)[name];
+  if (!spec) throw new SlimlabError("E_UNKNOWN_MAGIC", `unknown magic %${name}`);
+  return invokeMagic(spec, args, flags, { line: line ?? `%${name}`, cell }) as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** `%name?` and `%name --help`: the magic's help, in the pager. */
+export function magicHelp(name: string): void {
+  const rt = currentRuntime();
+  const spec = rt ? rt.registry.require(name) : (builtinMagics as Record<string, MagicSpec>)[name];
+  if (spec) showHelp(spec);
+}
+
+function dataFrameBundle(df: unknown): MimeBundle {
+  const b = toMimeBundle(df);
+  if (!("text/html" in b)) throw new SlimlabError("E_TYPE", `display.table: expected a danfo DataFrame or Series, got ${typeof df}`);
+  return b;
+}
+
+/**
+ * Rich output in the running cell. Each call sends one display_data; `bundle`
+ * sends several MIME types of the same thing (the frontend picks the best).
+ * @example display.markdown("**bold**"); display.plotly({ data: [{ y: [1, 2] }] })
+ */
+export const display = {
+  bundle: (b: MimeBundle): void => host().display(b),
+  text: (s: string): void => host().display({ "text/plain": s }),
+  html: (s: string): void => host().display({ "text/html": s, "text/plain": s.replace(/<[^>]*>/g, "") }),
+  markdown: (s: string): void => host().display({ "text/markdown": s, "text/plain": s }),
+  svg: (s: string): void => host().display({ "image/svg+xml": s, "text/plain": "SVG image" }),
+  png: (bytes: Uint8Array): void => host().display({ "image/png": Buffer.from(bytes).toString("base64"), "text/plain": "PNG image" }),
+  plotly: (fig: PlotlyFigure): void => host().display(plotlyBundle(fig)),
+  table: (df: unknown): void => host().display(dataFrameBundle(df)),
+  /** Any value, shown as a cell's last value would be. */
+  value: (v: unknown): void => host().display(toMimeBundle(v)),
+};
+
+/**
+ * Clears the cell's output (clear_output). With `wait`, the clearing happens
+ * when the next output arrives, which avoids flicker in animations.
+ */
+export function clearOutput(opts: { wait?: boolean } = {}): void {
+  const rt = currentRuntime();
+  if (rt) rt.clearOutput(!!opts.wait);
+}
+
+/**
+ * A progress bar updated in place; end it with `end("done" | "interrupted" | "error")`.
+ * @example const p = progress("epochs", 10); for (let i = 1; i <= 10; i++) p.update(i); p.end("done");
+ */
+export function progress(label: string, total: number): Progress {
+  if (!(total > 0)) throw new SlimlabError("E_ARG", `progress: total must be a positive number, got ${total}`);
+  return host().progress(label, total);
+}
+
+/** The abort signal of the running cell: true once the user pressed interrupt. */
+export function interrupted(): boolean {
+  return host().signal().aborted;
+}
+
+export { escapeHtml, danfoHtml };

@@ -1,0 +1,179 @@
+/**
+ * Runs one cell of TypeScript: type-check and convert with tslab's converter,
+ * run the JavaScript in this process (so every cell shares one tfjs), and
+ * hand back the last expression's value or a structured error.
+ */
+import Module from "module";
+import * as path from "path";
+import * as vm from "vm";
+import { Converter, Diagnostic } from "./tslab-adapter";
+import { SourceMapper } from "./sourcemap";
+
+export interface CellError {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+/** CPU and wall time of running the converted cell (not of type-checking it), for %%time. */
+export interface RunTiming {
+  cpu: NodeJS.CpuUsage;
+  wall: number;
+}
+
+export type RunResult = ({ ok: true; value: unknown; hasValue: boolean } | { ok: false; error: CellError }) & { timing?: RunTiming };
+
+/** Resolves `require` calls of cells; see kernel/modules.ts. */
+export type CellRequire = (id: string, fromDir: string) => unknown;
+
+const INTERRUPTED = "KeyboardInterrupt";
+
+export class Executor {
+  private prevDecl = "";
+  /** Top-level declarations of all cells so far (tslab exports them from each cell). */
+  readonly locals: Record<string, unknown> = {};
+  private readonly exportsProxy: Record<string, unknown>;
+  private readonly sideOutputs = new Map<string, string>();
+  private readonly sideModules = new Map<string, Module>();
+  private abort: ((e: Error) => void) | undefined;
+  private cellCount = 0;
+
+  constructor(private readonly conv: Converter, private readonly cwd: string, private readonly resolve: CellRequire) {
+    const locals = this.locals;
+    // TypeScript emits `Object.defineProperty(exports, ...)` for re-exported
+    // imports; store them as plain values so later cells may reassign them.
+    this.exportsProxy = new Proxy(locals, {
+      defineProperty(_t, prop, attrs) {
+        if (prop !== "__esModule") (locals as Record<string | symbol, unknown>)[prop] = attrs.get ? attrs.get() : attrs.value;
+        return true;
+      },
+    });
+  }
+
+  /** Abandons the awaited part of the running cell (its state stays as it is). */
+  interrupt(): void {
+    this.abort?.(Object.assign(new Error("interrupted by the user"), { name: INTERRUPTED }));
+  }
+
+  /** Type-checks `src` against earlier cells without running it. */
+  diagnostics(src: string): Diagnostic[] {
+    return this.conv.convert(this.prevDecl, src).diagnostics;
+  }
+
+  complete(src: string, pos: number) {
+    return this.conv.complete(this.prevDecl, src, pos);
+  }
+
+  inspect(src: string, pos: number) {
+    return this.conv.inspect(this.prevDecl, src, pos);
+  }
+
+  async run(src: string): Promise<RunResult> {
+    const converted = this.conv.convert(this.prevDecl, src);
+    for (const out of converted.sideOutputs ?? []) {
+      this.sideModules.delete(out.path);
+      this.sideOutputs.set(out.path, out.data);
+    }
+    if (converted.diagnostics.length > 0) return { ok: false, error: compileError(converted.diagnostics) };
+    if (!converted.output) {
+      this.prevDecl = converted.declOutput ?? "";
+      return { ok: true, value: undefined, hasValue: false };
+    }
+    const filename = `cell${++this.cellCount}.js`;
+    const mapper = SourceMapper.fromOutput(converted.output);
+    const wrapped = `(${converted.hasToplevelAwait ? "async " : ""}function (exports, require) { ${converted.output}\n})(__slimlab_cell__.exports, __slimlab_cell__.require)`;
+    (globalThis as Record<string, unknown>).__slimlab_cell__ = { exports: this.exportsProxy, require: this.requireFor(this.cwd) };
+    const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    const timing = (): RunTiming => ({ cpu: process.cpuUsage(cpu0), wall: Number(process.hrtime.bigint() - t0) / 1e9 });
+    try {
+      const ret = vm.runInThisContext(wrapped, { filename, breakOnSigint: true });
+      if (converted.hasToplevelAwait) {
+        const interrupted = new Promise<never>((_, reject) => (this.abort = reject));
+        await Promise.race([ret, interrupted]);
+      }
+    } catch (e) {
+      // Declarations made before the failure are kept, as in IPython.
+      this.prevDecl = converted.declOutput ?? this.prevDecl;
+      return { ok: false, error: runtimeError(e, filename, mapper), timing: timing() };
+    } finally {
+      this.abort = undefined;
+    }
+    const took = timing();
+    this.prevDecl = converted.declOutput ?? "";
+    const key = converted.lastExpressionVar;
+    if (key && key in this.locals) {
+      const value = this.locals[key];
+      delete this.locals[key];
+      return { ok: true, value, hasValue: value !== undefined, timing: took };
+    }
+    return { ok: true, value: undefined, hasValue: false, timing: took };
+  }
+
+  /** `require` for code in `dir`: the user's .ts files converted alongside cells, then modules.ts's rules. */
+  private requireFor(dir: string): (id: string) => unknown {
+    return (id: string) => {
+      if (id.startsWith(".") || path.isAbsolute(id)) {
+        let file = path.resolve(dir, id);
+        if (path.extname(file) === "") file += ".js";
+        const side = this.sideOutput(file);
+        if (side) return side.exports;
+      }
+      return this.resolve(id, dir);
+    };
+  }
+
+  private sideOutput(file: string): Module | undefined {
+    const cached = this.sideModules.get(file);
+    if (cached) return cached;
+    const code = this.sideOutputs.get(file);
+    if (code === undefined) return undefined;
+    const mod = new Module(file);
+    mod.filename = file;
+    this.sideModules.set(file, mod);
+    const req = this.requireFor(path.dirname(file));
+    vm.runInThisContext(`(function (exports, require, module, __filename, __dirname) {${code}\n})`, { filename: file })(
+      mod.exports,
+      req,
+      mod,
+      file,
+      path.dirname(file),
+    );
+    return mod;
+  }
+}
+
+function compileError(diags: Diagnostic[]): CellError {
+  const lines = diags.map((d) => `${d.fileName ? `${d.fileName} ` : ""}line ${d.start.line + 1}, column ${d.start.character + 1}: ${d.messageText} (TS${d.code})`);
+  return { ename: "TypeScriptError", evalue: lines[0], traceback: lines };
+}
+
+function runtimeError(e: unknown, filename: string, mapper: SourceMapper | undefined): CellError {
+  if (!(e instanceof Error)) return { ename: "Error", evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
+  if (e.message === "Script execution interrupted.") return interruptedError();
+  if (e.name === INTERRUPTED) return interruptedError();
+  // A slimlab usage error is the user's to fix, not a bug: one line, no stack.
+  if (e.name === "SlimlabError") {
+    const code = (e as { code?: string }).code;
+    return { ename: "SlimlabError", evalue: e.message, traceback: [`SlimlabError [${code}]: ${e.message}`] };
+  }
+  // Only the "at ..." lines: V8 may put the failing source line above the message.
+  const frames = (e.stack ?? "").split("\n").map((f) => f.trim()).filter((f) => f.startsWith("at "));
+  const inCell = new RegExp(`^at (?:(.*) \\()?${filename.replace(".", "\\.")}:(\\d+):(\\d+)\\)?$`);
+  const ours: string[] = [];
+  for (const f of frames) {
+    const m = inCell.exec(f);
+    if (m) {
+      const at = mapper?.original(Number(m[2]) - 1, Number(m[3]) - 1);
+      if (at) ours.push(`    at ${m[1] ? `${m[1]} ` : ""}(cell line ${at.line + 1}, column ${at.column + 1})`);
+    } else if (ours.length === 0 && !/node:internal|kernel\/executor/.test(f)) {
+      // Frames inside libraries the cell called: keep the innermost few.
+      ours.push(`    ${f}`);
+    }
+  }
+  return { ename: e.name, evalue: e.message, traceback: [`${e.name}: ${e.message}`, ...ours.slice(0, 12)] };
+}
+
+function interruptedError(): CellError {
+  return { ename: INTERRUPTED, evalue: "interrupted by the user; variables keep the values they had", traceback: ["KeyboardInterrupt: interrupted by the user; variables keep the values they had"] };
+}

@@ -1,0 +1,49 @@
+/**
+ * Input history for history_request (messaging spec, "History"): tail,
+ * range and search, over the cells of this kernel session.
+ */
+
+export type HistoryEntry = [session: number, line: number, input: string];
+
+export interface HistoryQuery {
+  hist_access_type?: "tail" | "range" | "search";
+  n?: number;
+  session?: number;
+  start?: number;
+  stop?: number;
+  pattern?: string;
+  unique?: boolean;
+}
+
+/** IPython's search patterns are globs: * any run of characters, ? one character. */
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]");
+  return new RegExp(`^${body}$`);
+}
+
+export class History {
+  private readonly entries: HistoryEntry[] = [];
+  constructor(private readonly session = 1) {}
+
+  add(line: number, input: string): void {
+    this.entries.push([this.session, line, input]);
+  }
+
+  query(q: HistoryQuery): HistoryEntry[] {
+    const type = q.hist_access_type ?? "tail";
+    if (type === "tail") return q.n === undefined ? [...this.entries] : this.entries.slice(-Math.max(0, q.n));
+    if (type === "range") {
+      // session 0 (or a negative one relative to now) means this session here: there is only one.
+      const start = q.start ?? 0;
+      const stop = q.stop ?? Infinity;
+      return this.entries.filter(([, line]) => line >= start && line < stop);
+    }
+    const re = globToRegExp(q.pattern ?? "*");
+    let hits = this.entries.filter(([, , input]) => re.test(input));
+    if (q.unique) {
+      const seen = new Set<string>();
+      hits = hits.reverse().filter(([, , input]) => !seen.has(input) && !!seen.add(input)).reverse();
+    }
+    return q.n === undefined ? hits : hits.slice(-Math.max(0, q.n));
+  }
+}

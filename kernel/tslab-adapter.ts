@@ -1,0 +1,206 @@
+/**
+ * Every deep import of tslab's internals lives here (house rule 1), so that a
+ * tslab upgrade breaks one file and one test (test/kernel/tslab-adapter.test.ts),
+ * not the kernel.
+ *
+ * What slimlab takes from tslab: its TypeScript converter (type-checks a cell
+ * against the declarations of earlier cells and emits CommonJS), its
+ * is-complete check and its `display` API (for cells that `import "tslab"`).
+ * What it does not take: tslab's Jupyter server and executor, which lack parts
+ * of the protocol, and `startKernel`, which hands control to other tslab copies.
+ */
+import * as fs from "fs";
+import * as path from "path";
+
+/* eslint-disable @typescript-eslint/no-var-requires */
+const ts = require("@tslab/typescript-for-tslab");
+const converterModule = loadConverterWithSourceMaps();
+const jupyterModule = require("tslab/dist/jupyter");
+const publicModule = require("tslab/dist/public");
+
+export const TSLAB_VERSION: string = require("tslab/package.json").version;
+export const TYPESCRIPT_VERSION: string = ts.version;
+
+export interface DiagnosticPos {
+  offset: number;
+  line: number;
+  character: number;
+}
+export interface Diagnostic {
+  start: DiagnosticPos;
+  end: DiagnosticPos;
+  messageText: string;
+  category: number;
+  code: number;
+  fileName?: string;
+}
+export interface ConvertResult {
+  output?: string;
+  declOutput?: string;
+  diagnostics: Diagnostic[];
+  lastExpressionVar?: string;
+  hasToplevelAwait?: boolean;
+  sideOutputs?: { path: string; data: string }[];
+}
+export interface QuickInfo {
+  displayParts?: { text: string }[];
+  documentation?: { text: string }[];
+  tags?: { name: string; text?: { text: string }[] }[];
+}
+export interface CompletionInfo {
+  start: number;
+  end: number;
+  candidates: string[];
+}
+/** The converter of tslab/dist/converter, typed as slimlab uses it. */
+export interface Converter {
+  convert(prevDecl: string, src: string): ConvertResult;
+  inspect(prevDecl: string, src: string, position: number): QuickInfo | undefined;
+  complete(prevDecl: string, src: string, position: number): CompletionInfo;
+  close(): void;
+}
+
+/**
+ * Where `import "x"` in a cell finds x. Packages in `forced` always come from
+ * slimlab's own installation (one tfjs-core per process, whatever the
+ * notebook's folder holds); other packages come from the notebook's folder
+ * and, failing that, from slimlab's installation.
+ */
+export interface ModuleMap {
+  /** The folder the notebook runs in (the converter's cwd). */
+  cwd: string;
+  /** Returns the folder of package `name` in slimlab's installation, if it has it. */
+  ownPackageDir(name: string): string | undefined;
+  forced(name: string): boolean;
+}
+
+/**
+ * Splits "<cwd>/node_modules/@scope/pkg/rest" into ["@scope/pkg", "rest"];
+ * a bare scope folder ("<cwd>/node_modules/@types") gives ["@types", ""].
+ */
+function packageOf(p: string, nodeModules: string): [string, string] | undefined {
+  if (!p.startsWith(nodeModules + "/")) return undefined;
+  const parts = p.slice(nodeModules.length + 1).split("/");
+  const n = parts[0].startsWith("@") ? Math.min(2, parts.length) : 1;
+  return [parts.slice(0, n).join("/"), parts.slice(n).join("/")];
+}
+
+/**
+ * Redirects the TypeScript compiler's file look-ups under <cwd>/node_modules
+ * to slimlab's installation as `map` says. tslab's converter reads files
+ * through `ts.sys`, so patching it is how types follow the runtime.
+ */
+function redirectTypeLookups(map: ModuleMap): void {
+  const sys = ts.sys;
+  const nodeModules = path.join(map.cwd, "node_modules");
+  const forward = (p: string): string => {
+    const hit = packageOf(p, nodeModules);
+    if (!hit) return p;
+    const [name, rest] = hit;
+    if (!map.forced(name) && fs.existsSync(path.join(nodeModules, name))) return p;
+    const own = map.ownPackageDir(name);
+    return own ? path.join(own, rest) : p;
+  };
+  const orig = {
+    readFile: sys.readFile,
+    fileExists: sys.fileExists,
+    directoryExists: sys.directoryExists,
+    readDirectory: sys.readDirectory,
+    getDirectories: sys.getDirectories,
+    realpath: sys.realpath,
+  };
+  sys.readFile = (p: string, enc?: string) => orig.readFile.call(sys, forward(p), enc);
+  sys.fileExists = (p: string) => orig.fileExists.call(sys, forward(p));
+  // <cwd>/node_modules need not exist: the notebook's folder may have none.
+  sys.directoryExists = (p: string) => p === nodeModules || orig.directoryExists.call(sys, forward(p));
+  sys.readDirectory = (p: string, ...rest: unknown[]) => orig.readDirectory.call(sys, forward(p), ...rest);
+  sys.getDirectories = (p: string) => orig.getDirectories.call(sys, forward(p));
+  // Keep the virtual path: resolving it to the real one would make TypeScript
+  // load the same declarations twice under two names.
+  if (orig.realpath) sys.realpath = (p: string) => (forward(p) !== p ? p : orig.realpath.call(sys, p));
+}
+
+/**
+ * Loads tslab's converter with a TypeScript whose two conversion steps (the
+ * watch program's emit, then `esModuleToCommonJSModule`'s transpileModule of
+ * "custom.js") append inline source maps, so runtime errors can name the
+ * user's line (kernel/sourcemap.ts). TypeScript's exports are read-only
+ * getters, so the converter is handed a copy with those two functions
+ * wrapped, through the require cache, and the cache is restored after.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function loadConverterWithSourceMaps(): any {
+  const tsFile = require.resolve("@tslab/typescript-for-tslab", { paths: [path.dirname(require.resolve("tslab/package.json"))] });
+  const cached = require.cache[tsFile];
+  if (!cached) throw new Error("slimlab: TypeScript for tslab is not loaded");
+  const copy: Record<string, unknown> = {};
+  const wrapped = new Set(["createWatchCompilerHost", "transpileModule"]);
+  for (const k of Object.keys(ts)) if (!wrapped.has(k)) Object.defineProperty(copy, k, { enumerable: true, get: () => ts[k] });
+  const createHost = ts.createWatchCompilerHost;
+  const transpile = ts.transpileModule;
+  Object.defineProperty(copy, "createWatchCompilerHost", {
+    enumerable: true,
+    value: (files: string[], options: Record<string, unknown>, ...rest: unknown[]) => createHost.call(ts, files, { ...options, inlineSourceMap: true }, ...rest),
+  });
+  Object.defineProperty(copy, "transpileModule", {
+    enumerable: true,
+    value: (input: string, opts: { fileName?: string; compilerOptions?: Record<string, unknown> }) =>
+      transpile.call(ts, input, opts.fileName === "custom.js" ? { ...opts, compilerOptions: { ...opts.compilerOptions, inlineSourceMap: true } } : opts),
+  });
+  const original = cached.exports;
+  cached.exports = copy;
+  try {
+    return require("tslab/dist/converter");
+  } finally {
+    cached.exports = original;
+  }
+}
+
+/**
+ * Creates tslab's TypeScript converter for cells run in `map.cwd`.
+ * Call once per process: it patches the compiler's file system view.
+ */
+export function createConverter(map: ModuleMap): Converter {
+  redirectTypeLookups(map);
+  const prev = process.cwd();
+  if (prev !== map.cwd) process.chdir(map.cwd);
+  try {
+    return converterModule.createConverter({ isJS: false, isBrowser: false }) as Converter;
+  } finally {
+    if (prev !== map.cwd) process.chdir(prev);
+  }
+}
+
+/** tslab's is-complete check (unclosed brackets, strings, template literals). */
+export function isCompleteCode(src: string): { completed: boolean; indent?: string } {
+  return converterModule.isCompleteCode(src);
+}
+
+/** A display_data payload as tslab builds it. */
+export interface TslabDisplayData {
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  transient?: { display_id?: string };
+}
+
+/**
+ * Routes tslab's own `display` API (for cells that `import {display} from "tslab"`)
+ * to slimlab's display path.
+ */
+export function routeTslabDisplay(write: (d: TslabDisplayData, update: boolean) => void): void {
+  jupyterModule.lastWriteDisplayData = write;
+}
+
+/** The module a cell gets for `import "tslab"`. */
+export function tslabPublicModule(): unknown {
+  return publicModule;
+}
+
+/** The TypeScript scanner, for the magic parser's lexing of cells. */
+export function typescript(): {
+  createScanner: (...args: unknown[]) => unknown;
+  SyntaxKind: Record<string, number>;
+  ScriptTarget: Record<string, number>;
+} {
+  return ts;
+}
