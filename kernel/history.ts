@@ -4,10 +4,13 @@
  */
 
 export type HistoryEntry = [session: number, line: number, input: string];
+/** With `output: true` the third item is [input, output] (output: the result's text/plain, or null). */
+export type HistoryEntryWithOutput = [session: number, line: number, inputOutput: [string, string | null]];
 
 export interface HistoryQuery {
   hist_access_type?: "tail" | "range" | "search";
   n?: number;
+  output?: boolean;
   session?: number;
   start?: number;
   stop?: number;
@@ -23,13 +26,25 @@ function globToRegExp(glob: string): RegExp {
 
 export class History {
   private readonly entries: HistoryEntry[] = [];
+  private readonly outputs = new Map<number, string>();
   constructor(private readonly session = 1) {}
 
   add(line: number, input: string): void {
     this.entries.push([this.session, line, input]);
   }
 
-  query(q: HistoryQuery): HistoryEntry[] {
+  /** Records the text/plain result of cell `line`. */
+  setOutput(line: number, text: string): void {
+    this.outputs.set(line, text);
+  }
+
+  query(q: HistoryQuery): (HistoryEntry | HistoryEntryWithOutput)[] {
+    const hits = this.select(q);
+    if (!q.output) return hits;
+    return hits.map(([s, line, input]) => [s, line, [input, this.outputs.get(line) ?? null]]);
+  }
+
+  private select(q: HistoryQuery): HistoryEntry[] {
     const type = q.hist_access_type ?? "tail";
     if (type === "tail") return q.n === undefined ? [...this.entries] : this.entries.slice(-Math.max(0, q.n));
     if (type === "range") {

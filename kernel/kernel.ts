@@ -14,6 +14,7 @@ import { toMimeBundle } from "./display/format";
 import { CellError, Executor } from "./executor";
 import { History, HistoryQuery } from "./history";
 import { completeMagic } from "./magics/complete";
+import { codeLineStarts } from "./magics/lines";
 import { expandCell, Expansion, isMagicLine } from "./magics/expand";
 import { MagicRegistry } from "./magics/registry";
 import { loadPlugin } from "./magics/plugins";
@@ -257,6 +258,7 @@ export class Kernel {
       await this.server.reply(channel, msg, "execute_reply", { status: "error", execution_count: count, ...out.error, payload, user_expressions: {} });
       return;
     }
+    if (out.result && store) this.history.setOutput(count, String(out.result["text/plain"] ?? ""));
     if (out.result && !silent) {
       await this.server.publish("execute_result", { execution_count: count, data: out.result, metadata: {} }, msg);
     }
@@ -308,6 +310,9 @@ export class Kernel {
     } catch {
       return { status: "invalid" };
     }
+    // An open template literal or block comment: tslab's check misses these.
+    const starts = codeLineStarts(`${exp}\n`);
+    if (!starts[starts.length - 1]) return { status: "incomplete", indent: "" };
     const r = isCompleteCode(exp);
     return r.completed ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" };
   }
