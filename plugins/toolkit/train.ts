@@ -1,0 +1,314 @@
+/**
+ * A small training loop for fine-tuning compressed models: seeded, stoppable
+ * between batches, with a hook after every optimizer step (pruning re-applies
+ * its masks there, so pruned weights stay zero between mask updates).
+ * model.fit has no such hook and shuffles with Math.random, so its runs
+ * cannot be repeated bit for bit.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { SlimlabError, show, suggestion } from "../core/errors";
+import { host, Progress } from "../core/host";
+import { requireModel } from "./layers";
+import { LossSpec, ResolvedLoss, batchAccuracy, resolveLoss } from "./losses";
+import { mulberry32, shuffledIndices } from "./shuffle";
+
+/** Inputs and labels, first axis = samples. */
+export interface TrainData {
+  xs: tf.Tensor;
+  ys: tf.Tensor;
+}
+
+/** Reported after each optimizer step. */
+export interface BatchLogs {
+  /** 0-based epoch. */
+  epoch: number;
+  /** 0-based batch within the epoch. */
+  batch: number;
+  /** Samples in this batch. */
+  size: number;
+  /** Loss of this batch before the step (data loss + regularisers). */
+  loss: number;
+  /** Accuracy of this batch before the step; NaN when the loss has none. */
+  acc: number;
+}
+
+/** One epoch's averages (weighted by batch size). */
+export interface EpochLogs {
+  epoch: number;
+  loss: number;
+  /** NaN when the loss has no accuracy (regression). */
+  acc: number;
+  valLoss?: number;
+  valAcc?: number;
+  steps: number;
+  samples: number;
+  seconds: number;
+  /** False for the last epoch of an interrupted or stopped run. */
+  complete: boolean;
+}
+
+/** Return "stop" from a callback to end training early (the history says stoppedEarly). */
+export type CallbackResult = void | "stop";
+
+export interface TrainCallbacks {
+  /** After each step; `step` counts steps from 1 over the whole run. */
+  onBatchEnd?(step: number, logs: BatchLogs): CallbackResult | Promise<CallbackResult>;
+  /** After each complete epoch (and its validation). */
+  onEpochEnd?(epoch: number, logs: EpochLogs): CallbackResult | Promise<CallbackResult>;
+  /** Right after each optimizer step, before onBatchEnd: re-apply masks, clip, project. */
+  afterStep?(model: tf.LayersModel): void | Promise<void>;
+}
+
+export type OptimizerName = "sgd" | "adam" | "rmsprop" | "adagrad";
+const OPTIMIZERS: Record<OptimizerName, (lr?: number) => tf.Optimizer> = {
+  sgd: (lr) => tf.train.sgd(lr ?? 0.01),
+  adam: (lr) => tf.train.adam(lr ?? 0.001),
+  rmsprop: (lr) => tf.train.rmsprop(lr ?? 0.001),
+  adagrad: (lr) => tf.train.adagrad(lr ?? 0.01),
+};
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  /** Seeds the shuffling; same seed, same data and same initial weights give the same final weights. */
+  seed: number;
+  /** Learning rate of a named optimizer (defaults: adam 1e-3, rmsprop 1e-3, sgd 1e-2, adagrad 1e-2). */
+  lr?: number;
+  /** An optimizer (kept alive, its state carries over) or a name (created and disposed here). Default "adam". */
+  optimizer?: tf.Optimizer | OptimizerName;
+  /** Default: see resolveLoss. */
+  loss?: LossSpec;
+  validation?: TrainData;
+  /** Reshuffle every epoch (default true). */
+  shuffle?: boolean;
+  /** Stops training between batches when aborted; default host().signal(). */
+  signal?: AbortSignal;
+  callbacks?: TrainCallbacks;
+  /** Show a progress bar through host() (default true). */
+  progress?: boolean;
+  /** Title of the progress bar (default "train <model name>"). */
+  label?: string;
+}
+
+export interface TrainHistory {
+  epochs: EpochLogs[];
+  /** Optimizer steps applied. */
+  steps: number;
+  /** The abort signal stopped training (weights are those after the last step). */
+  interrupted: boolean;
+  /** A callback returned "stop". */
+  stoppedEarly: boolean;
+  seconds: number;
+}
+
+function checkData(data: TrainData | undefined, fn: string, what: string): number {
+  if (!(data?.xs instanceof tf.Tensor) || !(data?.ys instanceof tf.Tensor)) {
+    throw new SlimlabError("E_TYPE", `${fn}: ${what} must be {xs: tf.Tensor, ys: tf.Tensor}, received ${show(data)}`);
+  }
+  if (data.xs.isDisposed || data.ys.isDisposed) throw new SlimlabError("E_DATA", `${fn}: ${what} holds a disposed tensor`);
+  const n = data.xs.shape[0];
+  if (data.xs.rank === 0 || n === 0 || data.ys.shape[0] !== n) {
+    throw new SlimlabError("E_DATA", `${fn}: ${what}.xs has shape [${data.xs.shape.join(", ")}] and ${what}.ys [${data.ys.shape.join(", ")}]; both need the same non-zero number of samples on axis 0`);
+  }
+  return n;
+}
+
+function positiveInt(value: unknown, name: string): number {
+  if (!Number.isInteger(value) || (value as number) < 1) {
+    throw new SlimlabError("E_ARG", `train: ${name} must be a positive integer, received ${show(value)}`);
+  }
+  return value as number;
+}
+
+/** The optimizer to use and whether this run created it (and so disposes it). */
+function makeOptimizer(opts: TrainOptions): { optimizer: tf.Optimizer; owned: boolean } {
+  if (opts.lr !== undefined && (typeof opts.lr !== "number" || !(opts.lr > 0) || !Number.isFinite(opts.lr))) {
+    throw new SlimlabError("E_ARG", `train: lr must be a positive number, received ${show(opts.lr)}`);
+  }
+  const opt = opts.optimizer ?? "adam";
+  if (opt instanceof tf.Optimizer) {
+    if (opts.lr !== undefined) {
+      throw new SlimlabError("E_ARG", `train: lr ${opts.lr} is ignored when optimizer is an instance; set the rate when creating it, or pass optimizer by name`);
+    }
+    return { optimizer: opt, owned: false };
+  }
+  const names = Object.keys(OPTIMIZERS);
+  if (typeof opt !== "string" || !names.includes(opt)) {
+    throw new SlimlabError("E_ARG", `train: unknown optimizer ${show(opt)}${typeof opt === "string" ? suggestion(opt, names) : ""}; allowed: ${names.join(", ")} or a tf.Optimizer`);
+  }
+  return { optimizer: OPTIMIZERS[opt](opts.lr), owned: true };
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
+}
+
+/** Lets pending events (an interrupt request) run between batches. */
+function nextTick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Trains `model` in place with `optimizer.minimize` on shuffled mini-batches.
+ *
+ * Between batches the abort signal is checked: an interrupt ends the run at
+ * a step boundary, the weights are those after the last completed step (and
+ * its afterStep), the progress bar ends "interrupted" and the history comes
+ * back with `interrupted: true` instead of an exception. The model's own
+ * compiled optimizer is not used, so runs do not depend on hidden state.
+ * Dropout layers draw from tfjs's unseeded generator unless their config
+ * has a seed, so only models without them are bit-reproducible.
+ *
+ * @param model a built single-output tf.LayersModel (changed in place)
+ * @param data training samples
+ * @param opts epochs, batchSize, seed and the optional settings above
+ * @returns per-epoch averages, the step count and how the run ended
+ * @throws SlimlabError E_TYPE/E_DATA for bad data, E_ARG for bad options,
+ *   E_MODEL for a multi-output model; errors thrown by callbacks propagate
+ *   (the bar ends "error")
+ * @example
+ *   const h = await train(model, {xs, ys}, {epochs: 2, batchSize: 64, seed: 1, lr: 1e-3});
+ *   h.epochs.at(-1)?.acc;
+ */
+export async function train(model: tf.LayersModel, data: TrainData, opts: TrainOptions): Promise<TrainHistory> {
+  const m = requireModel(model, "train");
+  if (m.outputs.length !== 1) throw new SlimlabError("E_MODEL", `train: model "${m.name}" has ${m.outputs.length} outputs; only single-output models are supported`);
+  const n = checkData(data, "train", "data");
+  if (opts.validation !== undefined) checkData(opts.validation, "train", "validation");
+  const epochs = positiveInt(opts?.epochs, "epochs");
+  const batchSize = positiveInt(opts.batchSize, "batchSize");
+  if (!Number.isInteger(opts.seed)) throw new SlimlabError("E_ARG", `train: seed must be an integer, received ${show(opts.seed)}`);
+  const loss = resolveLoss(opts.loss, m, data.ys, "train");
+  const { optimizer, owned } = makeOptimizer(opts);
+  const signal = opts.signal ?? host().signal();
+  const stepsPerEpoch = Math.ceil(n / batchSize);
+  const bar: Progress | undefined = opts.progress === false ? undefined : host().progress(opts.label ?? `train ${m.name}`, epochs * stepsPerEpoch);
+  const rand = mulberry32(opts.seed);
+  const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
+  const history: TrainHistory = { epochs: [], steps: 0, interrupted: false, stoppedEarly: false, seconds: 0 };
+  const start = Date.now();
+  let status = "";
+  try {
+    for (let epoch = 0; epoch < epochs && !history.interrupted && !history.stoppedEarly; epoch++) {
+      const order = opts.shuffle === false ? Array.from({ length: n }, (_, i) => i) : shuffledIndices(n, rand);
+      const t0 = Date.now();
+      let sumLoss = 0;
+      let sumAcc = 0;
+      let seen = 0;
+      let steps = 0;
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        if (signal.aborted) {
+          history.interrupted = true;
+          break;
+        }
+        const idx = order.slice(b * batchSize, (b + 1) * batchSize);
+        const [lossValue, accValue] = await step(m, data, idx, optimizer, vars, loss);
+        if (opts.callbacks?.afterStep) await opts.callbacks.afterStep(m);
+        history.steps++;
+        steps++;
+        seen += idx.length;
+        sumLoss += lossValue * idx.length;
+        sumAcc += accValue * idx.length;
+        const logs: BatchLogs = { epoch, batch: b, size: idx.length, loss: lossValue, acc: accValue };
+        if ((await opts.callbacks?.onBatchEnd?.(history.steps, logs)) === "stop") history.stoppedEarly = true;
+        const elapsed = (Date.now() - start) / 1000;
+        const rate = (history.steps * batchSize) / Math.max(elapsed, 1e-3);
+        const eta = ((epochs * stepsPerEpoch - history.steps) * elapsed) / history.steps;
+        status = `epoch ${epoch + 1}/${epochs} loss ${(sumLoss / seen).toFixed(4)}${Number.isNaN(accValue) ? "" : ` acc ${(sumAcc / seen).toFixed(4)}`} ${Math.round(rate)} samples/s ETA ${formatSeconds(eta)}`;
+        bar?.update(history.steps, status);
+        if (history.stoppedEarly) break;
+        await nextTick();
+      }
+      if (steps === 0) break;
+      const complete = steps === stepsPerEpoch;
+      const logs: EpochLogs = { epoch, loss: sumLoss / seen, acc: sumAcc / seen, steps, samples: seen, seconds: (Date.now() - t0) / 1000, complete };
+      if (complete && opts.validation !== undefined && !signal.aborted) {
+        const v = await evaluate(m, opts.validation, batchSize, opts.loss);
+        logs.valLoss = v.loss;
+        logs.valAcc = v.accuracy;
+      }
+      history.epochs.push(logs);
+      if (complete && (await opts.callbacks?.onEpochEnd?.(epoch, logs)) === "stop") history.stoppedEarly = true;
+    }
+  } catch (e) {
+    bar?.end("error", e instanceof Error ? e.message : String(e));
+    throw e;
+  } finally {
+    if (owned) optimizer.dispose();
+    history.seconds = (Date.now() - start) / 1000;
+  }
+  bar?.end(history.interrupted ? "interrupted" : "done", `${history.steps} steps ${status}`);
+  return history;
+}
+
+/** One optimizer step on the samples `idx`; returns the batch loss and accuracy before the step. */
+async function step(
+  model: tf.LayersModel,
+  data: TrainData,
+  idx: number[],
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  loss: ResolvedLoss
+): Promise<[number, number]> {
+  const [cost, acc] = tf.tidy(() => {
+    const at = tf.tensor1d(idx, "int32");
+    const xb = tf.gather(data.xs, at);
+    const yb = tf.gather(data.ys, at);
+    let accuracy: tf.Scalar | undefined;
+    const c = optimizer.minimize(
+      () => {
+        const pred = model.apply(xb, { training: true }) as tf.Tensor;
+        // Accuracy of the same forward pass; kept so the gradient tidy spares it.
+        accuracy = tf.keep(batchAccuracy(loss.accuracy, yb, pred));
+        return model.calculateLosses().reduce<tf.Scalar>((sum, r) => tf.add(sum, r), loss.fn(yb, pred));
+      },
+      true,
+      vars
+    ) as tf.Scalar;
+    return [c, accuracy as tf.Scalar];
+  });
+  try {
+    const [l, a] = await Promise.all([cost.data(), acc.data()]);
+    return [l[0], a[0]];
+  } finally {
+    tf.dispose([cost, acc]);
+  }
+}
+
+/**
+ * Mean loss and accuracy of `model` on `data`, in inference mode (Dropout
+ * off, BatchNormalization on its moving statistics); regularisers excluded.
+ *
+ * @param model a built single-output tf.LayersModel
+ * @param data samples to score
+ * @param batchSize samples per forward pass (bounds memory), default 256
+ * @param loss as in train (default: see resolveLoss)
+ * @returns {loss, accuracy}; accuracy is NaN for regression losses
+ * @throws SlimlabError E_TYPE/E_DATA for bad data, E_ARG for a bad batchSize or loss
+ * @example
+ *   const { accuracy } = await evaluate(model, test, 512);
+ */
+export async function evaluate(model: tf.LayersModel, data: TrainData, batchSize = 256, loss?: LossSpec): Promise<{ loss: number; accuracy: number }> {
+  const m = requireModel(model, "evaluate");
+  const n = checkData(data, "evaluate", "data");
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new SlimlabError("E_ARG", `evaluate: batchSize must be a positive integer, received ${show(batchSize)}`);
+  const resolved = resolveLoss(loss, m, data.ys, "evaluate");
+  let sumLoss = 0;
+  let sumAcc = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const size = Math.min(batchSize, n - start);
+    const both = tf.tidy(() => {
+      const xb = tf.slice(data.xs, start, size);
+      const yb = tf.slice(data.ys, start, size);
+      const pred = m.apply(xb, { training: false }) as tf.Tensor;
+      return tf.stack([resolved.fn(yb, pred), batchAccuracy(resolved.accuracy, yb, pred)]);
+    });
+    const values = await both.data();
+    both.dispose();
+    sumLoss += values[0] * size;
+    sumAcc += values[1] * size;
+  }
+  return { loss: sumLoss / n, accuracy: sumAcc / n };
+}

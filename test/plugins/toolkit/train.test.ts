@@ -1,0 +1,237 @@
+import * as tf from "@tensorflow/tfjs";
+import * as assert from "assert";
+import { Host, ProgressEnd, setHost } from "../../../plugins/core/host";
+import { mulberry32, shuffledIndices } from "../../../plugins/toolkit/shuffle";
+import { evaluate, train, TrainData } from "../../../plugins/toolkit/train";
+import { assertNoLeak, assertRejects, convNet, init, release } from "./helpers";
+
+/** Two Gaussian blobs around (−1, −1) and (1, 1): linearly separable. */
+function blobs(n: number, seed: number): { onehot: TrainData; sparse: TrainData } {
+  return tf.tidy(() => {
+    const labels = Array.from({ length: n }, (_, i) => i % 2);
+    const centers = tf.tensor2d(labels.map((l) => (l === 0 ? [-1, -1] : [1, 1])));
+    const xs = tf.add(centers, tf.randomNormal([n, 2], 0, 0.4, "float32", seed));
+    const sparse = tf.tensor1d(labels, "float32");
+    return { onehot: { xs, ys: tf.oneHot(tf.tensor1d(labels, "int32"), 2).toFloat() }, sparse: { xs: tf.clone(xs), ys: sparse } };
+  });
+}
+
+function tinyNet(seed = 1): tf.Sequential {
+  return tf.sequential({
+    layers: [
+      tf.layers.dense({ name: "h", units: 8, activation: "relu", inputShape: [2], kernelInitializer: init(seed), biasInitializer: "ones" }),
+      tf.layers.dense({ name: "out", units: 2, activation: "softmax", kernelInitializer: init(seed + 1) }),
+    ],
+  });
+}
+
+function weights(m: tf.LayersModel): number[][] {
+  return m.getWeights().map((w) => Array.from(w.dataSync()));
+}
+
+/** A host that records progress bars and hands out a given signal. */
+function recordingHost(signal: AbortSignal): { host: Host; ends: ProgressEnd[]; updates: number[] } {
+  const ends: ProgressEnd[] = [];
+  const updates: number[] = [];
+  const host: Host = {
+    display: () => undefined,
+    liveDisplay: () => ({ update: () => undefined }),
+    progress: () => ({ update: (done) => void updates.push(done), end: (state) => void ends.push(state) }),
+    signal: () => signal,
+  };
+  return { host, ends, updates };
+}
+
+describe("toolkit/train", () => {
+  let data: { onehot: TrainData; sparse: TrainData };
+  let val: { onehot: TrainData; sparse: TrainData };
+  before(() => {
+    data = blobs(48, 1);
+    val = blobs(32, 2);
+  });
+  after(() => {
+    for (const d of [data, val]) release(d.onehot.xs, d.onehot.ys, d.sparse.xs, d.sparse.ys);
+  });
+
+  it("gives bit-identical weights for the same seed, different ones for another seed", async () => {
+    const opts = { epochs: 2, batchSize: 16, seed: 3, progress: false } as const;
+    const [a, b, c] = [tinyNet(), tinyNet(), tinyNet()];
+    await train(a, data.onehot, opts);
+    await train(b, data.onehot, opts);
+    await train(c, data.onehot, { ...opts, seed: 4 });
+    assert.deepStrictEqual(weights(a), weights(b));
+    assert.notDeepStrictEqual(weights(a), weights(c));
+    release(a, b, c);
+  });
+
+  it("stops at a batch boundary: abort after step 3 leaves exactly the weights of 3 SGD steps", async () => {
+    const controller = new AbortController();
+    const rec = recordingHost(new AbortController().signal);
+    const previous = setHost(rec.host);
+    const m = tinyNet();
+    let h;
+    try {
+      h = await train(m, data.onehot, {
+        epochs: 3,
+        batchSize: 8,
+        seed: 11,
+        optimizer: "sgd",
+        lr: 0.1,
+        signal: controller.signal,
+        callbacks: { onBatchEnd: (step) => (step === 3 ? controller.abort() : undefined) },
+      });
+    } finally {
+      setHost(previous);
+    }
+    assert.strictEqual(h.steps, 3);
+    assert.strictEqual(h.interrupted, true);
+    assert.strictEqual(h.stoppedEarly, false);
+    assert.deepStrictEqual(h.epochs.map((e) => [e.steps, e.samples, e.complete]), [[3, 24, false]]);
+    assert.deepStrictEqual(rec.ends, ["interrupted"]);
+    assert.deepStrictEqual(rec.updates, [1, 2, 3]);
+    // Reference: the same three batches by hand.
+    const ref = tinyNet();
+    const order = shuffledIndices(48, mulberry32(11));
+    const sgd = tf.train.sgd(0.1);
+    for (let s = 0; s < 3; s++) {
+      tf.tidy(() => {
+        const idx = tf.tensor1d(order.slice(s * 8, s * 8 + 8), "int32");
+        const xb = tf.gather(data.onehot.xs, idx);
+        const yb = tf.gather(data.onehot.ys, idx);
+        sgd.minimize(() => tf.mean(tf.metrics.categoricalCrossentropy(yb, ref.apply(xb, { training: true }) as tf.Tensor)) as tf.Scalar);
+      });
+    }
+    assert.deepStrictEqual(weights(m), weights(ref));
+    sgd.dispose();
+    release(m, ref);
+  });
+
+  it("uses host().signal() by default: an aborted run applies no step", async () => {
+    const stopped = new AbortController();
+    stopped.abort();
+    const rec = recordingHost(stopped.signal);
+    const previous = setHost(rec.host);
+    const m = tinyNet();
+    const before = weights(m);
+    try {
+      const h = await train(m, data.onehot, { epochs: 2, batchSize: 16, seed: 1 });
+      assert.deepStrictEqual([h.steps, h.interrupted, h.epochs.length], [0, true, 0]);
+    } finally {
+      setHost(previous);
+    }
+    assert.deepStrictEqual(rec.ends, ["interrupted"]);
+    assert.deepStrictEqual(weights(m), before);
+    m.dispose();
+  });
+
+  it("calls afterStep after every step, before onBatchEnd, and keeps its changes", async () => {
+    const m = tinyNet();
+    const events: string[] = [];
+    const h = await train(m, data.onehot, {
+      epochs: 2,
+      batchSize: 16,
+      seed: 2,
+      progress: false,
+      callbacks: {
+        afterStep: (model) => {
+          events.push("after");
+          // A pruning-style mask: weight [0, 0] of the hidden kernel stays zero.
+          const [k, b] = model.getLayer("h").getWeights();
+          const masked = tf.tidy(() => tf.mul(k, tf.tensor2d([[0, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]])));
+          model.getLayer("h").setWeights([masked, b]);
+          masked.dispose();
+        },
+        onBatchEnd: () => void events.push("batch"),
+        onEpochEnd: () => void events.push("epoch"),
+      },
+    });
+    assert.strictEqual(h.steps, 6);
+    assert.deepStrictEqual(events, ["after", "batch", "after", "batch", "after", "batch", "epoch", "after", "batch", "after", "batch", "after", "batch", "epoch"]);
+    assert.strictEqual(m.getLayer("h").getWeights()[0].dataSync()[0], 0);
+    m.dispose();
+  });
+
+  it("learns a separable problem; validation matches evaluate()", async () => {
+    const m = tinyNet();
+    const h = await train(m, data.onehot, { epochs: 6, batchSize: 8, seed: 5, lr: 0.05, validation: val.onehot, progress: false });
+    const first = h.epochs[0];
+    const last = h.epochs[h.epochs.length - 1];
+    assert.ok(last.loss < first.loss / 2, `loss ${first.loss} → ${last.loss}`);
+    assert.ok(last.acc >= 0.95, `train acc ${last.acc}`);
+    assert.ok((last.valAcc ?? 0) >= 0.9, `val acc ${last.valAcc}`);
+    const e = await evaluate(m, val.onehot, 8); // the batch size validation used: same sums, same bits
+    assert.deepStrictEqual([e.loss, e.accuracy], [last.valLoss, last.valAcc]);
+    m.dispose();
+  });
+
+  it("defaults to sparse cross-entropy for integer labels; evaluate matches a direct computation", async () => {
+    const m = tinyNet();
+    const h = await train(m, data.sparse, { epochs: 1, batchSize: 16, seed: 1, progress: false });
+    assert.ok(h.epochs[0].acc >= 0 && h.epochs[0].acc <= 1);
+    const e = await evaluate(m, val.sparse, 5);
+    const [loss, acc] = tf.tidy(() => {
+      const p = m.predict(val.onehot.xs) as tf.Tensor;
+      const l = tf.mean(tf.metrics.categoricalCrossentropy(val.onehot.ys, p)).dataSync()[0];
+      const a = tf.mean(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(val.onehot.ys, -1)), "float32")).dataSync()[0];
+      return [l, a];
+    });
+    assert.ok(Math.abs(e.loss - loss) < 1e-6, `${e.loss} vs ${loss}`);
+    assert.ok(Math.abs(e.accuracy - acc) < 1e-6, `${e.accuracy} vs ${acc}`);
+    m.dispose();
+  });
+
+  it("stops early when a callback returns 'stop'", async () => {
+    const m = tinyNet();
+    const h = await train(m, data.onehot, { epochs: 5, batchSize: 16, seed: 1, progress: false, callbacks: { onEpochEnd: (epoch) => (epoch === 1 ? "stop" : undefined) } });
+    assert.deepStrictEqual([h.steps, h.epochs.length, h.stoppedEarly, h.interrupted], [6, 2, true, false]);
+    m.dispose();
+  });
+
+  it("rejects bad options and data with a clear message", async () => {
+    const m = tinyNet();
+    const base = { epochs: 1, batchSize: 8, seed: 1, progress: false };
+    await assertRejects(train(m, data.onehot, { ...base, epochs: 0 }), "E_ARG", "train: epochs must be a positive integer, received 0");
+    await assertRejects(train(m, data.onehot, { ...base, seed: 1.5 }), "E_ARG", "train: seed must be an integer, received 1.5");
+    await assertRejects(
+      train(m, { xs: data.onehot.xs, ys: val.onehot.ys }, base),
+      "E_DATA",
+      "train: data.xs has shape [48, 2] and data.ys [32, 2]; both need the same non-zero number of samples on axis 0"
+    );
+    await assertRejects(
+      train(m, data.onehot, { ...base, loss: "categoricalCrossEntropy" as "categoricalCrossentropy" }),
+      "E_ARG",
+      'train: unknown loss "categoricalCrossEntropy" (did you mean categoricalCrossentropy?); allowed: categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, or a function (yTrue, yPred) => tf.Scalar'
+    );
+    const sgd = tf.train.sgd(0.1);
+    await assertRejects(
+      train(m, data.onehot, { ...base, optimizer: sgd, lr: 0.01 }),
+      "E_ARG",
+      "train: lr 0.01 is ignored when optimizer is an instance; set the rate when creating it, or pass optimizer by name"
+    );
+    await assertRejects(train(m, data.onehot, { ...base, optimizer: "adamw" as "adam" }), "E_ARG", 'train: unknown optimizer "adamw" (did you mean adam?); allowed: sgd, adam, rmsprop, adagrad or a tf.Optimizer');
+    const reg = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2] })] });
+    const ys = tf.zeros([48, 1]);
+    await assertRejects(
+      train(reg, { xs: data.onehot.xs, ys }, base),
+      "E_ARG",
+      "train: cannot choose a loss for labels of shape [48, 1] and outputs [null, 1]; pass loss: one of categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError or a function"
+    );
+    const h = await train(reg, { xs: data.onehot.xs, ys }, { ...base, loss: "meanSquaredError" });
+    assert.ok(Number.isNaN(h.epochs[0].acc));
+    sgd.dispose();
+    release(m, reg, ys);
+  });
+
+  it("trains a CNN with BatchNormalization and Dropout, updating the moving statistics, without leaking tensors", async () => {
+    const m = convNet();
+    const xs = tf.randomUniform([12, 6, 6, 2], -1, 1, "float32", 3);
+    const ys = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2], "int32"), 3).toFloat());
+    const movingMean = () => Array.from(m.getLayer("bn").getWeights()[2].dataSync());
+    const before = movingMean();
+    const run = () => train(m, { xs, ys }, { epochs: 1, batchSize: 4, seed: 1, progress: false, validation: { xs, ys } });
+    await assertNoLeak(run);
+    assert.notDeepStrictEqual(movingMean(), before);
+    await assertNoLeak(() => evaluate(m, { xs, ys }, 5));
+    release(m, xs, ys);
+  });
+});
