@@ -11,11 +11,11 @@
 import { SlimlabError } from "./plugins/core/errors";
 import { PlotlyFigure, plotlyBundle } from "./plugins/core/figure";
 import { host, MimeBundle, Progress } from "./plugins/core/host";
-import { invokeMagic, MagicResult, MagicSpec } from "./plugins/core/magic";
-import { danfoHtml, escapeHtml, toMimeBundle } from "./kernel/display/format";
+import { invokeMagic, MagicResult } from "./plugins/core/magic";
+import { toMimeBundle } from "./kernel/display/format";
 import { showHelp } from "./kernel/magics/builtins";
 import { currentRuntime } from "./kernel/runtime";
-import { builtinMagics } from "./kernel/magics/index";
+import { BuiltinMagics } from "./kernel/magics/index";
 
 export { SlimlabError, isSlimlabError } from "./plugins/core/errors";
 export { defineMagic, invokeMagic, helpText, usage } from "./plugins/core/magic";
@@ -25,7 +25,13 @@ export type { PlotlyFigure } from "./plugins/core/figure";
 export type { Host, Progress, MimeBundle } from "./plugins/core/host";
 export type { TimeitResult } from "./kernel/magics/builtins";
 
-type Builtins = typeof builtinMagics;
+type Builtins = BuiltinMagics;
+
+function runtime(fn: string) {
+  const rt = currentRuntime();
+  if (!rt) throw new SlimlabError("E_PLUGIN", `${fn}: magics run inside the slimlab kernel; in a script, call the plugin's function instead`);
+  return rt;
+}
 
 /**
  * Runs magic `name` (what a magic line expands to). Built-in magics give
@@ -39,17 +45,13 @@ export async function runMagic<K extends string>(
   line?: string,
   cell?: string,
 ): Promise<K extends keyof Builtins ? MagicResult<Builtins[K]> : any> {
-  const rt = currentRuntime();
-  const spec = rt ? rt.registry.require(name) : (builtinMagics as Record<string, MagicSpec>)[name];
-  if (!spec) throw new SlimlabError("E_UNKNOWN_MAGIC", `unknown magic %${name}`);
+  const spec = runtime("runMagic").registry.require(name);
   return invokeMagic(spec, args, flags, { line: line ?? `%${name}`, cell }) as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 /** `%name?` and `%name --help`: the magic's help, in the pager. */
 export function magicHelp(name: string): void {
-  const rt = currentRuntime();
-  const spec = rt ? rt.registry.require(name) : (builtinMagics as Record<string, MagicSpec>)[name];
-  if (spec) showHelp(spec);
+  showHelp(runtime("magicHelp").registry.require(name));
 }
 
 function dataFrameBundle(df: unknown): MimeBundle {
@@ -99,4 +101,4 @@ export function interrupted(): boolean {
   return host().signal().aborted;
 }
 
-export { escapeHtml, danfoHtml };
+export { tableBundle, toDataFrame, htmlTable } from "./plugins/core/table";

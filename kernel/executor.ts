@@ -55,6 +55,11 @@ export class Executor {
     this.abort?.(Object.assign(new Error("interrupted by the user"), { name: INTERRUPTED }));
   }
 
+  /** Stops the converter's file watchers, which otherwise keep the process alive. */
+  close(): void {
+    this.conv.close();
+  }
+
   /** Type-checks `src` against earlier cells without running it. */
   diagnostics(src: string): Diagnostic[] {
     return this.conv.convert(this.prevDecl, src).diagnostics;
@@ -150,7 +155,9 @@ function compileError(diags: Diagnostic[]): CellError {
 
 function runtimeError(e: unknown, filename: string, mapper: SourceMapper | undefined): CellError {
   if (!(e instanceof Error)) return { ename: "Error", evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
-  if (e.message === "Script execution interrupted.") return interruptedError();
+  // SIGINT during a synchronous run (vm's breakOnSigint): Node >= 12 throws
+  // ERR_SCRIPT_EXECUTION_INTERRUPTED ("Script execution was interrupted by `SIGINT`").
+  if ((e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" || e.message === "Script execution interrupted.") return interruptedError();
   if (e.name === INTERRUPTED) return interruptedError();
   // A slimlab usage error is the user's to fix, not a bug: one line, no stack.
   if (e.name === "SlimlabError") {

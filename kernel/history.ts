@@ -46,7 +46,7 @@ export class History {
 
   private select(q: HistoryQuery): HistoryEntry[] {
     const type = q.hist_access_type ?? "tail";
-    if (type === "tail") return q.n === undefined ? [...this.entries] : this.entries.slice(-Math.max(0, q.n));
+    if (type === "tail") return lastN(this.entries, q.n);
     if (type === "range") {
       // session 0 (or a negative one relative to now) means this session here: there is only one.
       const start = q.start ?? 0;
@@ -59,6 +59,12 @@ export class History {
       const seen = new Set<string>();
       hits = hits.reverse().filter(([, , input]) => !seen.has(input) && !!seen.add(input)).reverse();
     }
-    return q.n === undefined ? hits : hits.slice(-Math.max(0, q.n));
+    return lastN(hits, q.n);
   }
+}
+
+/** The last `n` items (all without n). Not `slice(-n)`: n = 0 must give none, and slice(-0) gives all. */
+function lastN<T>(items: T[], n: number | undefined): T[] {
+  if (n === undefined) return [...items];
+  return n > 0 ? items.slice(-n) : [];
 }

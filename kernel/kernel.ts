@@ -54,6 +54,8 @@ export class CellRunner {
   private sink: OutputSink;
   private pages: string[] = [];
   private running = false;
+  /** Counts runs, so a late interrupt timer cannot hit a cell started after it. */
+  private runs = 0;
 
   constructor(cwd: string, sink: OutputSink, registerBuiltins: (r: MagicRegistry) => void) {
     this.sink = sink;
@@ -88,6 +90,7 @@ export class CellRunner {
     this.pages = [];
     this.host.newCell();
     this.running = true;
+    this.runs++;
     try {
       let expansion: Expansion;
       try {
@@ -108,11 +111,19 @@ export class CellRunner {
     }
   }
 
+  /** Releases what keeps the process alive (the type checker's file watchers); the runner is unusable after. */
+  close(): void {
+    this.executor.close();
+  }
+
   /** Interrupts the running cell: first asks it to stop (signal), then abandons its await. */
   interrupt(): void {
     if (!this.running) return;
     this.host.interrupt();
-    const timer = setTimeout(() => this.running && this.executor.interrupt(), INTERRUPT_GRACE_MS);
+    // Only the cell that was interrupted: if it stopped by itself and the
+    // next one started within the grace time, that one must run on.
+    const run = this.runs;
+    const timer = setTimeout(() => this.running && this.runs === run && this.executor.interrupt(), INTERRUPT_GRACE_MS);
     timer.unref();
   }
 }

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { SlimlabError } from "../../plugins/core/errors";
 import { CellRunner } from "../kernel";
-import { registerBuiltins } from "../magics/index";
+import { builtinsFor, prepare } from "../startup";
 import { packageRoot } from "../modules";
 
 type Output = Record<string, unknown> & { output_type: string };
@@ -78,6 +78,7 @@ export async function runNotebookInProcess(file: string, outFile: string): Promi
     }
   };
   const byId = new Map<string, Output[]>();
+  const builtins = builtinsFor(await prepare());
   const runner = new CellRunner(
     path.dirname(path.resolve(file)),
     {
@@ -98,7 +99,7 @@ export async function runNotebookInProcess(file: string, outFile: string): Promi
         if (id) byId.set(id, [...(byId.get(id) ?? []), out]);
       },
     },
-    registerBuiltins,
+    builtins,
   );
   let count = 0;
   let result: RunOneResult = { ok: true, seconds: 0 };

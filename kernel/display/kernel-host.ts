@@ -54,19 +54,21 @@ export class KernelHost implements Host {
     const live = this.liveDisplay(progressBundle(label, 0, total, ""));
     let last = 0;
     let lastDone = 0;
+    let lastStatus = "";
     let closed = false;
     return {
       update(done, status = "") {
         lastDone = done;
+        lastStatus = status;
         const now = Date.now();
         if (closed || now - last < MIN_UPDATE_MS) return;
         last = now;
         live.update(progressBundle(label, done, total, status));
       },
-      end(state: ProgressEnd, status = "") {
+      end(state: ProgressEnd, status?: string) {
         if (closed) return;
         closed = true;
-        live.update(progressBundle(label, state === "done" ? total : lastDone, total, status, state));
+        live.update(progressBundle(label, state === "done" ? total : lastDone, total, status ?? lastStatus, state));
       },
     };
   }

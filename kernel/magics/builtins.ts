@@ -27,7 +27,8 @@ async function timeLoops(fn: () => Promise<unknown>, loops: number): Promise<num
 
 /** IPython's timeit line: "1.2 ms ± 3.4 µs per loop (mean ± std. dev. of 7 runs, 100 loops each)". */
 export function formatTimeit(r: TimeitResult): string {
-  const s = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+  // Thousands separators as IPython's "{loops:,}": "1,000,000 loops each".
+  const s = (n: number, w: string) => `${n.toLocaleString("en-US")} ${w}${n === 1 ? "" : "s"}`;
   return `${formatTime(r.average)} ± ${formatTime(r.stdev)} per loop (mean ± std. dev. of ${s(r.repeat, "run")}, ${s(r.loops, "loop")} each)`;
 }
 

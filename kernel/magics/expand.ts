@@ -6,9 +6,10 @@
  * written: `x\n% 4` stays a modulo.
  */
 import { SlimlabError, suggestion } from "../../plugins/core/errors";
-import { checkFlag, flagName, FlagSpec, MagicSpec } from "../../plugins/core/magic";
+import { checkFlag, flagName, FlagSpec, MagicSpec, usage } from "../../plugins/core/magic";
 import { codeLineStarts } from "./lines";
 import { Token, tokenize } from "./tokens";
+import { typescript } from "../tslab-adapter";
 
 export interface MagicLookup {
   get(name: string): MagicSpec | undefined;
@@ -67,7 +68,7 @@ export function expandCell(src: string, lookup: MagicLookup): Expansion {
       lines[0] = "";
     } else {
       if (spec.cell !== true) throw new SlimlabError("E_ARG", `%%${name} is a line magic; write %${name} ... on one line`);
-      const call = callFor(spec, rest, `%%${name}${rest}`, body);
+      const call = callFor(spec, rest, `%%${name}${rest}`, lines[0].length - rest.length, body);
       // A code body stays on its own lines inside the call's closure; a text
       // body moves into the call as a string and blank lines keep the count.
       const codeBody = spec.positional.some((p) => p.code);
@@ -94,7 +95,7 @@ export function expandCell(src: string, lookup: MagicLookup): Expansion {
       continue;
     }
     if (spec.line === false) throw new SlimlabError("E_ARG", `%${name} is a cell magic; write %%${name} on the first line of the cell`);
-    lines[i] = `${indent}${lhs}await ${callFor(spec, rest, `%${name}${rest}`)};`;
+    lines[i] = `${indent}${lhs}await ${callFor(spec, rest, `%${name}${rest}`, lines[i].length - rest.length)};`;
   }
   return finish(lines, magics, magicLines, timeCell);
 }
@@ -129,8 +130,8 @@ function continuesExpression(lines: string[], i: number, starts: boolean[]): boo
  * checked here, so a typo fails before anything runs; `{expr}` and `$name`
  * values are checked when the call runs.
  */
-function callFor(spec: MagicSpec, argText: string, line: string, cellBody?: string): string {
-  const tokens = tokenize(argText, spec.name);
+function callFor(spec: MagicSpec, argText: string, line: string, column0: number, cellBody?: string): string {
+  const tokens = tokenize(argText, spec.name, column0);
   const flags: string[] = [];
   const positional: string[] = [];
   const codeArg = spec.positional.find((p) => p.code);
@@ -141,11 +142,17 @@ function callFor(spec: MagicSpec, argText: string, line: string, cellBody?: stri
   const codeIndex = codeArg ? spec.positional.indexOf(codeArg) : -1;
   for (let t = 0; t < tokens.length; t++) {
     const tok = tokens[t];
+    if (tok.kind === "word" && tok.text.startsWith("//")) break; // a trailing comment, as in TypeScript
     const flagMatch = tok.kind === "word" ? /^(--?)([A-Za-z][\w-]*)(?:=(.*))?$/.exec(tok.text) : null;
     if (!flagMatch) {
       if (positional.length === codeIndex) {
         codeStart = tok.start;
         break;
+      }
+      const last = spec.positional[spec.positional.length - 1];
+      if (positional.length >= spec.positional.length && !last?.variadic) {
+        // IPython's "unrecognized arguments": an extra word must not be dropped silently.
+        throw new SlimlabError("E_ARG", `%${spec.name}: unexpected argument ${JSON.stringify(argText.slice(tok.start, tok.end))}; usage: ${usage(spec)}`);
       }
       const pspec = spec.positional[Math.min(positional.length, spec.positional.length - 1)];
       positional.push(pspec?.text && tok.kind === "word" ? JSON.stringify(tok.text) : valueExpr(tok, spec.name, "argument"));
@@ -170,14 +177,28 @@ function callFor(spec: MagicSpec, argText: string, line: string, cellBody?: stri
   }
 
   if (codeArg) {
-    const code = cellBody ?? (codeStart === undefined ? "" : argText.slice(codeStart));
+    const code = cellBody ?? (codeStart === undefined ? "" : withoutTrailingComment(argText.slice(codeStart)));
     if (code.trim() === "") throw new SlimlabError("E_MISSING_ARG", `%${spec.name}: missing the code to run, e.g. %${spec.name} f(x)`);
     // A cell body keeps its own lines inside the closure (line numbers stay
-    // right); a line magic's code stays on its one line.
-    positional.push(cellBody !== undefined ? `async () => {\n${code}\n}` : `async () => { ${code} }`);
+    // right); a line magic's code stays on its one line. The closing brace of
+    // a body follows U+2028, a line terminator for JavaScript (it ends a
+    // trailing // comment, ECMA-262 "Line Terminators") that split("\n")
+    // does not count, so the expansion keeps the cell's line count.
+    positional.push(cellBody !== undefined ? `async () => {\n${code}\u2028}` : `async () => { ${code} }`);
   }
   const cellArg = cellBody !== undefined && !codeArg ? `, ${JSON.stringify(cellBody)}` : "";
   return `${RUNTIME}.runMagic(${JSON.stringify(spec.name)}, [${positional.join(", ")}], {${flags.join(", ")}}, ${JSON.stringify(line.trim())}${cellArg})`;
+}
+
+/**
+ * A line magic's code without its trailing comments: a `// ...` would swallow
+ * the `}` that closes the closure the code goes in. TypeScript's parser finds
+ * where the last statement ends (strings, templates and regexps may hold `//`).
+ */
+function withoutTrailingComment(code: string): string {
+  const ts = typescript() as unknown as { createSourceFile(file: string, text: string, target: number): { statements: readonly { end: number }[] } };
+  const statements = ts.createSourceFile("magic.ts", code, 99 /* ESNext */).statements;
+  return statements.length ? code.slice(0, statements[statements.length - 1].end) : "";
 }
 
 /** A notebook value: a variable path, `{expr}`, `$name`, a quoted string or a number. */

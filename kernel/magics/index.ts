@@ -1,20 +1,38 @@
 /**
  * The built-in magics, registered by one explicit call at kernel start
- * (house rule 3). `builtinMagics` is also the type map that gives a magic
+ * (house rule 3). `BuiltinMagics` is also the type map that gives a magic
  * line's result its TypeScript type (see `runMagic` in index.ts).
  */
+import { backendMagic } from "../../plugins/backends/magic";
+import * as tf from "@tensorflow/tfjs";
+import { BackendName, BackendReport } from "../../plugins/backends/select";
 import { MagicSpec } from "../../plugins/core/magic";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { MagicRegistry } from "./registry";
 
-export const builtinMagics = {
-  lsmagic,
-  time,
-  timeit,
-  load_plugin: loadPluginMagic,
-};
+/** What the built-ins need to know of the kernel's start. */
+export interface StartupFacts {
+  /** How the backend was chosen (plugins/backends/select.ts). */
+  backend: BackendReport;
+}
 
-/** Registers every built-in magic in `registry`. */
-export function registerBuiltins(registry: MagicRegistry): void {
-  for (const spec of Object.values(builtinMagics)) registry.register(spec as unknown as MagicSpec, "builtin");
+export interface BuiltinMagics {
+  lsmagic: typeof lsmagic;
+  time: typeof time;
+  timeit: typeof timeit;
+  load_plugin: typeof loadPluginMagic;
+  backend: ReturnType<typeof backendMagic>;
+}
+
+export function builtinMagics(facts: StartupFacts): BuiltinMagics {
+  return { lsmagic, time, timeit, load_plugin: loadPluginMagic, backend: backendMagic(facts.backend) };
+}
+
+/**
+ * Registers every built-in magic in `registry`. Without `facts` (tests that
+ * skip backend selection) %backend reports only the backend in force.
+ */
+export function registerBuiltins(registry: MagicRegistry, facts?: StartupFacts): void {
+  const known: StartupFacts = facts ?? { backend: { active: tf.getBackend() as BackendName, tried: [] } };
+  for (const spec of Object.values(builtinMagics(known))) registry.register(spec as unknown as MagicSpec, "builtin");
 }

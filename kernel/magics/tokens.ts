@@ -10,8 +10,12 @@ export type Token =
   | { kind: "quoted"; text: string; start: number; end: number }
   | { kind: "expr"; text: string; start: number; end: number };
 
-/** Returns the tokens of `s`; `start`/`end` index into `s`. Throws E_PARSE on an unclosed quote or brace. */
-export function tokenize(s: string, magic: string): Token[] {
+/**
+ * Returns the tokens of `s`; `start`/`end` index into `s`. Throws E_PARSE on
+ * an unclosed quote or brace. `column0` is the 0-based column of `s` in the
+ * user's line, so the error names the column the user sees.
+ */
+export function tokenize(s: string, magic: string, column0 = 0): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < s.length) {
@@ -26,7 +30,7 @@ export function tokenize(s: string, magic: string): Token[] {
         if (s[i] === "\\" && i + 1 < s.length) i++;
         text += s[i++];
       }
-      if (i >= s.length) throw new SlimlabError("E_PARSE", `%${magic}: unclosed ${c} starting at column ${start + 1}; close the quote`);
+      if (i >= s.length) throw new SlimlabError("E_PARSE", `%${magic}: unclosed ${c} starting at column ${column0 + start + 1}; close the quote`);
       i++;
       tokens.push({ kind: "quoted", text, start, end: i });
     } else if (c === "{") {
@@ -35,7 +39,7 @@ export function tokenize(s: string, magic: string): Token[] {
         if (s[i] === "{") depth++;
         else if (s[i] === "}" && --depth === 0) break;
       }
-      if (i >= s.length) throw new SlimlabError("E_PARSE", `%${magic}: unclosed { starting at column ${start + 1}; write {expression}`);
+      if (i >= s.length) throw new SlimlabError("E_PARSE", `%${magic}: unclosed { starting at column ${column0 + start + 1}; write {expression}`);
       i++;
       tokens.push({ kind: "expr", text: s.slice(start + 1, i - 1), start, end: i });
     } else if (c === "$" && /[A-Za-z_$]/.test(s[i + 1] ?? "")) {

@@ -1,0 +1,110 @@
+/**
+ * Fails loudly when tslab's internals change under kernel/tslab-adapter.ts:
+ * the pinned version, the deep modules and the names the adapter uses, and
+ * what the converter gives back (including the two inline source maps the
+ * adapter asks for, which runtime errors need to name the user's line).
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { createModuleResolver } from "../../kernel/modules";
+import { SourceMapper } from "../../kernel/sourcemap";
+import { Converter, createConverter, isCompleteCode, routeTslabDisplay, TSLAB_VERSION, TYPESCRIPT_VERSION } from "../../kernel/tslab-adapter";
+
+const ROOT = path.resolve(__dirname, "../../..");
+const INLINE_MAP = /\/\/# sourceMappingURL=data:application\/json;(?:charset=utf-8;)?base64,/g;
+
+describe("kernel/tslab-adapter (tslab internals)", function () {
+  this.timeout(60000);
+  let tmp: string;
+  let conv: Converter;
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "slimlab-adapter-"));
+    conv = createConverter(createModuleResolver(tmp).map);
+  });
+
+  after(() => {
+    conv?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("tslab is pinned to 1.0.22, in package.json and on disk", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    assert.equal(pkg.dependencies.tslab, "1.0.22");
+    assert.equal(TSLAB_VERSION, "1.0.22");
+    assert.equal(require("tslab/package.json").version, "1.0.22");
+    assert.match(TYPESCRIPT_VERSION, /^\d+\.\d+\.\d+$/);
+  });
+
+  it("the deep modules exist and expose what the adapter uses", () => {
+    const converter = require("tslab/dist/converter");
+    assert.equal(typeof converter.createConverter, "function", "tslab/dist/converter.createConverter");
+    assert.equal(typeof converter.isCompleteCode, "function", "tslab/dist/converter.isCompleteCode");
+    const jupyter = require("tslab/dist/jupyter");
+    assert.ok("lastWriteDisplayData" in jupyter, "tslab/dist/jupyter.lastWriteDisplayData");
+    const pub = require("tslab/dist/public");
+    assert.equal(typeof pub.display?.html, "function", "tslab/dist/public.display");
+    // The adapter wraps these two TypeScript functions to get source maps.
+    const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [path.dirname(require.resolve("tslab/package.json"))] }));
+    assert.equal(typeof ts.createWatchCompilerHost, "function");
+    assert.equal(typeof ts.transpileModule, "function");
+    // ...and expects the second step to transpile a file named "custom.js".
+    assert.match(fs.readFileSync(require.resolve("tslab/dist/converter"), "utf8"), /fileName: "custom\.js"/);
+  });
+
+  it("converts a cell: output, declarations and the last expression's variable", () => {
+    const r = conv.convert("", "const a: number = 1; a");
+    assert.deepEqual(r.diagnostics, []);
+    assert.ok(r.output, "has output");
+    assert.ok(r.lastExpressionVar, "names the last expression's variable");
+    assert.match(r.output, new RegExp(`exports\\.${r.lastExpressionVar} = `));
+    assert.match(r.declOutput ?? "", /const a: number;/);
+    assert.equal(r.hasToplevelAwait, false);
+    assert.equal(conv.convert("", "await Promise.resolve(1)").hasToplevelAwait, true);
+  });
+
+  it("type errors come back as diagnostics with line, character and code", () => {
+    const r = conv.convert("", "const ok = 1;\nlet x: number = 'str'");
+    assert.equal(r.diagnostics.length, 1);
+    const d = r.diagnostics[0];
+    assert.equal(d.start.line, 1);
+    assert.equal(d.start.character, 4);
+    assert.equal(d.code, 2322);
+    assert.equal(d.messageText, "Type 'string' is not assignable to type 'number'.");
+  });
+
+  it("the output carries inline source maps from both conversion steps", () => {
+    const r = conv.convert("", "const b = 1;\nthrow new Error('x')");
+    const output = r.output ?? "";
+    assert.equal([...output.matchAll(INLINE_MAP)].length, 2);
+    const mapper = SourceMapper.fromOutput(output);
+    assert.ok(mapper);
+    assert.equal((mapper as unknown as { maps: unknown[] }).maps.length, 2);
+    // The throw maps back to the user's line 2 (0-based 1).
+    const lines = output.split("\n");
+    const at = lines.findIndex((l) => l.includes("throw new Error"));
+    assert.ok(at >= 0);
+    assert.deepEqual(mapper.original(at, lines[at].indexOf("throw")), { line: 1, column: 0 });
+  });
+
+  it("isCompleteCode tells open code from complete code", () => {
+    assert.equal(isCompleteCode("1 + 1").completed, true);
+    assert.equal(isCompleteCode("function f() {").completed, false);
+    assert.equal(isCompleteCode("const a = [1,").completed, false);
+  });
+
+  it("routeTslabDisplay replaces tslab's display writer", () => {
+    const jupyter = require("tslab/dist/jupyter");
+    const prev = jupyter.lastWriteDisplayData;
+    const seen: unknown[] = [];
+    try {
+      routeTslabDisplay((d) => seen.push(d.data));
+      require("tslab/dist/public").display.html("<b>x</b>");
+      assert.deepEqual(seen, [{ "text/html": "<b>x</b>" }]);
+    } finally {
+      jupyter.lastWriteDisplayData = prev;
+    }
+  });
+});
