@@ -85,7 +85,9 @@ export class Executor {
       return { ok: true, value: undefined, hasValue: false };
     }
     const filename = `cell${++this.cellCount}.js`;
-    const mapper = SourceMapper.fromOutput(converted.output);
+    const output = converted.output;
+    // Decoding the source maps costs time on every cell; only errors need them.
+    const mapper = () => SourceMapper.fromOutput(output);
     const wrapped = `(${converted.hasToplevelAwait ? "async " : ""}function (exports, require) { ${converted.output}\n})(__slimlab_cell__.exports, __slimlab_cell__.require)`;
     (globalThis as Record<string, unknown>).__slimlab_cell__ = { exports: this.exportsProxy, require: this.requireFor(this.cwd) };
     const t0 = process.hrtime.bigint();
@@ -153,7 +155,7 @@ function compileError(diags: Diagnostic[]): CellError {
   return { ename: "TypeScriptError", evalue: lines[0], traceback: lines };
 }
 
-function runtimeError(e: unknown, filename: string, mapper: SourceMapper | undefined): CellError {
+function runtimeError(e: unknown, filename: string, mapperOf: () => SourceMapper | undefined): CellError {
   if (!(e instanceof Error)) return { ename: "Error", evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
   // SIGINT during a synchronous run (vm's breakOnSigint): Node >= 12 throws
   // ERR_SCRIPT_EXECUTION_INTERRUPTED ("Script execution was interrupted by `SIGINT`").
@@ -168,6 +170,7 @@ function runtimeError(e: unknown, filename: string, mapper: SourceMapper | undef
   const frames = (e.stack ?? "").split("\n").map((f) => f.trim()).filter((f) => f.startsWith("at "));
   const inCell = new RegExp(`^at (?:(.*) \\()?${filename.replace(".", "\\.")}:(\\d+):(\\d+)\\)?$`);
   const ours: string[] = [];
+  const mapper = frames.some((f) => inCell.test(f)) ? mapperOf() : undefined;
   for (const f of frames) {
     const m = inCell.exec(f);
     if (m) {

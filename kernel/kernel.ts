@@ -184,7 +184,8 @@ export class Kernel {
 
   private async handle(msg: Message, channel: Channel): Promise<void> {
     const type = msg.header.msg_type;
-    await this.server.publish("status", { execution_state: "busy" }, msg);
+    // iopub sends are queued in order (server.ts); awaiting each would only add latency.
+    void this.server.publish("status", { execution_state: "busy" }, msg);
     try {
       const reply = type.replace(/_request$/, "_reply");
       const c = msg.content as Record<string, unknown>;
@@ -230,7 +231,7 @@ export class Kernel {
           break; // unknown requests are ignored (spec: kernels may)
       }
     } finally {
-      await this.server.publish("status", { execution_state: "idle" }, msg);
+      void this.server.publish("status", { execution_state: "idle" }, msg);
     }
   }
 
@@ -260,18 +261,18 @@ export class Kernel {
     if (store) this.count++;
     const count = this.count;
     this.parent = msg;
-    await this.server.publish("execute_input", { code: c.code, execution_count: count }, msg);
+    void this.server.publish("execute_input", { code: c.code, execution_count: count }, msg);
     if (store) this.history.add(count, c.code);
     const out = await this.runner.run(c.code);
     const payload = out.pages.map((text) => ({ source: "page", data: { "text/plain": text }, start: 0 }));
     if (!out.ok && out.error) {
-      await this.server.publish("error", { ...out.error, execution_count: count }, msg);
+      void this.server.publish("error", { ...out.error, execution_count: count }, msg);
       await this.server.reply(channel, msg, "execute_reply", { status: "error", execution_count: count, ...out.error, payload, user_expressions: {} });
       return;
     }
     if (out.result && store) this.history.setOutput(count, String(out.result["text/plain"] ?? ""));
     if (out.result && !silent) {
-      await this.server.publish("execute_result", { execution_count: count, data: out.result, metadata: {} }, msg);
+      void this.server.publish("execute_result", { execution_count: count, data: out.result, metadata: {} }, msg);
     }
     await this.server.reply(channel, msg, "execute_reply", { status: "ok", execution_count: count, payload, user_expressions: {} });
   }

@@ -27,6 +27,11 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Node arguments that start slimlab's kernel (the default). */
+export const SLIMLAB = (connectionFile: string): string[] => [path.join(ROOT, "bin", "slimlab.js"), "kernel", connectionFile];
+/** Node arguments that start plain tslab's kernel, for comparisons (bench/kernel.ts). */
+export const PLAIN_TSLAB = (connectionFile: string): string[] => [path.join(ROOT, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", connectionFile];
+
 export type ChannelName = "shell" | "control" | "iopub";
 
 /** What one request produced: its reply and the iopub messages it caused (until idle). */
@@ -54,8 +59,9 @@ export class KernelClient {
     private readonly iopubSock: zmq.Subscriber,
     cwd: string,
     connectionFile: string,
+    argv: (connectionFile: string) => string[],
   ) {
-    this.proc = spawn(process.execPath, [path.join(ROOT, "bin", "slimlab.js"), "kernel", connectionFile], {
+    this.proc = spawn(process.execPath, argv(connectionFile), {
       cwd,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -70,7 +76,7 @@ export class KernelClient {
    * answers kernel_info on shell and publishes on iopub (so no iopub message
    * of later requests is lost to the subscription's slow start).
    */
-  static async start(cwd: string, timeoutMs = 30000): Promise<KernelClient> {
+  static async start(cwd: string, timeoutMs = 30000, argv: (connectionFile: string) => string[] = SLIMLAB): Promise<KernelClient> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "slimlab-conn-"));
     const [shell_port, iopub_port, stdin_port, control_port, hb_port] = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
     const info = { transport: "tcp", ip: "127.0.0.1", shell_port, iopub_port, stdin_port, control_port, hb_port, key: randomUUID(), signature_scheme: "hmac-sha256", kernel_name: "slimlab" };
@@ -84,7 +90,7 @@ export class KernelClient {
     control.connect(at(control_port));
     iopub.connect(at(iopub_port));
     iopub.subscribe();
-    const client = new KernelClient(dir, new Signer(info.key, info.signature_scheme), shell, control, iopub, cwd, file);
+    const client = new KernelClient(dir, new Signer(info.key, info.signature_scheme), shell, control, iopub, cwd, file, argv);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const id = await client.send("shell", "kernel_info_request", {});
