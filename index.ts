@@ -24,6 +24,13 @@ export { Figure, plotlyBundle } from "./plugins/core/figure";
 export type { PlotlyFigure } from "./plugins/core/figure";
 export type { Host, Progress, MimeBundle } from "./plugins/core/host";
 export type { TimeitResult } from "./kernel/magics/builtins";
+export * from "./plugins/measure/index";
+export { loadMnist } from "./plugins/data/mnist";
+export * as zoo from "./plugins/models/zoo";
+export { train, evaluate } from "./plugins/toolkit/train";
+export { cloneModel } from "./plugins/toolkit/clone";
+export { saveModel, loadModel } from "./plugins/toolkit/io";
+export { logitsModel } from "./plugins/toolkit/logits";
 
 type Builtins = BuiltinMagics;
 

@@ -7,6 +7,7 @@ import { backendMagic } from "../../plugins/backends/magic";
 import * as tf from "@tensorflow/tfjs";
 import { BackendName, BackendReport } from "../../plugins/backends/select";
 import { MagicSpec } from "../../plugins/core/magic";
+import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { MagicRegistry } from "./registry";
 
@@ -22,10 +23,30 @@ export interface BuiltinMagics {
   timeit: typeof timeit;
   load_plugin: typeof loadPluginMagic;
   backend: ReturnType<typeof backendMagic>;
+  summary: typeof summaryMagic;
+  size: typeof sizeMagic;
+  bench: typeof benchMagic;
+  evaluate: typeof evaluateMagic;
+  compare: typeof compareMagic;
+  backends: typeof backendsMagic;
+  optimize: typeof optimizeMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
-  return { lsmagic, time, timeit, load_plugin: loadPluginMagic, backend: backendMagic(facts.backend) };
+  return {
+    lsmagic,
+    time,
+    timeit,
+    load_plugin: loadPluginMagic,
+    backend: backendMagic(facts.backend),
+    summary: summaryMagic,
+    size: sizeMagic,
+    bench: benchMagic,
+    evaluate: evaluateMagic,
+    compare: compareMagic,
+    backends: backendsMagic,
+    optimize: optimizeMagic,
+  };
 }
 
 /**

@@ -1,0 +1,149 @@
+/**
+ * Runs cells with magics, protocol-free: expand the magic lines, run the
+ * TypeScript through the executor, turn the last value into a MIME bundle.
+ * kernel.ts wraps it for Jupyter's ZMQ protocol; kernel/cli/runner.ts uses
+ * it directly for headless notebook runs.
+ */
+import * as path from "path";
+import { isSlimlabError } from "../plugins/core/errors";
+import { setHost } from "../plugins/core/host";
+import { KernelHost } from "./display/kernel-host";
+import { toMimeBundle } from "./display/format";
+import { CellError, Executor } from "./executor";
+import { expandCell, Expansion } from "./magics/expand";
+import { loadPlugin } from "./magics/plugins";
+import { MagicRegistry } from "./magics/registry";
+import { formatCpuWall } from "./magics/timefmt";
+import { createModuleResolver } from "./modules";
+import { installRuntime } from "./runtime";
+import { logInternal } from "./server";
+import { createConverter } from "./tslab-adapter";
+
+/** How long an interrupted cell gets to stop by itself (at a batch boundary) before its await is abandoned. */
+const INTERRUPT_GRACE_MS = 1500;
+
+export interface CellOutcome {
+  ok: boolean;
+  error?: CellError;
+  /** The execute_result bundle, if the cell's last expression had a value. */
+  result?: Record<string, unknown>;
+  /** Pager payloads (from `%name?`). */
+  pages: string[];
+}
+
+/** Sinks for what a running cell emits; the Jupyter server and the headless runner supply their own. */
+export interface OutputSink {
+  stream(name: "stdout" | "stderr", text: string): void;
+  display(msgType: "display_data" | "update_display_data" | "clear_output", content: Record<string, unknown>): void;
+}
+
+/**
+ * The protocol-free core: runs cells with magics. kernel.ts's Kernel wraps it
+ * for ZMQ; kernel/runner.ts uses it directly for headless notebook runs.
+ */
+export class CellRunner {
+  readonly registry = new MagicRegistry();
+  readonly executor: Executor;
+  readonly host: KernelHost;
+  private sink: OutputSink;
+  private pages: string[] = [];
+  private running = false;
+  /** Counts runs, so a late interrupt timer cannot hit a cell started after it. */
+  private runs = 0;
+
+  constructor(cwd: string, sink: OutputSink, registerBuiltins: (r: MagicRegistry) => void) {
+    this.sink = sink;
+    const modules = createModuleResolver(cwd);
+    this.executor = new Executor(createConverter(modules.map), cwd, modules.require);
+    this.host = new KernelHost((type, content) => this.sink.display(type, content));
+    setHost(this.host);
+    registerBuiltins(this.registry);
+    installRuntime({
+      registry: this.registry,
+      page: (text) => this.pages.push(text),
+      clearOutput: (wait) => this.host.clearOutput(wait),
+      loadPlugin: (file) => loadPlugin(this.registry, path.resolve(cwd, file)),
+    });
+    captureOutput((name, text) => this.sink.stream(name, text));
+  }
+
+  setSink(sink: OutputSink): void {
+    this.sink = sink;
+  }
+
+  get busy(): boolean {
+    return this.running;
+  }
+
+  /** Expands magics; a bad magic line throws a SlimlabError. */
+  expand(code: string): Expansion {
+    return expandCell(code, this.registry);
+  }
+
+  async run(code: string): Promise<CellOutcome> {
+    this.pages = [];
+    this.host.newCell();
+    this.running = true;
+    this.runs++;
+    try {
+      let expansion: Expansion;
+      try {
+        expansion = this.expand(code);
+      } catch (e) {
+        return { ok: false, error: usageError(e), pages: [] };
+      }
+      const res = await this.executor.run(expansion.code);
+      if (expansion.timeCell && res.timing) this.sink.stream("stdout", formatCpuWall(res.timing.cpu, res.timing.wall));
+      if (!res.ok) return { ok: false, error: shiftColumns(res.error, expansion.firstLineShift), pages: this.pages };
+      return { ok: true, result: res.hasValue ? toMimeBundle(res.value) : undefined, pages: this.pages };
+    } catch (e) {
+      // A bug in slimlab, not in the cell: still report it in the cell, and keep going.
+      logInternal(e);
+      return { ok: false, error: { ename: "InternalError", evalue: String(e), traceback: [String((e as Error).stack ?? e)] }, pages: this.pages };
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Releases what keeps the process alive (the type checker's file watchers); the runner is unusable after. */
+  close(): void {
+    this.executor.close();
+  }
+
+  /** Interrupts the running cell: first asks it to stop (signal), then abandons its await. */
+  interrupt(): void {
+    if (!this.running) return;
+    this.host.interrupt();
+    // Only the cell that was interrupted: if it stopped by itself and the
+    // next one started within the grace time, that one must run on.
+    const run = this.runs;
+    const timer = setTimeout(() => this.running && this.runs === run && this.executor.interrupt(), INTERRUPT_GRACE_MS);
+    timer.unref();
+  }
+}
+
+function usageError(e: unknown): CellError {
+  if (isSlimlabError(e)) return { ename: "UsageError", evalue: e.message, traceback: [`UsageError: ${e.message}`] };
+  throw e;
+}
+
+/** Type errors on line 1 count columns of the expanded line; shift them back to the user's. */
+function shiftColumns(err: CellError, shift: number): CellError {
+  if (!shift) return err;
+  const fix = (s: string) => s.replace(/^line 1, column (\d+)/, (_m, c) => `line 1, column ${Math.max(1, Number(c) - shift)}`);
+  return { ...err, evalue: fix(err.evalue), traceback: err.traceback.map(fix) };
+}
+
+/** Sends what cells write to stdout/stderr to `emit`, without losing the kernel's own log. */
+function captureOutput(emit: (name: "stdout" | "stderr", text: string) => void): void {
+  for (const name of ["stdout", "stderr"] as const) {
+    const stream = process[name];
+    stream.write = ((chunk: unknown, enc?: unknown, cb?: unknown) => {
+      const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof enc === "string" ? (enc as BufferEncoding) : "utf8");
+      emit(name, text);
+      const done = typeof enc === "function" ? enc : cb;
+      if (typeof done === "function") (done as () => void)();
+      return true;
+    }) as typeof stream.write;
+  }
+}

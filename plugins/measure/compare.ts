@@ -1,0 +1,215 @@
+/**
+ * `%compare <m1> <m2> ... [--data <var>]`: several models side by side in
+ * one table (size, FLOPs, latency at batch 1 and 32, accuracy), each with
+ * its ratio to the first model, and a Pareto scatter: accuracy against size
+ * and against latency, the models no other model beats on both axes joined
+ * by a line (the trade-off frontier).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { SlimlabError, show } from "../core/errors";
+import { plotlyBundle, PlotlyFigure } from "../core/figure";
+import { MimeBundle } from "../core/host";
+import { escapeHtml, Row, tableBundle } from "../core/table";
+import { DataSource } from "../data/dataset";
+import { benchBatch, benchSettings } from "./bench";
+import { evaluateModel } from "./evaluate";
+import { bytes, ms, sig, textTable } from "./format";
+import { checkModel } from "./inputs";
+import { size } from "./size";
+import { summary } from "./summary";
+
+export interface CompareOptions {
+  /** Labelled data for accuracy (none: accuracy is NaN and the scatter plots latency against size). */
+  data?: DataSource;
+  /** Display names, one per model (default: each model's name; m1, m2, ... where names repeat). */
+  names?: readonly string[];
+  /** Timed samples per model and batch size (default 10). */
+  runs?: number;
+  /** Warm-up calls per model and batch size (default 2). */
+  warmup?: number;
+  /** Batch sizes of the two latency columns (default [1, 32]). */
+  batch?: readonly [number, number];
+  /** The data argument's name in messages (default "data"). */
+  argName?: string;
+}
+
+/** One model's measurements; ratios are this model's value / the first model's. */
+export interface CompareRow {
+  name: string;
+  params: number;
+  nonZeros: number;
+  savedBytes: number;
+  gzipBytes: number;
+  sparseBytes: number;
+  flops: number;
+  /** Median ms per call at the first batch size (default 1). */
+  latencySmallMs: number;
+  /** Median ms per call at the second batch size (default 32). */
+  latencyLargeMs: number;
+  /** NaN without data. */
+  accuracy: number;
+  ratios: { gzip: number; sparse: number; flops: number; latencySmall: number; latencyLarge: number };
+  /** Accuracy minus the first model's (NaN without data). */
+  accuracyDelta: number;
+  /**
+   * No other model is at least as accurate and at least as small (gzip
+   * bytes), and better in one. Without data: at least as fast and as small.
+   */
+  paretoSize: boolean;
+  /** Accuracy against latency at the first batch size, as paretoSize (false without data). */
+  paretoLatency: boolean;
+}
+
+/** What `compare` returns. */
+export class CompareResult {
+  constructor(readonly backend: string, readonly batch: readonly [number, number], readonly rows: readonly CompareRow[]) {}
+
+  private get hasAccuracy(): boolean {
+    return this.rows.some((r) => !Number.isNaN(r.accuracy));
+  }
+
+  tableRows(): Row[] {
+    const [b1, b2] = this.batch;
+    return this.rows.map((r) => ({
+      model: r.name,
+      params: r.params,
+      nonZeros: r.nonZeros,
+      gzipKB: r.gzipBytes / 1024,
+      sparseKB: r.sparseBytes / 1024,
+      MFLOPs: r.flops / 1e6,
+      [`p50ms_b${b1}`]: r.latencySmallMs,
+      [`p50ms_b${b2}`]: r.latencyLargeMs,
+      accuracy: r.accuracy,
+      gzipRatio: r.ratios.gzip,
+      flopsRatio: r.ratios.flops,
+      [`latencyRatio_b${b1}`]: r.ratios.latencySmall,
+      [`latencyRatio_b${b2}`]: r.ratios.latencyLarge,
+      accuracyDelta: r.accuracyDelta,
+    }));
+  }
+
+  /** Accuracy (or, without data, latency) against gzip size and against latency; the frontier joined. */
+  figure(): PlotlyFigure {
+    const acc = this.hasAccuracy;
+    const y = this.rows.map((r) => (acc ? 100 * r.accuracy : r.latencySmallMs));
+    const text = this.rows.map((r) => r.name);
+    const panel = (x: number[], axis: "" | "2", front: boolean[], title: string) => {
+      const order = x.map((_, i) => i).filter((i) => front[i]).sort((a, b) => x[a] - x[b]);
+      return [
+        { type: "scatter", mode: "markers+text", x, y, text, textposition: "top center", name: title, xaxis: `x${axis}`, yaxis: `y${axis}`, marker: { size: 10, symbol: front.map((f) => (f ? "circle" : "circle-open")) } },
+        { type: "scatter", mode: "lines", x: order.map((i) => x[i]), y: order.map((i) => y[i]), name: `${title} frontier`, xaxis: `x${axis}`, yaxis: `y${axis}`, line: { dash: "dot" }, showlegend: false },
+      ];
+    };
+    const sizeKB = this.rows.map((r) => r.gzipBytes / 1024);
+    const data = acc
+      ? [...panel(sizeKB, "", this.rows.map((r) => r.paretoSize), "size"), ...panel(this.rows.map((r) => r.latencySmallMs), "2", this.rows.map((r) => r.paretoLatency), "latency")]
+      : panel(sizeKB, "", this.rows.map((r) => r.paretoSize), "size");
+    const yTitle = acc ? "accuracy (%)" : `p50 latency at batch ${this.batch[0]} (ms)`;
+    return {
+      data,
+      layout: {
+        title: { text: acc ? "Accuracy against size and latency (filled: on the Pareto frontier)" : "Latency against size (no --data given)" },
+        grid: acc ? { rows: 1, columns: 2, pattern: "independent" } : undefined,
+        xaxis: { title: { text: "gzip weight size (KB)" }, type: "log" },
+        yaxis: { title: { text: yTitle } },
+        xaxis2: acc ? { title: { text: `p50 latency at batch ${this.batch[0]} (ms, ${this.backend})` }, type: "log" } : undefined,
+        yaxis2: acc ? { title: { text: yTitle } } : undefined,
+        height: 440,
+        showlegend: false,
+      },
+    };
+  }
+
+  toString(): string {
+    const [b1, b2] = this.batch;
+    const x = (v: number) => `${sig(v, 3)}×`;
+    const body = this.rows.map((r) => [
+      r.name, bytes(r.gzipBytes), x(r.ratios.gzip), bytes(r.sparseBytes), x(r.ratios.sparse), sig(r.flops / 1e6, 4), x(r.ratios.flops),
+      ms(r.latencySmallMs), x(r.ratios.latencySmall), ms(r.latencyLargeMs), x(r.ratios.latencyLarge),
+      Number.isNaN(r.accuracy) ? "-" : `${(100 * r.accuracy).toFixed(2)}%`, Number.isNaN(r.accuracyDelta) ? "-" : `${(100 * r.accuracyDelta).toFixed(2)}`,
+    ]);
+    const header = ["model", "gzip", "ratio", "sparse", "ratio", "MFLOPs", "ratio", `p50 b${b1}`, "ratio", `p50 b${b2}`, "ratio", "accuracy", "Δ pts"];
+    return [`Compared on backend "${this.backend}"; ratios are model / ${this.rows[0]?.name}`, textTable(header, body)].join("\n");
+  }
+
+  toMimeBundle(): MimeBundle {
+    const fig = plotlyBundle(this.figure());
+    const table = tableBundle(this.tableRows());
+    const head = `<p>Compared on backend "${escapeHtml(this.backend)}"; ratios are model / ${escapeHtml(this.rows[0]?.name ?? "")}.</p>`;
+    return { ...fig, "text/plain": this.toString(), "text/html": `${head}${table["text/html"]}${fig["text/html"]}` };
+  }
+}
+
+/** Names for the models: given ones, else model names, with m1, m2... where a name repeats. */
+function displayNames(models: readonly tf.LayersModel[], names: readonly string[] | undefined): string[] {
+  if (names !== undefined) {
+    if (!Array.isArray(names) || names.length !== models.length || names.some((n) => typeof n !== "string" || n === "")) {
+      throw new SlimlabError("E_ARG", `compare: names got ${show(names)}; allowed: ${models.length} non-empty strings, one per model`);
+    }
+    return [...names];
+  }
+  const raw = models.map((m) => m.name);
+  return raw.map((n, i) => (raw.indexOf(n) === raw.lastIndexOf(n) ? n : `m${i + 1}`));
+}
+
+/** For each point, whether no other point has y at least as high and x at least as low, one strictly. */
+export function paretoFront(x: readonly number[], y: readonly number[]): boolean[] {
+  return x.map((xi, i) =>
+    !x.some((xj, j) => j !== i && xj <= xi && y[j] >= y[i] && (xj < xi || y[j] > y[i]))
+  );
+}
+
+/**
+ * Measures several models the same way and tabulates them against the first.
+ *
+ * @param models two or more built tf.LayersModels (one is allowed) taking the same inputs
+ * @param options data for accuracy, names, runs, warmup, the two batch sizes
+ * @returns a CompareResult: one row per model (sizes, FLOPs, p50 latencies,
+ *   accuracy, ratios to the first model, Pareto flags) and a scatter figure
+ * @throws SlimlabError E_MISSING_ARG for no model, E_TYPE for a non-model
+ *   (naming its position), E_ARG for bad names, runs or batch sizes, plus
+ *   the errors of evaluateModel for data that does not fit
+ * @example
+ *   const r = await compare([model, pruned, quantized], { data: test, names: ["base", "pruned", "int8"] });
+ *   r.rows[1].ratios.gzip; // e.g. 0.1 (ten times smaller gzipped)
+ */
+export async function compare(models: readonly tf.LayersModel[], options: CompareOptions = {}): Promise<CompareResult> {
+  if (!Array.isArray(models) || models.length === 0) {
+    throw new SlimlabError("E_MISSING_ARG", `compare: got ${show(models)}; give one or more models, e.g. compare([model, pruned])`);
+  }
+  const checked = models.map((m, i) => checkModel(m, `compare (model ${i + 1})`));
+  const names = displayNames(checked, options.names);
+  const batch = options.batch ?? [1, 32];
+  const s = benchSettings({ batch: [...batch], runs: options.runs ?? 10, warmup: options.warmup ?? 2 }, "compare");
+  if (s.batch.length !== 2) throw new SlimlabError("E_ARG", `compare: batch got ${show(batch)}; allowed: two different batch sizes, e.g. [1, 32]`);
+  const measured = [];
+  for (const [i, m] of checked.entries()) {
+    const sz = await size(m);
+    const flops = summary(m).totals.flops;
+    const small = await benchBatch(m, s.batch[0], s);
+    const large = await benchBatch(m, s.batch[1], s);
+    const accuracy = options.data === undefined ? NaN : (await evaluateModel(m, options.data, { argName: options.argName })).accuracy;
+    measured.push({ name: names[i], params: sz.params, nonZeros: sz.nonZeros, savedBytes: sz.savedBytes, gzipBytes: sz.gzipBytes, sparseBytes: sz.sparseBytes, flops, latencySmallMs: small.ms.p50, latencyLargeMs: large.ms.p50, accuracy });
+  }
+  const base = measured[0];
+  const acc = measured.map((r) => (Number.isNaN(r.accuracy) ? 0 : r.accuracy));
+  const gzip = measured.map((r) => r.gzipBytes);
+  const latency = measured.map((r) => r.latencySmallMs);
+  // Without data the scatter shows latency against size: both are to be low.
+  const frontSize = options.data === undefined ? paretoFront(gzip, latency.map((v) => -v)) : paretoFront(gzip, acc);
+  const frontLatency = options.data === undefined ? latency.map(() => false) : paretoFront(latency, acc);
+  const rows: CompareRow[] = measured.map((r, i) => ({
+    ...r,
+    ratios: {
+      gzip: r.gzipBytes / base.gzipBytes,
+      sparse: r.sparseBytes / base.sparseBytes,
+      flops: r.flops / base.flops,
+      latencySmall: r.latencySmallMs / base.latencySmallMs,
+      latencyLarge: r.latencyLargeMs / base.latencyLargeMs,
+    },
+    accuracyDelta: r.accuracy - base.accuracy,
+    paretoSize: frontSize[i],
+    paretoLatency: frontLatency[i],
+  }));
+  return new CompareResult(tf.getBackend(), [s.batch[0], s.batch[1]], rows);
+}

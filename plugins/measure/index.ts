@@ -1,0 +1,28 @@
+/**
+ * The measure plugin: acceptance you can measure and see. Plain functions
+ * (the magics in magics.ts call exactly these) and their result types.
+ */
+export { summary, SummaryResult } from "./summary";
+export type { SummaryRow, SummaryTotals } from "./summary";
+export { layerCost, elements } from "./cost";
+export type { LayerCost, ExampleShape } from "./cost";
+export { size, artifactsOf, SizeResult } from "./size";
+export type { SizeOptions, SizeRow } from "./size";
+export { csrCount, INDEX_BITS } from "./sparse";
+export type { CsrCount, CsrOptions } from "./sparse";
+export { percentile, timingStats } from "./percentile";
+export type { TimingStats } from "./percentile";
+export { bench, BenchResult } from "./bench";
+export type { BenchOptions, BenchRow } from "./bench";
+export { evaluateModel, EvaluationResult } from "./evaluate";
+export type { EvaluateOptions } from "./evaluate";
+export { compare, paretoFront, CompareResult } from "./compare";
+export type { CompareOptions, CompareRow } from "./compare";
+export { backendsBench, BackendsResult } from "./backends";
+export type { BackendsOptions, BackendRows } from "./backends";
+export { optimize, OptimizeResult } from "./optimize";
+export type { OptimizeOptions, FoldStep, FuseStep, RemoveStep, SkipNote } from "./optimize";
+export { foldBatchNorm, batchNormAffine } from "./fold";
+export type { BatchNormParams } from "./fold";
+export { countKernels } from "./kernels";
+export type { KernelCount } from "./kernels";

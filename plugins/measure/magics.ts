@@ -1,0 +1,125 @@
+/**
+ * The measure plugin's magics. Each one parses its line and calls the
+ * exported function of the same name, so `%bench m --batch 1,32` and
+ * `await bench(m, {batch: [1, 32]})` run the same code and return the same
+ * typed result.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { SlimlabError } from "../core/errors";
+import { defineMagic } from "../core/magic";
+import { DataSource } from "../data/dataset";
+import { backendsBench, BackendsResult } from "./backends";
+import { bench, BenchResult } from "./bench";
+import { compare, CompareResult } from "./compare";
+import { evaluateModel, EvaluationResult } from "./evaluate";
+import { optimize, OptimizeResult } from "./optimize";
+import { size, SizeResult } from "./size";
+import { summary, SummaryResult } from "./summary";
+
+const MODEL = { name: "model", help: "a tf.LayersModel variable" } as const;
+
+export const summaryMagic = defineMagic({
+  name: "summary",
+  summary: "Per-layer output shape, parameters, non-zeros, MACs, FLOPs and activation memory, with totals.",
+  description: "Costs are per example. FLOPs = 2 × MACs for Dense/Conv layers (bias and fused activations not counted); pooling, BatchNormalization and activation layers count element operations; Flatten and Dropout cost 0.",
+  positional: [MODEL],
+  flags: {},
+  examples: ["%summary model", "const s = %summary model; s.totals.flops"],
+  run: ([model]): SummaryResult => summary(model as tf.LayersModel),
+});
+
+export const sizeMagic = defineMagic({
+  name: "size",
+  summary: "Weight bytes as float32, as saved, gzipped and in sparse CSR (Deep Compression's relative indices), with ratios.",
+  description: "Sparse: kernels in CSR with index gaps of 5 bits (Dense) or 8 bits (Conv), a filler zero when a gap overflows, 32-bit row pointers; other weights as saved.",
+  positional: [{ name: "model", help: "a tf.LayersModel, or tfjs ModelArtifacts (quantized manifests count their dtype)" }],
+  flags: {
+    valueBits: { type: "number", help: "bits per non-zero value in the sparse count (default: the stored width)", integer: true, min: 1, max: 32 },
+  },
+  examples: ["%size model", "%size pruned --value-bits 5"],
+  run: ([model], flags): Promise<SizeResult> => size(model as tf.LayersModel, { valueBits: flags.valueBits }),
+});
+
+export const benchMagic = defineMagic({
+  name: "bench",
+  summary: "Inference latency (p50/p90/p99, mean, spread) and throughput per batch size on the active backend.",
+  description: "Each call is predict + await data() on the outputs, so asynchronous backends are timed until the numbers exist. The harness overhead (the same loop around a no-op) is measured and kept under 5%.",
+  positional: [MODEL],
+  flags: {
+    batch: { type: "numbers", help: "batch sizes", default: [1, 8, 32], integer: true, min: 1 },
+    runs: { type: "number", help: "timed samples per batch size", default: 20, integer: true, min: 1 },
+    warmup: { type: "number", help: "untimed calls first", default: 3, integer: true, min: 0 },
+  },
+  examples: ["%bench model", "%bench model --batch 1,32 --runs 50", "const r = %bench model; r.at(32)?.ms.p50"],
+  run: ([model], flags): Promise<BenchResult> => bench(model as tf.LayersModel, flags),
+});
+
+export const evaluateMagic = defineMagic({
+  name: "evaluate",
+  summary: "Loss, accuracy and confusion matrix (Plotly heat map) of a classifier on labelled data.",
+  positional: [MODEL],
+  flags: {
+    data: { type: "value", help: "{xs, ys} (ys int [N] or one-hot [N, C]) or a tf.data.Dataset of such batches" },
+    batchSize: { type: "number", help: "examples per forward pass", default: 256, integer: true, min: 1 },
+  },
+  examples: ["%evaluate model --data test"],
+  run: ([model], flags): Promise<EvaluationResult> => {
+    if (flags.data === undefined) throw new SlimlabError("E_MISSING_ARG", "%evaluate: missing --data <var>; pass labelled data, e.g. %evaluate model --data test");
+    return evaluateModel(model as tf.LayersModel, flags.data as DataSource, { batchSize: flags.batchSize, argName: "--data" });
+  },
+});
+
+export const compareMagic = defineMagic({
+  name: "compare",
+  summary: "Models side by side: size, FLOPs, latency at batch 1 and 32, accuracy, ratios to the first, and a Pareto scatter.",
+  positional: [{ name: "models", help: "two or more tf.LayersModel variables", variadic: true }],
+  flags: {
+    data: { type: "value", help: "labelled data for accuracy ({xs, ys} or a Dataset)" },
+    names: { type: "string", help: "comma-separated display names, one per model" },
+    runs: { type: "number", help: "timed samples per model and batch size", default: 10, integer: true, min: 1 },
+    warmup: { type: "number", help: "untimed calls first", default: 2, integer: true, min: 0 },
+  },
+  examples: ["%compare model pruned quantized --data test", "%compare a b --names base,small"],
+  run: (models, flags): Promise<CompareResult> => {
+    if (models.length === 0) throw new SlimlabError("E_MISSING_ARG", "%compare: missing <models>; give one or more models, e.g. %compare model pruned");
+    return compare(models as tf.LayersModel[], {
+      data: flags.data as DataSource | undefined,
+      names: flags.names?.split(",").map((n) => n.trim()),
+      runs: flags.runs,
+      warmup: flags.warmup,
+      argName: "--data",
+    });
+  },
+});
+
+export const backendsMagic = defineMagic({
+  name: "backends",
+  summary: "The same model benchmarked on every registered backend (tensorflow, wasm, cpu), side by side; the active backend is restored.",
+  positional: [MODEL],
+  flags: {
+    batch: { type: "numbers", help: "batch sizes", default: [1, 32], integer: true, min: 1 },
+    runs: { type: "number", help: "timed samples per backend and batch size", default: 10, integer: true, min: 1 },
+    warmup: { type: "number", help: "untimed calls first (they also move the weights)", default: 3, integer: true, min: 0 },
+  },
+  examples: ["%backends model", "%backends model --batch 1"],
+  run: ([model], flags): Promise<BackendsResult> => backendsBench(model as tf.LayersModel, flags),
+});
+
+export const optimizeMagic = defineMagic({
+  name: "optimize",
+  summary: "Folds BatchNormalization into the layer before, fuses activations, drops Dropout; returns a new model and what changed.",
+  description: "The new model's outputs equal the original's in inference mode (checked on random inputs and reported). Kernels per predict and p50 latency are measured before and after.",
+  positional: [MODEL],
+  flags: {
+    batch: { type: "number", help: "batch size of the latency measurement", default: 1, integer: true, min: 1 },
+    runs: { type: "number", help: "timed samples per model", default: 20, integer: true, min: 1 },
+    warmup: { type: "number", help: "untimed calls first", default: 3, integer: true, min: 0 },
+    noBench: { type: "boolean", help: "skip the latency measurement" },
+  },
+  examples: ["const r = %optimize model; const fast = r.model", "%optimize model --batch 32"],
+  run: ([model], flags): Promise<OptimizeResult> =>
+    optimize(model as tf.LayersModel, { batch: flags.batch, runs: flags.runs, warmup: flags.warmup, measure: flags.noBench !== true }),
+});
+
+/** Every magic of this plugin, for registration. */
+export const measureMagics = [summaryMagic, sizeMagic, benchMagic, evaluateMagic, compareMagic, backendsMagic, optimizeMagic] as const;

@@ -1,0 +1,186 @@
+/**
+ * `%size <model>`: how many bytes a model takes, four ways, so that pruning
+ * and quantization show where they help ("pruning did not make my model
+ * smaller" is usually true of the raw file and false of the other two):
+ * - float32: every weight as 4 bytes (the baseline);
+ * - saved: the weight bytes of the tfjs artifacts (model.save through
+ *   tf.io.withSaveHandler, or artifacts a quantizer built), each tensor at
+ *   its stored dtype: a manifest entry with `quantization: {dtype: "uint8"}`
+ *   counts 1 byte per weight;
+ * - gzip: those saved bytes through zlib's gzip at level 9 (header included);
+ * - sparse: kernels in Deep Compression's relative-index CSR (sparse.ts),
+ *   everything else (biases, BatchNormalization, embeddings) as saved.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { gzipSync } from "zlib";
+import { SlimlabError } from "../core/errors";
+import { MimeBundle } from "../core/host";
+import { escapeHtml, Row, tableBundle } from "../core/table";
+import { bytes, count, sig, textTable } from "./format";
+import { checkModel } from "./inputs";
+import { csrCount, INDEX_BITS } from "./sparse";
+
+/** Bytes per stored element, by stored dtype. */
+const ELEMENT_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+
+export interface SizeOptions {
+  /**
+   * Bits per non-zero value in the sparse (CSR) count of kernels. Default:
+   * the stored dtype's width (32 for float32, 8 for uint8). Pass e.g. 5 for
+   * 32-centroid weight sharing as Deep Compression counts it.
+   */
+  valueBits?: number;
+}
+
+/** One layer's share of the sizes. */
+export interface SizeRow {
+  layer: string;
+  params: number;
+  nonZeros: number;
+  float32Bytes: number;
+  savedBytes: number;
+  sparseBytes: number;
+  /** Gap width used for this layer's kernels in the sparse count (0: none stored sparse). */
+  indexBits: number;
+}
+
+/** What `size` returns. Ratios are float32Bytes / x ("× smaller than float32"). */
+export class SizeResult {
+  constructor(
+    readonly model: string,
+    readonly params: number,
+    readonly nonZeros: number,
+    readonly float32Bytes: number,
+    readonly savedBytes: number,
+    readonly gzipBytes: number,
+    readonly sparseBytes: number,
+    /** Bytes of model.json (topology + manifest), not included above. */
+    readonly modelJsonBytes: number,
+    readonly layers: readonly SizeRow[]
+  ) {}
+
+  get ratios(): { saved: number; gzip: number; sparse: number } {
+    return { saved: this.float32Bytes / this.savedBytes, gzip: this.float32Bytes / this.gzipBytes, sparse: this.float32Bytes / this.sparseBytes };
+  }
+
+  tableRows(): Row[] {
+    const r = this.ratios;
+    return [
+      { format: "float32", bytes: this.float32Bytes, size: bytes(this.float32Bytes), ratio: 1 },
+      { format: "saved", bytes: this.savedBytes, size: bytes(this.savedBytes), ratio: r.saved },
+      { format: "gzip", bytes: this.gzipBytes, size: bytes(this.gzipBytes), ratio: r.gzip },
+      { format: "sparse CSR", bytes: this.sparseBytes, size: bytes(this.sparseBytes), ratio: r.sparse },
+    ];
+  }
+
+  toString(): string {
+    const head = `Model "${this.model}": ${count(this.params)} weights, ${count(this.nonZeros)} non-zero (${sig((100 * this.nonZeros) / Math.max(1, this.params))}%); model.json ${bytes(this.modelJsonBytes)} not included`;
+    const formats = textTable(["format", "bytes", "size", "ratio"], this.tableRows().map((r) => [String(r.format), count(r.bytes as number), String(r.size), `${sig(r.ratio as number)}×`]));
+    const layers = textTable(
+      ["layer", "params", "non-zeros", "float32", "saved", "sparse", "index bits"],
+      this.layers.map((l) => [l.layer, count(l.params), count(l.nonZeros), count(l.float32Bytes), count(l.savedBytes), count(l.sparseBytes), l.indexBits ? String(l.indexBits) : "-"])
+    );
+    return [head, formats, "", layers].join("\n");
+  }
+
+  toMimeBundle(): MimeBundle {
+    const formats = tableBundle(this.tableRows());
+    const layers = tableBundle(this.layers.map((l) => ({ ...l })));
+    const note = `Ratios are float32 bytes / bytes. Sparse: kernels in relative-index CSR (Han et al. 2016), other weights as saved.`;
+    return {
+      "text/plain": this.toString(),
+      "text/html": `<p>Model "${escapeHtml(this.model)}"</p>${formats["text/html"]}<p>${escapeHtml(note)}</p>${layers["text/html"]}`,
+    };
+  }
+}
+
+function isArtifacts(value: unknown): value is tf.io.ModelArtifacts {
+  const v = value as Partial<tf.io.ModelArtifacts> | null;
+  return typeof v === "object" && v !== null && !("layers" in v) && v.modelTopology != null && Array.isArray(v.weightSpecs);
+}
+
+/**
+ * The artifacts model.save would write, captured in memory.
+ *
+ * @param model a built model
+ * @returns its topology, weight specs and weight bytes
+ * @example
+ *   const a = await artifactsOf(model); a.weightSpecs;
+ */
+export async function artifactsOf(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let captured: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      captured = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    })
+  );
+  return captured as tf.io.ModelArtifacts;
+}
+
+/** Which kernels go to CSR, with which gap width and row axes. */
+function sparseRule(role: string, rank: number): { indexBits: number; rowAxes: 1 | 2 } | undefined {
+  if (role === "kernel") return { indexBits: rank === 2 ? INDEX_BITS.dense : INDEX_BITS.conv, rowAxes: 1 };
+  if (role === "pointwise_kernel") return { indexBits: INDEX_BITS.conv, rowAxes: 1 };
+  if (role === "depthwise_kernel") return { indexBits: INDEX_BITS.conv, rowAxes: 2 };
+  return undefined;
+}
+
+/**
+ * Sizes of a model's weights as float32, as saved, gzipped and in sparse
+ * CSR, overall and per layer.
+ *
+ * @param model a built tf.LayersModel, or tfjs ModelArtifacts (e.g. a
+ *   quantizer's, whose manifest entries carry `quantization`)
+ * @param options valueBits for the sparse count (default: the stored width)
+ * @returns a SizeResult (bytes, ratios to float32, per-layer rows)
+ * @throws SlimlabError E_TYPE for anything else, E_MODEL for an unbuilt
+ *   model, E_ARG for a bad valueBits or a dtype without a fixed size
+ * @example
+ *   const s = await size(model);
+ *   s.ratios.sparse; // e.g. 9.8 after pruning 90%
+ */
+export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options: SizeOptions = {}): Promise<SizeResult> {
+  const artifacts = isArtifacts(model) ? model : await artifactsOf(checkModel(model, "size"));
+  const { valueBits } = options;
+  if (valueBits !== undefined && (!Number.isInteger(valueBits) || valueBits < 1 || valueBits > 32)) {
+    throw new SlimlabError("E_ARG", `size: valueBits got ${valueBits}; allowed: an integer from 1 to 32`);
+  }
+  const specs = artifacts.weightSpecs ?? [];
+  const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  const decoded = tf.io.decodeWeights(data, specs);
+  try {
+    const byLayer = new Map<string, SizeRow>();
+    for (const spec of specs) {
+      const stored = spec.quantization?.dtype ?? spec.dtype;
+      const per = ELEMENT_BYTES[stored];
+      if (per === undefined) throw new SlimlabError("E_ARG", `size: weight "${spec.name}" has dtype ${stored}, which has no fixed size; allowed: ${Object.keys(ELEMENT_BYTES).join(", ")}`);
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      const values = decoded[spec.name].dataSync();
+      let nz = 0;
+      for (let i = 0; i < values.length; i++) if (values[i] !== 0) nz++;
+      const cut = spec.name.lastIndexOf("/");
+      const layer = cut < 0 ? spec.name : spec.name.slice(0, cut);
+      const rule = sparseRule(spec.name.slice(cut + 1), spec.shape.length);
+      const sparse = rule === undefined ? n * per : csrCount(values, spec.shape, { valueBits: valueBits ?? 8 * per, indexBits: rule.indexBits, rowAxes: rule.rowAxes }).bytes;
+      const row = byLayer.get(layer) ?? { layer, params: 0, nonZeros: 0, float32Bytes: 0, savedBytes: 0, sparseBytes: 0, indexBits: 0 };
+      row.params += n;
+      row.nonZeros += nz;
+      row.float32Bytes += 4 * n;
+      row.savedBytes += n * per;
+      row.sparseBytes += sparse;
+      if (rule !== undefined) row.indexBits = rule.indexBits;
+      byLayer.set(layer, row);
+    }
+    const layers = [...byLayer.values()];
+    const sum = (k: keyof SizeRow) => layers.reduce((a, l) => a + (l[k] as number), 0);
+    const json = JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ["group1-shard1of1.bin"], weights: specs }] });
+    const name = isArtifacts(model) ? String((artifacts.modelTopology as { config?: { name?: string } }).config?.name ?? "artifacts") : (model as tf.LayersModel).name;
+    return new SizeResult(
+      name, sum("params"), sum("nonZeros"), sum("float32Bytes"), sum("savedBytes"),
+      gzipSync(new Uint8Array(data), { level: 9 }).length, sum("sparseBytes"), Buffer.byteLength(json), layers
+    );
+  } finally {
+    tf.dispose(decoded);
+  }
+}

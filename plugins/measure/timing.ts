@@ -1,0 +1,78 @@
+/**
+ * The timing harness under %bench: monotonic clock (process.hrtime), calls
+ * awaited one after another, and an honest account of its own cost.
+ *
+ * The harness (clock reads, loop, awaiting a promise) costs about a
+ * microsecond per sample. To keep that under 5% of what it measures, a
+ * sample may hold several calls (`inner`, chosen from a pilot run, as
+ * Python's timeit does), and the per-call time is the sample's time / inner.
+ * The overhead itself is measured by the same loop around a no-op call.
+ */
+import { SlimlabError } from "../core/errors";
+
+/** One unit of work to time; it must not resolve before the work is done. */
+export type Call = () => Promise<void>;
+
+/** The no-op the overhead is measured with. */
+export const noop: Call = async () => undefined;
+
+/**
+ * Times `runs` samples of `inner` consecutive calls each.
+ *
+ * @param call the work; awaited each time
+ * @param runs number of samples
+ * @param inner calls per sample
+ * @param signal stops between samples when aborted
+ * @returns milliseconds per call, one value per sample
+ * @throws SlimlabError E_INTERRUPTED when `signal` is aborted
+ * @example
+ *   const ms = await sampleTimes(async () => { await model.predict(x).data(); }, 20, 1);
+ */
+export async function sampleTimes(call: Call, runs: number, inner: number, signal?: AbortSignal): Promise<number[]> {
+  const out: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    if (signal?.aborted) throw new SlimlabError("E_INTERRUPTED", `timing stopped by the user after ${r} of ${runs} samples`);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < inner; i++) await call();
+    out.push(Number(process.hrtime.bigint() - t0) / 1e6 / inner);
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Calls per sample so that the harness costs at most `target` of a sample:
+ * inner = ⌈overhead / (target · call time)⌉, between 1 and `maxInner`.
+ *
+ * @param call the (warmed-up) work
+ * @param target largest overhead share to aim for (default 0.01, well under the 5% promised)
+ * @param maxInner upper bound on calls per sample (default 10000)
+ * @returns inner and the pilot's call time in ms
+ * @example
+ *   const { inner } = await calibrate(call);
+ */
+export async function calibrate(call: Call, target = 0.01, maxInner = 10000): Promise<{ inner: number; callMs: number }> {
+  const callMs = median(await sampleTimes(call, 3, 1));
+  const overheadMs = median(await sampleTimes(noop, 31, 1));
+  const inner = callMs > 0 ? Math.min(maxInner, Math.max(1, Math.ceil(overheadMs / (target * callMs)))) : maxInner;
+  return { inner, callMs };
+}
+
+/**
+ * The harness's own cost per call: the median over `runs` samples of the
+ * same loop around a no-op, with the same `inner`.
+ *
+ * @param runs samples (default 31)
+ * @param inner calls per sample, as used for the measurement
+ * @returns milliseconds per call spent in the harness
+ * @example
+ *   const overhead = await harnessOverhead(31, inner);
+ */
+export async function harnessOverhead(runs: number, inner: number): Promise<number> {
+  return median(await sampleTimes(noop, Math.max(runs, 11), inner));
+}
