@@ -25,6 +25,7 @@ export type { PlotlyFigure } from "./plugins/core/figure";
 export type { Host, Progress, MimeBundle } from "./plugins/core/host";
 export type { TimeitResult } from "./kernel/magics/builtins";
 export * from "./plugins/measure/index";
+export * from "./plugins/quantize/index";
 export { loadMnist } from "./plugins/data/mnist";
 export * as zoo from "./plugins/models/zoo";
 export { train, evaluate } from "./plugins/toolkit/train";

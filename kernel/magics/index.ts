@@ -7,6 +7,7 @@ import { backendMagic } from "../../plugins/backends/magic";
 import * as tf from "@tensorflow/tfjs";
 import { BackendName, BackendReport } from "../../plugins/backends/select";
 import { MagicSpec } from "../../plugins/core/magic";
+import { quantizeMagic } from "../../plugins/quantize/magics";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { MagicRegistry } from "./registry";
@@ -30,6 +31,7 @@ export interface BuiltinMagics {
   compare: typeof compareMagic;
   backends: typeof backendsMagic;
   optimize: typeof optimizeMagic;
+  quantize: typeof quantizeMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -46,6 +48,7 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     compare: compareMagic,
     backends: backendsMagic,
     optimize: optimizeMagic,
+    quantize: quantizeMagic,
   };
 }
 

@@ -1,0 +1,321 @@
+/**
+ * Saving quantized models.
+ *
+ * 1. What stock tfjs loads (REFERENCES.md, "TensorFlow.js quantized weights
+ *    format"): model.json whose weightsManifest entries keep dtype float32
+ *    and add `quantization: {dtype: "uint8"|"uint16", min, scale}` (the
+ *    loader computes w = q·scale + min) or `{dtype: "float16"}`, with the
+ *    raw little-endian codes in the shards. Per-tensor linear weights and
+ *    float16 weights are written this way, so tf.loadLayersModel gives the
+ *    in-memory quantized model's values bit for bit.
+ *
+ * 2. What that format cannot express (per-channel scales, k-means and
+ *    power-of-two codebooks, binary/ternary α per channel, codes narrower
+ *    than their uint8 container) is saved in slimlab's compact format:
+ *
+ *      <dir>/quantized.json  {format: "slimlab-quantized", version: 1,
+ *                             model: "tfjs/model.json",
+ *                             weights: [{name, shape, scheme, bits,
+ *                                        offset, bytes, decoding}]}
+ *      <dir>/codes.bin       each weight's codes packed at `bits` bits per
+ *                            code, least significant bit first, starting
+ *                            at byte `offset`, padded to a whole byte
+ *      <dir>/tfjs/           a stock-tfjs model with the same values
+ *                            (per-tensor linear weights as uint8/uint16,
+ *                            the rest as dequantized float32), which also
+ *                            carries the topology and unquantized weights
+ *
+ *    `decoding` is {kind: "linear", axis, scale[], min[], zeroPoint[]}
+ *    (value = code·scale[c] + min[c] in double, then float32), {kind:
+ *    "codebook", codebook[]} or {kind: "float16"}. loadCompact(dir) reads
+ *    it back.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { randomBytes } from "crypto";
+import { promises as fs } from "fs";
+import * as path from "path";
+import { SlimlabError, isSlimlabError, show } from "../core/errors";
+import { restoreDepthMultipliers } from "../toolkit/clone";
+import { readArtifacts, writeArtifacts } from "../toolkit/io";
+import { weightRole } from "../toolkit/layers";
+import { applyQuantized } from "./apply";
+import { Decoding, QuantizedTensor, decode } from "./quantized";
+
+/** Whether stock tfjs can hold this tensor without losing its compactness (uint8 at 8 bits, uint16 at 16, float16). */
+export function tfjsNative(q: QuantizedTensor): boolean {
+  if (q.decoding.kind === "float16") return true;
+  return q.decoding.kind === "linear" && q.decoding.scale.length === 1 && (q.bits === 8 || q.bits === 16);
+}
+
+/** Whether stock tfjs can decode this tensor exactly (per-tensor linear in uint8/uint16, or float16). */
+function tfjsDecodable(q: QuantizedTensor): boolean {
+  return q.decoding.kind === "float16" || (q.decoding.kind === "linear" && q.decoding.scale.length === 1);
+}
+
+/**
+ * Fails early when `dir` would be overwritten without force.
+ *
+ * @param dir target directory
+ * @param force whether replacing a non-empty directory is allowed
+ * @param fn the public function's name
+ * @throws SlimlabError E_FILE when `dir` is a file, or a non-empty directory and force is off
+ * @example
+ *   await checkSaveTarget("out/q", false, "quantize");
+ */
+export async function checkSaveTarget(dir: string, force: boolean, fn: string): Promise<void> {
+  let stat: import("fs").Stats;
+  try {
+    stat = await fs.stat(dir);
+  } catch {
+    return;
+  }
+  if (!stat.isDirectory()) throw new SlimlabError("E_FILE", `${fn}: save path ${show(dir)} is a file, not a directory; choose a directory path`);
+  if ((await fs.readdir(dir)).length > 0 && !force) {
+    throw new SlimlabError("E_FILE", `${fn}: save directory ${show(dir)} exists and is not empty; pass --force (force: true) to replace it, or choose another directory`);
+  }
+}
+
+function leBytes(q: QuantizedTensor): Uint8Array {
+  if (q.codes instanceof Uint8Array) return q.codes;
+  const out = new Uint8Array(q.codes.length * 2);
+  const view = new DataView(out.buffer);
+  q.codes.forEach((c, i) => view.setUint16(2 * i, c, true));
+  return out;
+}
+
+/** The model's save artifacts with quantized weights re-encoded where tfjs can decode them exactly. */
+async function tfjsArtifacts(model: tf.LayersModel, quantized: ReadonlyMap<string, QuantizedTensor>): Promise<tf.io.ModelArtifacts> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
+    })
+  );
+  const a = artifacts as tf.io.ModelArtifacts;
+  restoreDepthMultipliers(a.modelTopology, model);
+  const specs = a.weightSpecs ?? [];
+  const weights = model.weights;
+  if (specs.length !== weights.length) {
+    throw new SlimlabError("E_MODEL", `saveQuantized: model "${model.name}" saved ${specs.length} weights but has ${weights.length}; cannot match them`);
+  }
+  const byVariable = new Map<tf.LayerVariable, QuantizedTensor>();
+  for (const [name, q] of quantized) {
+    const cut = name.lastIndexOf("/");
+    const layer = model.layers.find((l) => l.name === name.slice(0, cut));
+    const v = layer?.weights.find((w) => weightRole(w) === name.slice(cut + 1));
+    if (v !== undefined) byVariable.set(v, q);
+  }
+  const data = new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData ?? new ArrayBuffer(0)));
+  const parts: Uint8Array[] = [];
+  const newSpecs: tf.io.WeightsManifestEntry[] = [];
+  let at = 0;
+  specs.forEach((spec, i) => {
+    const bytes = spec.shape.reduce((x, y) => x * y, 1) * 4;
+    const q = byVariable.get(weights[i]);
+    if (q !== undefined && spec.dtype === "float32" && tfjsDecodable(q)) {
+      const d = q.decoding;
+      if (d.kind === "linear") {
+        const dtype = q.bits <= 8 ? "uint8" : "uint16";
+        newSpecs.push({ ...spec, quantization: { dtype, min: d.min[0], scale: d.scale[0] } });
+        parts.push(dtype === "uint8" ? Uint8Array.from(q.codes) : leBytes(q));
+      } else {
+        newSpecs.push({ ...spec, quantization: { dtype: "float16" } });
+        parts.push(leBytes(q));
+      }
+    } else {
+      newSpecs.push(spec);
+      parts.push(data.subarray(at, at + bytes));
+    }
+    at += bytes;
+  });
+  const total = parts.reduce((s, p) => s + p.byteLength, 0);
+  const joined = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    joined.set(p, off);
+    off += p.byteLength;
+  }
+  return { ...a, weightSpecs: newSpecs, weightData: joined.buffer };
+}
+
+/** Packs codes at `bits` bits each, LSB first. */
+export function packCodes(codes: ArrayLike<number>, bits: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil((codes.length * bits) / 8));
+  let bit = 0;
+  for (let i = 0; i < codes.length; i++) {
+    const c = codes[i];
+    for (let b = 0; b < bits; b++, bit++) if ((c >> b) & 1) out[bit >> 3] |= 1 << (bit & 7);
+  }
+  return out;
+}
+
+/** Inverse of packCodes. */
+export function unpackCodes(bytes: Uint8Array, bits: number, n: number): Uint16Array {
+  const out = new Uint16Array(n);
+  let bit = 0;
+  for (let i = 0; i < n; i++) {
+    let c = 0;
+    for (let b = 0; b < bits; b++, bit++) if ((bytes[bit >> 3] >> (bit & 7)) & 1) c |= 1 << b;
+    out[i] = c;
+  }
+  return out;
+}
+
+type JsonDecoding =
+  | { kind: "linear"; axis: number | null; scale: number[]; min: number[]; zeroPoint: number[] }
+  | { kind: "codebook"; codebook: number[] }
+  | { kind: "float16" };
+
+interface CompactEntry {
+  name: string;
+  shape: number[];
+  scheme: QuantizedTensor["scheme"];
+  bits: number;
+  offset: number;
+  bytes: number;
+  decoding: JsonDecoding;
+}
+
+function toJson(d: Decoding): JsonDecoding {
+  if (d.kind === "linear") return { kind: "linear", axis: d.axis ?? null, scale: Array.from(d.scale), min: Array.from(d.min), zeroPoint: Array.from(d.zeroPoint) };
+  if (d.kind === "codebook") return { kind: "codebook", codebook: Array.from(d.codebook) };
+  return { kind: "float16" };
+}
+
+function fromJson(d: JsonDecoding): Decoding {
+  if (d.kind === "linear") return { kind: "linear", axis: d.axis ?? undefined, scale: Float64Array.from(d.scale), min: Float64Array.from(d.min), zeroPoint: Float64Array.from(d.zeroPoint) };
+  if (d.kind === "codebook") return { kind: "codebook", codebook: Float32Array.from(d.codebook) };
+  return { kind: "float16" };
+}
+
+/** What saveQuantized wrote. */
+export interface SaveResult {
+  dir: string;
+  /** "tfjs" when model.json at `dir` holds everything; "compact" when quantized.json + tfjs/ were written. */
+  format: "tfjs" | "compact";
+  files: string[];
+  /** Bytes of all files written. */
+  bytes: number;
+}
+
+/**
+ * Saves a quantized model atomically: stock tfjs format when every quantized
+ * weight fits it (see {@link tfjsNative}), otherwise the compact format
+ * plus a tfjs-loadable copy in `<dir>/tfjs/` (module comment).
+ *
+ * @param model the quantized model (its weights hold decoded values)
+ * @param quantized weight name → quantized tensor (quantizedWeights(model))
+ * @param dir target directory
+ * @param force replace a non-empty directory
+ * @returns directory, format, files and bytes
+ * @throws SlimlabError E_FILE when `dir` is non-empty without force or cannot be written
+ * @example
+ *   await saveQuantized(r.model, quantizedWeights(r.model), "out/q8", false);
+ */
+export async function saveQuantized(model: tf.LayersModel, quantized: ReadonlyMap<string, QuantizedTensor>, dir: string, force: boolean): Promise<SaveResult> {
+  const fn = "saveQuantized";
+  await checkSaveTarget(dir, force, fn);
+  const artifacts = await tfjsArtifacts(model, quantized);
+  const allNative = [...quantized.values()].every(tfjsNative);
+  if (allNative) {
+    const r = await writeArtifacts(dir, artifacts, { force });
+    return { dir: r.dir, format: "tfjs", files: r.files, bytes: r.weightBytes + r.modelJsonBytes };
+  }
+  const target = path.resolve(dir);
+  const entries: CompactEntry[] = [];
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, q] of quantized) {
+    const packed = q.decoding.kind === "float16" ? packCodes(q.codes, 16) : packCodes(q.codes, q.bits);
+    entries.push({ name, shape: q.shape, scheme: q.scheme, bits: q.bits, offset, bytes: packed.byteLength, decoding: toJson(q.decoding) });
+    blobs.push(packed);
+    offset += packed.byteLength;
+  }
+  const json = JSON.stringify({ format: "slimlab-quantized", version: 1, model: "tfjs/model.json", weights: entries });
+  const bin = new Uint8Array(offset);
+  let at = 0;
+  for (const b of blobs) {
+    bin.set(b, at);
+    at += b.byteLength;
+  }
+  let tmp: string | undefined;
+  try {
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    tmp = await fs.mkdtemp(path.join(path.dirname(target), `.${path.basename(target)}.tmp-`));
+    const inner = await writeArtifacts(path.join(tmp, "tfjs"), artifacts);
+    await fs.writeFile(path.join(tmp, "codes.bin"), bin);
+    await fs.writeFile(path.join(tmp, "quantized.json"), json);
+    await swapIn(tmp, target);
+    tmp = undefined;
+    return {
+      dir: target,
+      format: "compact",
+      files: ["quantized.json", "codes.bin", ...inner.files.map((f) => `tfjs/${f}`)],
+      bytes: Buffer.byteLength(json) + bin.byteLength + inner.weightBytes + inner.modelJsonBytes,
+    };
+  } catch (e) {
+    if (isSlimlabError(e)) throw e;
+    throw new SlimlabError("E_FILE", `${fn}: cannot write ${show(dir)}: ${(e as Error).message}`);
+  } finally {
+    if (tmp !== undefined) await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Moves the finished `tmp` onto `target`, an old target aside first (deleted after). */
+async function swapIn(tmp: string, target: string): Promise<void> {
+  const exists = await fs.stat(target).then(() => true, () => false);
+  if (!exists) return fs.rename(tmp, target);
+  const old = path.join(path.dirname(target), `.${path.basename(target)}.old-${randomBytes(6).toString("hex")}`);
+  await fs.rename(target, old);
+  try {
+    await fs.rename(tmp, target);
+  } catch (e) {
+    await fs.rename(old, target);
+    throw e;
+  }
+  await fs.rm(old, { recursive: true, force: true });
+}
+
+/**
+ * Loads a model saved in the compact format: the tfjs copy gives topology
+ * and unquantized weights, then every quantized weight is decoded from its
+ * packed codes and written in.
+ *
+ * @param dir a directory written by saveQuantized with format "compact"
+ * @returns the model and its quantized tensors (weight name → tensor)
+ * @throws SlimlabError E_FILE when quantized.json or codes.bin is missing,
+ *   malformed or does not fit the model
+ * @example
+ *   const { model, weights } = await loadCompact("out/q4");
+ */
+export async function loadCompact(dir: string): Promise<{ model: tf.LayersModel; weights: Map<string, QuantizedTensor> }> {
+  const fn = "loadCompact";
+  let meta: { format?: string; model?: string; weights?: CompactEntry[] };
+  let bin: Uint8Array;
+  try {
+    meta = JSON.parse(await fs.readFile(path.join(dir, "quantized.json"), "utf8"));
+    bin = await fs.readFile(path.join(dir, "codes.bin"));
+  } catch (e) {
+    throw new SlimlabError("E_FILE", `${fn}: ${show(dir)} has no readable quantized.json and codes.bin (${(e as Error).message}); expected a directory written by quantize --save in compact format`);
+  }
+  if (meta.format !== "slimlab-quantized" || !Array.isArray(meta.weights)) {
+    throw new SlimlabError("E_FILE", `${fn}: ${show(dir)}/quantized.json has format ${show(meta.format)}; expected "slimlab-quantized"`);
+  }
+  const modelDir = path.join(dir, path.dirname(meta.model ?? "tfjs/model.json"));
+  const model = await tf.loadLayersModel(tf.io.fromMemory(await readArtifacts(modelDir)));
+  const weights = new Map<string, QuantizedTensor>();
+  for (const e of meta.weights) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    if (e.offset + e.bytes > bin.byteLength) throw new SlimlabError("E_FILE", `${fn}: codes of ${e.name} run past the end of codes.bin in ${show(dir)}`);
+    const width = e.decoding.kind === "float16" ? 16 : e.bits;
+    const raw = unpackCodes(bin.subarray(e.offset, e.offset + e.bytes), width, n);
+    const codes = width <= 8 ? Uint8Array.from(raw) : raw;
+    const decoding = fromJson(e.decoding);
+    const q: QuantizedTensor = { scheme: e.scheme, bits: e.bits, shape: e.shape, codes, decoding, values: new Float32Array(0) };
+    q.values = decode(q);
+    weights.set(e.name, q);
+  }
+  applyQuantized(model, weights, fn);
+  return { model, weights };
+}

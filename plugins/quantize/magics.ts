@@ -1,0 +1,123 @@
+/**
+ * `%quantize`: the magic over quantize(). It turns flags into
+ * QuantizeOptions, runs the same function a user can import, shows the
+ * per-layer table and figures, and returns the new model.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { SlimlabError, show } from "../core/errors";
+import { plotlyBundle } from "../core/figure";
+import { host } from "../core/host";
+import { defineMagic } from "../core/magic";
+import { tableBundle } from "../core/table";
+import { asLabeledData, isDataset } from "../data/dataset";
+import { TrainData } from "../toolkit/train";
+import { OBSERVERS } from "./calibrate";
+import { CommonOptions, QuantizeOptions, QuantizeResult, quantize } from "./quantize";
+import { SCHEMES } from "./scheme";
+
+/** The --data value as tensors (training and evaluation need {xs, ys}). */
+function tensorData(value: unknown, flag: string): TrainData {
+  const d = asLabeledData(value, flag);
+  if (isDataset(d)) throw new SlimlabError("E_TYPE", `%quantize: ${flag} got a tf.data.Dataset; QAT and mixed precision need {xs, ys} tensors (collect the dataset with toArray first)`);
+  return d;
+}
+
+/**
+ * Shows a quantization result: the per-layer table, the size chart, the
+ * weight histogram (with levels) of the largest quantized weight, and the
+ * sensitivity chart of a mixed-precision run.
+ *
+ * @param r a quantize() result
+ * @example
+ *   displayQuantizeResult(await quantize(m, { bits: 4 }));
+ */
+export function displayQuantizeResult(r: QuantizeResult): void {
+  const h = host();
+  h.display(tableBundle(r.layers));
+  const s = r.sizes;
+  const text = `float ${(s.floatBytes / 1024).toFixed(1)} KB → quantized ${(s.quantizedBytes / 1024).toFixed(1)} KB (${s.ratio.toFixed(2)}×)` +
+    (s.huffmanBytes !== null ? `, with Huffman ${(s.huffmanBytes / 1024).toFixed(1)} KB (${(s.huffmanRatio as number).toFixed(2)}×)` : "") +
+    (r.saved ? `; saved ${r.saved.format} to ${r.saved.dir}` : "");
+  h.display({ "text/plain": text });
+  h.display(plotlyBundle(r.figures.sizes));
+  const largest = [...r.quantized.entries()].sort((a, b) => b[1].codes.length - a[1].codes.length)[0];
+  if (largest) h.display(plotlyBundle(r.figures.histograms.get(largest[0]) as NonNullable<ReturnType<typeof r.figures.histograms.get>>));
+  if (r.figures.sensitivity) h.display(plotlyBundle(r.figures.sensitivity));
+}
+
+export const quantizeMagic = defineMagic({
+  name: "quantize",
+  summary: "Quantize a model's weights (and activations): linear, k-means, power-of-two, binary/ternary, float16; calibration, QAT, mixed precision, tfjs export.",
+  description:
+    "Returns a new tf.LayersModel whose weights hold the dequantized values (the input is untouched unless --inplace) and shows a per-layer table (MSE, SQNR, sizes) and figures. " +
+    "--save writes model.json + shards that stock tfjs loads (uint8/uint16/float16 manifests); schemes tfjs cannot express are saved as quantized.json + codes.bin with a tfjs copy in tfjs/ (loadCompact reads them).",
+  positional: [{ name: "model", help: "a tf.LayersModel" }],
+  flags: {
+    bits: { type: "number", integer: true, min: 1, max: 16, help: "bits per weight (affine/symmetric 2–16, kmeans 1–8, pow2 2–8, binary 1, ternary 2, float16 16)" },
+    scheme: { type: "choice", choices: SCHEMES, default: "affine", help: "quantization scheme" },
+    perChannel: { type: "boolean", help: "one scale per output channel (affine, symmetric)" },
+    init: { type: "choice", choices: ["linear", "optimal"] as const, help: "k-means centroids: linear init + Lloyd (Deep Compression) or the DP optimum (default linear)" },
+    layers: { type: "string", help: "comma-separated layer names or globs to quantize (default all)" },
+    target: { type: "choice", choices: ["weights", "activations", "both"] as const, default: "weights", help: "what to quantize" },
+    calibrate: { type: "value", help: "calibration inputs for activation ranges: a tensor or {xs}" },
+    observer: { type: "choice", choices: OBSERVERS, help: "activation range observer (default percentile)" },
+    percentile: { type: "number", min: 50, max: 100, help: "percentile of the percentile observer (default 99.99)" },
+    activationBits: { type: "number", integer: true, min: 2, max: 16, help: "bits of activations (default 8)" },
+    dynamic: { type: "boolean", help: "Dense kernels int8 and Dense inputs quantized per batch at run time" },
+    qat: { type: "boolean", help: "quantization-aware training (needs --data and --epochs)" },
+    data: { type: "value", help: "labelled data {xs, ys} for --qat and --mixed --max-drop" },
+    epochs: { type: "number", integer: true, min: 1, help: "QAT epochs" },
+    lr: { type: "number", min: 0, help: "QAT learning rate (adam, default 1e-3)" },
+    batchSize: { type: "number", integer: true, min: 1, help: "QAT batch size (default 64)" },
+    mixed: { type: "boolean", help: "mixed precision: choose bits per layer (with --budget or --max-drop)" },
+    budget: { type: "number", min: 0, help: "mixed precision: size budget of quantized weights in KB" },
+    maxDrop: { type: "number", min: 0, help: "mixed precision: largest accuracy drop in percentage points (needs --data)" },
+    huffman: { type: "boolean", help: "report Huffman-coded index sizes" },
+    save: { type: "string", help: "directory to save the quantized model to" },
+    force: { type: "boolean", help: "replace a non-empty --save directory" },
+    inplace: { type: "boolean", help: "write the quantized weights into the given model" },
+    quiet: { type: "boolean", help: "do not display the table and figures" },
+  },
+  examples: [
+    "const q8 = %quantize model --bits 8 --per-channel",
+    "const k6 = %quantize model --scheme kmeans --bits 6 --huffman --save out/k6",
+    "const a8 = %quantize model --target both --calibrate calib --observer percentile",
+    "const q4 = %quantize model --bits 4 --qat --data train --epochs 2",
+    "const mp = %quantize model --mixed --max-drop 0.5 --data test",
+  ],
+  async run([model], flags) {
+    const common: CommonOptions = {
+      layers: flags.layers,
+      target: flags.target,
+      observer: flags.observer,
+      percentile: flags.percentile,
+      activationBits: flags.activationBits,
+      dynamic: flags.dynamic,
+      huffman: flags.huffman,
+      save: flags.save,
+      force: flags.force,
+      inplace: flags.inplace,
+    };
+    if (flags.calibrate !== undefined) common.calibrate = flags.calibrate as tf.Tensor;
+    if (flags.qat) {
+      if (flags.data === undefined) throw new SlimlabError("E_ARG", `%quantize: --qat needs --data <var> with {xs, ys} training tensors; received no --data`);
+      if (flags.epochs === undefined) throw new SlimlabError("E_ARG", `%quantize: --qat needs --epochs E (a positive integer)`);
+      common.qat = { data: tensorData(flags.data, "--data"), epochs: flags.epochs, lr: flags.lr, batchSize: flags.batchSize };
+    }
+    if (flags.mixed) {
+      if (flags.budget !== undefined) common.mixed = { budgetKB: flags.budget, data: flags.data === undefined ? undefined : tensorData(flags.data, "--data") };
+      else if (flags.maxDrop !== undefined) {
+        if (flags.data === undefined) throw new SlimlabError("E_ARG", `%quantize: --mixed --max-drop ${flags.maxDrop} needs --data <var> to measure accuracy`);
+        common.mixed = { maxDrop: flags.maxDrop, data: tensorData(flags.data, "--data") };
+      } else throw new SlimlabError("E_ARG", `%quantize: --mixed needs --budget KB or --max-drop PP --data <var>`);
+    } else if (flags.budget !== undefined || flags.maxDrop !== undefined) {
+      throw new SlimlabError("E_ARG", `%quantize: ${flags.budget !== undefined ? `--budget ${flags.budget}` : `--max-drop ${flags.maxDrop}`} only applies with --mixed; add --mixed`);
+    }
+    const scheme = flags.scheme ?? "affine";
+    const options = { ...common, scheme, bits: flags.bits, ...(flags.perChannel ? { perChannel: true } : {}), ...(flags.init ? { init: flags.init } : {}) } as QuantizeOptions;
+    if (model === undefined) throw new SlimlabError("E_MISSING_ARG", `%quantize: missing <model>; received ${show(model)}`);
+    const result = await quantize(model as tf.LayersModel, options);
+    if (!flags.quiet) displayQuantizeResult(result);
+    return result.model;
+  },
+});

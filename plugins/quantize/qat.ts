@@ -1,0 +1,133 @@
+/**
+ * Quantization-aware training (Jacob et al. 2018, §3; Krishnamoorthi 2018
+ * §4: 4-bit weights need it). The forward pass sees quantized weights, the
+ * optimizer updates float "shadow" weights, and the gradient of the
+ * quantized weight is used as the shadow's (the straight-through estimator,
+ * as in BinaryConnect, Courbariaux et al. 2015, Alg. 1).
+ *
+ * How it attaches to plugins/toolkit/train.ts without a custom forward
+ * pass: the model's variables hold Q(shadow); after each optimizer step
+ * (the afterStep hook) the change the optimizer made, Δ = w − Q(shadow),
+ * is added to the shadow, pruning masks are re-applied to it, and Q(shadow)
+ * is written back. Δ is exactly the optimizer's update computed at the
+ * quantized weights, so any optimizer works. Activation FakeQuant layers, if
+ * present, pass gradients straight through by themselves (fake-quant.ts).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { SlimlabError, show } from "../core/errors";
+import { OptimizerName, TrainHistory, TrainData, train } from "../toolkit/train";
+import { weightRole } from "../toolkit/layers";
+import { LayerConfig, quantizeTensor } from "./quantizer";
+import { QuantizedTensor } from "./quantized";
+
+/** Options of quantization-aware training. */
+export interface QatOptions {
+  /** Training data {xs, ys}. */
+  data: TrainData;
+  epochs: number;
+  /** Default 64. */
+  batchSize?: number;
+  /** Default 1e-3 (adam). */
+  lr?: number;
+  optimizer?: OptimizerName;
+  /** Default 1. */
+  seed?: number;
+  /** Pruning masks: weight name ("<layer>/<role>", as plugins/prune names them) → 0/1 tensor; masked weights stay 0. */
+  masks?: ReadonlyMap<string, tf.Tensor>;
+}
+
+/** One weight trained quantization-aware. */
+export interface QatWeight {
+  name: string;
+  shape: number[];
+  channelAxis: number;
+  config: LayerConfig;
+  /** Starting float values. */
+  float: Float32Array;
+}
+
+function variableOf(model: tf.LayersModel, name: string): tf.LayerVariable {
+  const cut = name.lastIndexOf("/");
+  const layer = model.layers.find((l) => l.name === name.slice(0, cut));
+  const v = layer?.weights.find((w) => weightRole(w) === name.slice(cut + 1));
+  if (v === undefined) throw new SlimlabError("E_MODEL", `qat: model "${model.name}" has no weight ${name}`);
+  return v;
+}
+
+/**
+ * Trains `model` in place with quantized weights and float shadows.
+ *
+ * @param model the model to train (its weights are overwritten with Q(shadow))
+ * @param weights the weights to train quantization-aware, with their configs
+ * @param opts data, epochs and training settings
+ * @returns the final quantized tensors (also written into the model) and the history
+ * @throws SlimlabError E_ARG when a mask's shape differs from its weight; train's errors
+ * @example
+ *   const { quantized } = await quantizationAwareTrain(m, weights, { data: train, epochs: 1 });
+ */
+export async function quantizationAwareTrain(model: tf.LayersModel, weights: readonly QatWeight[], opts: QatOptions): Promise<{ quantized: Map<string, QuantizedTensor>; history: TrainHistory }> {
+  const masks = new Map<string, Float32Array>();
+  for (const w of weights) {
+    const m = opts.masks?.get(w.name);
+    if (m === undefined) continue;
+    if (m.shape.join(",") !== w.shape.join(",")) {
+      throw new SlimlabError("E_ARG", `qat: mask of ${w.name} has shape [${m.shape.join(", ")}] but the weight [${w.shape.join(", ")}]; pass masks of the model being quantized`);
+    }
+    masks.set(w.name, m.dataSync() as Float32Array);
+  }
+  const shadow = new Map<string, Float32Array>();
+  const quantized = new Map<string, QuantizedTensor>();
+  const write = (w: QatWeight): void => {
+    const s = shadow.get(w.name) as Float32Array;
+    const mask = masks.get(w.name);
+    if (mask) for (let i = 0; i < s.length; i++) s[i] *= mask[i];
+    const q = quantizeTensor(s, w.shape, w.config, w.channelAxis);
+    quantized.set(w.name, q);
+    const v = variableOf(model, w.name);
+    tf.tidy(() => {
+      v.write(tf.tensor(q.values, w.shape, "float32"));
+    });
+  };
+  for (const w of weights) {
+    shadow.set(w.name, Float32Array.from(w.float));
+    write(w);
+  }
+  const history = await train(model, opts.data, {
+    epochs: opts.epochs,
+    batchSize: opts.batchSize ?? 64,
+    seed: opts.seed ?? 1,
+    lr: opts.lr,
+    optimizer: opts.optimizer,
+    label: `qat ${model.name}`,
+    callbacks: {
+      afterStep: (m) => {
+        for (const w of weights) {
+          const now = variableOf(m, w.name).read().dataSync() as Float32Array;
+          const before = (quantized.get(w.name) as QuantizedTensor).values;
+          const s = shadow.get(w.name) as Float32Array;
+          for (let i = 0; i < s.length; i++) s[i] += now[i] - before[i];
+          write(w);
+        }
+      },
+    },
+  });
+  return { quantized, history };
+}
+
+/**
+ * Checks the `qat` option's data and epochs.
+ *
+ * @param qat the option as given
+ * @param fn the public function's name
+ * @throws SlimlabError E_ARG when data or epochs are missing or invalid
+ * @example
+ *   checkQat({ data: { xs, ys }, epochs: 1 }, "quantize");
+ */
+export function checkQat(qat: Partial<QatOptions> | undefined, fn: string): asserts qat is QatOptions {
+  if (qat?.data === undefined || !(qat.data.xs instanceof tf.Tensor) || !(qat.data.ys instanceof tf.Tensor)) {
+    throw new SlimlabError("E_ARG", `${fn}: --qat needs training data, received ${show(qat?.data)}; pass --data <var> holding {xs, ys} tensors`);
+  }
+  if (!Number.isInteger(qat.epochs) || (qat.epochs as number) < 1) {
+    throw new SlimlabError("E_ARG", `${fn}: --epochs ${show(qat.epochs)} is not allowed with --qat; pass a positive integer, e.g. --epochs 2`);
+  }
+}

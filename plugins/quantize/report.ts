@@ -1,0 +1,152 @@
+/**
+ * Per-layer rows, size totals and figures of a quantization run.
+ */
+import { PlotlyFigure } from "../core/figure";
+import { huffmanCode } from "./huffman";
+import { errorStats, tensorBits } from "./metrics";
+import { QuantizedTensor } from "./quantized";
+
+/** One quantized weight in the report. */
+export interface LayerRow {
+  [key: string]: string | number | boolean | null;
+  weight: string;
+  scheme: string;
+  bits: number;
+  /** Number of scale groups (1 = per tensor). */
+  groups: number;
+  params: number;
+  /** Distinct decoded values. */
+  distinct: number;
+  mse: number;
+  sqnrDb: number;
+  maxError: number;
+  floatKB: number;
+  /** Codes + scales/zero points/codebook. */
+  quantKB: number;
+  /** Huffman-coded codes + code-length table + parameters (when huffman is on), else null. */
+  huffmanKB: number | null;
+}
+
+/** Size totals over the whole model (unquantized weights count at 32 bits). */
+export interface Sizes {
+  floatBytes: number;
+  quantizedBytes: number;
+  /** With Huffman-coded indices, when huffman is on. */
+  huffmanBytes: number | null;
+  ratio: number;
+  huffmanRatio: number | null;
+}
+
+function groupsOf(q: QuantizedTensor): number {
+  return q.decoding.kind === "linear" ? q.decoding.scale.length : 1;
+}
+
+/**
+ * Builds the report rows.
+ *
+ * @param quantized weight name → quantized tensor
+ * @param originals weight name → float values before quantization
+ * @param huffman whether to Huffman-code the indices
+ * @returns one row per weight
+ * @example
+ *   layerRows(q, originals, true)[0].huffmanKB;
+ */
+export function layerRows(quantized: ReadonlyMap<string, QuantizedTensor>, originals: ReadonlyMap<string, Float32Array>, huffman: boolean): LayerRow[] {
+  const rows: LayerRow[] = [];
+  for (const [name, q] of quantized) {
+    const original = originals.get(name) as Float32Array;
+    const e = errorStats(original, q.values);
+    const bits = tensorBits(q);
+    let huffmanKB: number | null = null;
+    if (huffman) {
+      // Alphabet of the codes; each used symbol's code length is stored in 8 bits.
+      const alphabet = q.decoding.kind === "float16" ? 65536 : 2 ** q.bits;
+      const h = huffmanCode(q.codes, alphabet);
+      const table = h.lengths.reduce((s, l) => s + (l > 0 ? 8 : 0), 0);
+      huffmanKB = (h.bits + table + (bits - q.codes.length * q.bits)) / 8 / 1024;
+    }
+    rows.push({
+      weight: name,
+      scheme: q.scheme,
+      bits: q.bits,
+      groups: groupsOf(q),
+      params: q.codes.length,
+      distinct: new Set(q.values).size,
+      mse: e.mse,
+      sqnrDb: e.sqnrDb,
+      maxError: e.maxError,
+      floatKB: (q.codes.length * 4) / 1024,
+      quantKB: bits / 8 / 1024,
+      huffmanKB,
+    });
+  }
+  return rows;
+}
+
+/**
+ * Totals over the model.
+ *
+ * @param rows layer rows
+ * @param totalParams all scalars of the model's weights
+ * @returns float, quantized and Huffman sizes and ratios
+ * @example
+ *   sizes(rows, model.countParams()).ratio; // ≈ 4 for int8
+ */
+export function sizes(rows: readonly LayerRow[], totalParams: number): Sizes {
+  const quantizedParams = rows.reduce((s, r) => s + r.params, 0);
+  const rest = (totalParams - quantizedParams) * 4;
+  const floatBytes = totalParams * 4;
+  const quantizedBytes = rest + rows.reduce((s, r) => s + r.quantKB * 1024, 0);
+  const hasHuffman = rows.length > 0 && rows.every((r) => r.huffmanKB !== null);
+  const huffmanBytes = hasHuffman ? rest + rows.reduce((s, r) => s + (r.huffmanKB as number) * 1024, 0) : null;
+  return {
+    floatBytes,
+    quantizedBytes,
+    huffmanBytes,
+    ratio: floatBytes / quantizedBytes,
+    huffmanRatio: huffmanBytes === null ? null : floatBytes / huffmanBytes,
+  };
+}
+
+/**
+ * Histogram of a weight's float values with its quantization levels overlaid.
+ *
+ * @param name weight name
+ * @param original float values
+ * @param q its quantized form
+ * @returns a Plotly figure (at most 20000 sampled values, 512 levels)
+ * @example
+ *   plotlyBundle(histogramFigure("fc1/kernel", w, q));
+ */
+export function histogramFigure(name: string, original: Float32Array, q: QuantizedTensor): PlotlyFigure {
+  const stride = Math.max(1, Math.floor(original.length / 20000));
+  const sample: number[] = [];
+  for (let i = 0; i < original.length; i += stride) sample.push(original[i]);
+  const levels = [...new Set(q.values)].sort((a, b) => a - b);
+  const shown = levels.length > 512 ? levels.filter((_, i) => i % Math.ceil(levels.length / 512) === 0) : levels;
+  return {
+    data: [
+      { type: "histogram", x: sample, nbinsx: 200, name: "float weights", opacity: 0.75 },
+      { type: "scatter", mode: "markers", x: shown, y: shown.map(() => 0), name: `levels (${levels.length})`, marker: { symbol: "line-ns-open", size: 14, color: "crimson" } },
+    ],
+    layout: { title: { text: `${name}: ${q.scheme} ${q.bits}-bit` }, xaxis: { title: { text: "weight" } }, yaxis: { title: { text: "count" } }, bargap: 0.02 },
+  };
+}
+
+/**
+ * Bar chart of float vs quantized (vs Huffman) size per layer.
+ *
+ * @param rows layer rows
+ * @returns a Plotly figure
+ * @example
+ *   plotlyBundle(sizeFigure(result.layers));
+ */
+export function sizeFigure(rows: readonly LayerRow[]): PlotlyFigure {
+  const x = rows.map((r) => r.weight);
+  const data: Record<string, unknown>[] = [
+    { type: "bar", name: "float32", x, y: rows.map((r) => r.floatKB) },
+    { type: "bar", name: "quantized", x, y: rows.map((r) => r.quantKB) },
+  ];
+  if (rows.every((r) => r.huffmanKB !== null)) data.push({ type: "bar", name: "quantized + Huffman", x, y: rows.map((r) => r.huffmanKB) });
+  return { data, layout: { title: { text: "Size per layer (KB)" }, barmode: "group", yaxis: { title: { text: "KB" } } } };
+}
