@@ -1,0 +1,92 @@
+/**
+ * Training throughput (samples/s) of LeNet-300-100 and LeNet-5 on MNIST on
+ * every backend available here, side by side, plus a 1024² matmul on each
+ * backend and on numpy (Debian python3-numpy) as this machine's practical
+ * ceiling. Goal (issue 3): LeNet-5 trains on the default backend at ≥ 10×
+ * the pure-JS cpu backend.
+ *
+ *   node dist/bench/training.js [--batches N] [--runs R]
+ */
+import { spawnSync } from "child_process";
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { loadMnist } from "../plugins/data/mnist";
+import { lenet300100, lenet5 } from "../plugins/models/zoo";
+import { registerWasmGradients } from "../plugins/backends/wasm-gradients";
+import { selectBackend } from "../plugins/backends/select";
+import { median, repeat, table } from "./stats";
+
+const BATCH = 64;
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+/** Samples/s of `batches` SGD steps of `build()` on MNIST, median of `runs`. */
+async function trainThroughput(build: () => tf.LayersModel, flat: boolean, batches: number, runs: number): Promise<number> {
+  const model = build();
+  model.compile({ optimizer: tf.train.sgd(0.01), loss: "categoricalCrossentropy" });
+  const data = loadMnist({ split: "train", subset: BATCH * batches, shape: flat ? "flat" : "image", labels: "onehot" });
+  const step = async () => {
+    await model.fit(data.xs, data.ys, { batchSize: BATCH, epochs: 1, verbose: 0, shuffle: false });
+  };
+  const times = await repeat(step, runs, 1);
+  tf.dispose([data.xs, data.ys]);
+  model.dispose();
+  return (BATCH * batches) / median(times);
+}
+
+async function matmulGflops(runs: number): Promise<number> {
+  const n = 1024;
+  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
+  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
+  const times = await repeat(() => tf.tidy(() => tf.matMul(a, b)).dataSync(), runs, 1);
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / median(times) / 1e9;
+}
+
+/** numpy's 1024² float32 matmul, GFLOP/s; undefined when Debian's numpy is absent. */
+function numpyGflops(runs: number): number | undefined {
+  const py = `import numpy as np, time
+n=1024; a=np.random.rand(n,n).astype(np.float32); b=np.random.rand(n,n).astype(np.float32); a@b
+ts=[]
+for _ in range(${runs}):
+    t=time.perf_counter(); a@b; ts.append(time.perf_counter()-t)
+ts.sort(); print(2*n**3/ts[len(ts)//2]/1e9)`;
+  const r = spawnSync("/usr/bin/python3", ["-c", py], { encoding: "utf8" });
+  return r.status === 0 ? Number(r.stdout.trim()) : undefined;
+}
+
+async function main(): Promise<void> {
+  const batches = arg("--batches", 8);
+  const runs = arg("--runs", 3);
+  const report = await selectBackend();
+  registerWasmGradients();
+  const backends = [...new Set([report.active, "wasm", "cpu"])].filter((b) => tf.findBackendFactory(b === "tfjs-node" || b === "tfjs-node-gpu" ? "tensorflow" : b) !== null);
+  console.log(`default backend here: ${report.active}; measuring ${backends.join(", ")} (batch ${BATCH}, ${batches} batches, median of ${runs})`);
+  const rows: (string | number)[][] = [];
+  const lenet5Rate: Record<string, number> = {};
+  for (const b of backends) {
+    await tf.setBackend(b === "tfjs-node" || b === "tfjs-node-gpu" ? "tensorflow" : b);
+    // The cpu backend is ~100× slower on convolutions: fewer batches keep the run short.
+    const nb = b === "cpu" ? Math.max(1, Math.floor(batches / 4)) : batches;
+    const mlp = await trainThroughput(() => lenet300100({ seed: 1 }), true, nb, runs);
+    const cnn = await trainThroughput(() => lenet5({ seed: 1 }), false, nb, runs);
+    const mm = await matmulGflops(runs);
+    lenet5Rate[b] = cnn;
+    rows.push([b, mlp.toFixed(0), cnn.toFixed(1), mm.toFixed(2)]);
+  }
+  const np = numpyGflops(runs);
+  rows.push(["numpy (reference)", "-", "-", np === undefined ? "n/a" : np.toFixed(2)]);
+  console.log(table(["backend", "LeNet-300-100 samples/s", "LeNet-5 samples/s", "matmul 1024² GFLOP/s"], rows));
+  if (lenet5Rate.cpu) {
+    const ratio = lenet5Rate[report.active] / lenet5Rate.cpu;
+    console.log(`LeNet-5 training, ${report.active} / cpu: ${ratio.toFixed(1)}× (goal ≥ 10×: ${ratio >= 10 ? "met" : "NOT met"})`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
