@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { BackendName, BackendReport } from "../../plugins/backends/select";
 import { MagicSpec } from "../../plugins/core/magic";
 import { quantizeMagic } from "../../plugins/quantize/magics";
+import { pruneMagic } from "../../plugins/prune/magics";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { MagicRegistry } from "./registry";
@@ -32,6 +33,7 @@ export interface BuiltinMagics {
   backends: typeof backendsMagic;
   optimize: typeof optimizeMagic;
   quantize: typeof quantizeMagic;
+  prune: typeof pruneMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -49,6 +51,7 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     backends: backendsMagic,
     optimize: optimizeMagic,
     quantize: quantizeMagic,
+    prune: pruneMagic,
   };
 }
 

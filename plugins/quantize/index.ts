@@ -2,7 +2,7 @@
  * The quantize plugin's public functions (the magic lives in magics.ts).
  */
 export { quantize } from "./quantize";
-export type { QuantizeOptions, QuantizeResult, CommonOptions, SchemeOptions, Target } from "./quantize";
+export type { QuantizeOptions, QuantizeResult, CommonOptions as QuantizeCommonOptions, SchemeOptions, Target } from "./quantize";
 export { SCHEMES, BITS, checkBits } from "./scheme";
 export type { Scheme, BitRange } from "./scheme";
 export type { QuantizedTensor, Decoding } from "./quantized";

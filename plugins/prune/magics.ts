@@ -1,0 +1,62 @@
+/**
+ * `%prune`: the magic over prune(). `const p = %prune m --sparsity 0.8` runs
+ * exactly `await prune(m, {sparsity: 0.8})`, shows the note, the per-layer
+ * table and the figures, and returns the new tf.LayersModel.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { defineMagic } from "../core/magic";
+import { showPruneResult } from "./display";
+import { PruneOptions } from "./options";
+import { prune } from "./prune";
+
+/** The %prune declaration (registered by the kernel; run it in code with invokeMagic). */
+export const pruneMagic = defineMagic({
+  name: "prune",
+  summary: "Prune a tf.LayersModel (magnitude, structured, neuron or layer pruning) and return the pruned model.",
+  description: [
+    "Returns a NEW model unless --inplace; the input keeps its weights. Masks stay in force through",
+    "fine-tuning (getMasks / removeMasks / pruningCallback in plugins/prune). Magnitude pruning zeroes",
+    "weights but does not make dense kernels faster; structured/neuron pruning with --strip rebuilds a",
+    "physically smaller model. Same as: await prune(model, {method, sparsity, ...}).",
+  ].join("\n"),
+  positional: [{ name: "model", help: "the tf.LayersModel to prune" }],
+  flags: {
+    method: { type: "choice", choices: ["magnitude", "structured", "neuron", "layer"], help: "how to prune (default magnitude)" },
+    sparsity: { type: "number", help: "fraction in [0, 1) of weights (magnitude) or units per layer (structured) to remove" },
+    threshold: { type: "number", help: "magnitude: zero every |w| <= T" },
+    stdMultiplier: { type: "number", help: "magnitude: zero |w| <= Q·std(W) per layer (Han et al. 2015)" },
+    scope: { type: "choice", choices: ["layer", "global"], help: "magnitude: one threshold per layer or across all selected layers (default layer)" },
+    includeBias: { type: "boolean", help: "magnitude: prune biases too (default: kernels only)" },
+    criterion: { type: "choice", choices: ["l1", "l2"], help: "structured: rank units by L1 or L2 norm (default l1)" },
+    remove: { type: "number", integer: true, min: 0, help: "structured: units to remove per layer, N' = max(1, N − K)" },
+    minDegree: { type: "number", integer: true, min: 0, help: "neuron: remove units with <= D non-zero in+out connections (default 0)" },
+    count: { type: "number", integer: true, min: 1, help: "layer: how many layers to remove (default 1)" },
+    layers: { type: "string", help: "comma-separated layer names or globs, e.g. conv*,fc1 (default: all supported)" },
+    schedule: { type: "choice", choices: ["oneshot", "iterative", "polynomial"], help: "when to prune (default oneshot)" },
+    steps: { type: "number", integer: true, min: 1, help: "iterative: rounds (default 3); polynomial: pruning events (default 10)" },
+    data: { type: "value", help: "training data {xs, ys} or a tf.data.Dataset (schedules, method layer)" },
+    val: { type: "value", help: "held-out data {xs, ys} (layer scores, schedule accuracy)" },
+    epochs: { type: "number", integer: true, min: 1, help: "fine-tuning epochs: per round (iterative) or in total (polynomial), default 1" },
+    lr: { type: "number", min: 0, help: "original learning rate (default 1e-3 adam); iterative retrains at lr/10" },
+    batchSize: { type: "number", integer: true, min: 1, help: "fine-tuning batch size (default 32)" },
+    seed: { type: "number", integer: true, min: 0, help: "shuffling seed (default 0)" },
+    beginStep: { type: "number", integer: true, min: 0, help: "polynomial: first pruning step (default 0)" },
+    endStep: { type: "number", integer: true, min: 1, help: "polynomial: step where the target sparsity is reached (default 80% of steps)" },
+    frequency: { type: "number", integer: true, min: 1, help: "polynomial: optimizer steps between pruning events" },
+    initialSparsity: { type: "number", help: "polynomial: sparsity at beginStep (default 0)" },
+    strip: { type: "boolean", help: "structured/neuron: rebuild a physically smaller model" },
+    inplace: { type: "boolean", help: "prune the given model itself instead of a copy" },
+  },
+  examples: [
+    "const sparse = %prune model --sparsity 0.9 --scope global",
+    "const small = %prune cnn --method structured --sparsity 0.5 --strip",
+    "const p = %prune model --sparsity 0.8 --schedule polynomial --data train --epochs 2",
+    "const shallow = %prune model --method layer --count 1 --data train --val test",
+  ],
+  run: async ([model], flags): Promise<tf.LayersModel> => {
+    const options = { ...flags, method: flags.method ?? "magnitude" } as unknown as PruneOptions;
+    const result = await prune(model as tf.LayersModel, options);
+    showPruneResult(result);
+    return result.model;
+  },
+});

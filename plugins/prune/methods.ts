@@ -1,0 +1,117 @@
+/**
+ * One entry point to the mask-computing methods (magnitude, structured,
+ * neuron), so schedules and callbacks can ask "masks for this model at this
+ * target" without knowing which method runs. Like the methods themselves it
+ * only reads the model and returns new mask tensors.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { weightRole } from "../toolkit/layers";
+import { MagnitudeTarget, magnitudeMasks, MaskInput } from "./magnitude";
+import { weightName } from "./masks";
+import { neuronMasks, UnitLayer } from "./neuron";
+import { Resolved } from "./options";
+import { UnitTarget, unitScores, unitsToRemove, weakestUnits } from "./structured";
+import { Target } from "./targets";
+import { MaskBuilder, removedUnits, removeUnits } from "./unit-masks";
+
+export interface MethodOutcome {
+  /** Weight name → new full mask (already combined with the prior one); the caller owns the tensors. */
+  masks: Map<string, tf.Tensor>;
+  /** Magnitude: θ per weight name. */
+  thresholds?: Map<string, number>;
+  /** Structured/neuron: removed units per layer (including earlier removals). */
+  removed?: Map<string, number[]>;
+  /** Neuron: sweeps to the fixed point. */
+  sweeps?: number;
+}
+
+/** The weights magnitude pruning masks in `targets`: the registry's kernels, plus biases on request. */
+export function magnitudeInputs(targets: readonly Target[], includeBias: boolean, prior: ReadonlyMap<string, tf.Tensor>): MaskInput[] {
+  const out: MaskInput[] = [];
+  for (const t of targets) {
+    for (const v of t.info.weights) {
+      const role = weightRole(v);
+      if (!t.entry.kernels.includes(role) && !(includeBias && role === "bias")) continue;
+      const name = weightName(t.info.name, role);
+      out.push({ name, value: v.read(), previous: prior.get(name) });
+    }
+  }
+  return out;
+}
+
+/** Structured masks: the weakest units of each target by L1/L2 norm. */
+function structuredMasks(model: tf.LayersModel, r: Resolved, targets: readonly Target[], prior: ReadonlyMap<string, tf.Tensor>, units: UnitTarget): MethodOutcome {
+  const builder = new MaskBuilder(model, prior);
+  const removed = new Map<string, number[]>();
+  for (const t of targets) {
+    const kernel = t.info.weights.find((w) => weightRole(w) === t.entry.unitKernel) as tf.LayerVariable;
+    const scores = unitScores(kernel.read(), r.criterion);
+    const already = removedUnits(t.info.layer, t.entry, prior);
+    const gone = weakestUnits(scores, unitsToRemove(scores.length, units), already);
+    removeUnits(builder, t.info.layer, t.entry, t.path ?? { weights: [] }, gone);
+    removed.set(t.info.name, gone);
+  }
+  return { masks: builder.tensors(), removed };
+}
+
+/**
+ * Masks of the configured method for `model`.
+ *
+ * @param model the model being pruned (read only)
+ * @param r resolved options (method, scope, criterion, minDegree, ...)
+ * @param targets the layers to prune
+ * @param prior the masks in force (never revived)
+ * @param at the target for this pruning event (a schedule's round or step);
+ *   default the options' own target
+ * @returns new masks and what the method found
+ * @example
+ *   const out = computeMasks(model, resolveOptions({ sparsity: 0.5 }), targets, getMasks(model));
+ */
+export function computeMasks(
+  model: tf.LayersModel,
+  r: Resolved,
+  targets: readonly Target[],
+  prior: ReadonlyMap<string, tf.Tensor>,
+  at: { magnitude?: MagnitudeTarget; units?: UnitTarget } = {}
+): MethodOutcome {
+  switch (r.method) {
+    case "magnitude": {
+      const { masks, thresholds } = magnitudeMasks(magnitudeInputs(targets, r.includeBias, prior), (at.magnitude ?? r.magnitude) as MagnitudeTarget, r.scope);
+      return { masks, thresholds };
+    }
+    case "structured":
+      return structuredMasks(model, r, targets, prior, (at.units ?? r.units) as UnitTarget);
+    case "neuron": {
+      const layers: UnitLayer[] = targets.map((t) => ({ layer: t.info.layer, entry: t.entry, path: t.path ?? { weights: [] } }));
+      const { masks, removed, sweeps } = neuronMasks(model, layers, r.minDegree, prior);
+      return { masks, removed, sweeps };
+    }
+    case "layer":
+      return { masks: new Map() };
+  }
+}
+
+/**
+ * Fraction of the targets' kernel entries that masks hold at zero (weights
+ * without a mask count as unpruned); what a schedule's history reports.
+ *
+ * @param targets the pruned layers
+ * @param masks the model's masks
+ * @returns zeros / entries over the registry's kernels of `targets`
+ * @example
+ *   maskedFraction(targets, getMasks(model)); // 0.8
+ */
+export function maskedFraction(targets: readonly Target[], masks: ReadonlyMap<string, tf.Tensor>): number {
+  let zeros = 0;
+  let total = 0;
+  for (const t of targets) {
+    for (const v of t.info.weights) {
+      const role = weightRole(v);
+      if (!t.entry.kernels.includes(role)) continue;
+      total += (v.shape as number[]).reduce((a, b) => a * b, 1);
+      const m = masks.get(weightName(t.info.name, role))?.dataSync();
+      if (m !== undefined) for (let i = 0; i < m.length; i++) if (m[i] === 0) zeros++;
+    }
+  }
+  return total === 0 ? 0 : zeros / total;
+}
