@@ -158,8 +158,10 @@ function nextTick(): Promise<void> {
  * its afterStep), the progress bar ends "interrupted" and the history comes
  * back with `interrupted: true` instead of an exception. The model's own
  * compiled optimizer is not used, so runs do not depend on hidden state.
- * Dropout layers draw from tfjs's unseeded generator unless their config
- * has a seed, so only models without them are bit-reproducible.
+ * Dropout masks are seeded too: tfjs draws a Dropout layer's seed from
+ * Math.random when its config has none, so during each forward pass
+ * Math.random is swapped for a generator derived from `seed` (and put back
+ * right after, the pass being synchronous). Same seed, same weights.
  *
  * @param model a built single-output tf.LayersModel (changed in place)
  * @param data training samples
@@ -186,6 +188,8 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const bar: Progress | undefined = opts.progress === false ? undefined : host().progress(opts.label ?? `train ${m.name}`, epochs * stepsPerEpoch);
   const rand = mulberry32(opts.seed);
+  // A separate stream for Dropout, so the batch order does not depend on how many layers drop out.
+  const dropoutRand = mulberry32((opts.seed ^ 0x5eed5eed) >>> 0);
   const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
   const history: TrainHistory = { epochs: [], steps: 0, interrupted: false, stoppedEarly: false, seconds: 0 };
   const start = Date.now();
@@ -204,7 +208,7 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
           break;
         }
         const idx = order.slice(b * batchSize, (b + 1) * batchSize);
-        const [lossValue, accValue] = await step(m, data, idx, optimizer, vars, loss);
+        const [lossValue, accValue] = await step(m, data, idx, optimizer, vars, loss, dropoutRand);
         if (opts.callbacks?.afterStep) await opts.callbacks.afterStep(m);
         history.steps++;
         steps++;
@@ -243,6 +247,17 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
   return history;
 }
 
+/** Runs `fn` with Math.random replaced by `rand` (see train's doc: seeded Dropout). */
+function withRandom<T>(rand: () => number, fn: () => T): T {
+  const original = Math.random;
+  Math.random = rand;
+  try {
+    return fn();
+  } finally {
+    Math.random = original;
+  }
+}
+
 /** One optimizer step on the samples `idx`; returns the batch loss and accuracy before the step. */
 async function step(
   model: tf.LayersModel,
@@ -250,7 +265,8 @@ async function step(
   idx: number[],
   optimizer: tf.Optimizer,
   vars: tf.Variable[],
-  loss: ResolvedLoss
+  loss: ResolvedLoss,
+  dropoutRand: () => number
 ): Promise<[number, number]> {
   const [cost, acc] = tf.tidy(() => {
     const at = tf.tensor1d(idx, "int32");
@@ -259,7 +275,7 @@ async function step(
     let accuracy: tf.Scalar | undefined;
     const c = optimizer.minimize(
       () => {
-        const pred = model.apply(xb, { training: true }) as tf.Tensor;
+        const pred = withRandom(dropoutRand, () => model.apply(xb, { training: true }) as tf.Tensor);
         // Accuracy of the same forward pass; kept so the gradient tidy spares it.
         accuracy = tf.keep(batchAccuracy(loss.accuracy, yb, pred));
         return model.calculateLosses().reduce<tf.Scalar>((sum, r) => tf.add(sum, r), loss.fn(yb, pred));

@@ -64,6 +64,27 @@ describe("toolkit/train", () => {
     release(a, b, c);
   });
 
+  it("seeds Dropout masks too: a model with Dropout trains to bit-identical weights twice, and Math.random is restored", async () => {
+    const net = () => {
+      const m = tf.sequential({
+        layers: [
+          tf.layers.dense({ inputShape: [2], units: 8, activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }),
+          tf.layers.dropout({ rate: 0.5 }),
+          tf.layers.dense({ units: 2, activation: "softmax", kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }),
+        ],
+      });
+      return m;
+    };
+    const opts = { epochs: 2, batchSize: 16, seed: 3, progress: false } as const;
+    const random = Math.random;
+    const [a, b] = [net(), net()];
+    await train(a, data.onehot, opts);
+    await train(b, data.onehot, opts);
+    assert.strictEqual(Math.random, random);
+    assert.deepStrictEqual(weights(a), weights(b));
+    release(a, b);
+  });
+
   it("stops at a batch boundary: abort after step 3 leaves exactly the weights of 3 SGD steps", async () => {
     const controller = new AbortController();
     const rec = recordingHost(new AbortController().signal);
