@@ -15,7 +15,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { setHost, textHost } from "../plugins/core/host";
 import { removeMasks } from "../plugins/prune/masks";
 import { prune } from "../plugins/prune/prune";
-import { modelFlops } from "../plugins/prune/sizes";
+import { modelCost } from "../plugins/measure/cost";
 import { median, repeat, table } from "./stats";
 
 function arg(name: string, def: number): number {
@@ -74,15 +74,16 @@ async function structuredBench(runs: number, batch: number): Promise<void> {
   const r = await prune(dense, { method: "structured", sparsity: 0.5, strip: true, report: false });
   const t0 = await latency(dense, x, runs);
   const t1 = await latency(r.model, x, runs);
-  const flopRatio = modelFlops(dense) / modelFlops(r.model);
+  const flops = (m: tf.LayersModel) => modelCost(m).flops;
+  const flopRatio = flops(dense) / flops(r.model);
   const speedup = t0 / t1;
   console.log(`\n1) structured pruning 50% + strip, batch ${batch}, median of ${runs} (backend ${tf.getBackend()})`);
   console.log(
     table(
       ["model", "params", "MFLOP/sample", "latency ms"],
       [
-        ["dense", dense.countParams(), (modelFlops(dense) / 1e6).toFixed(1), (t0 * 1e3).toFixed(2)],
-        ["stripped", r.model.countParams(), (modelFlops(r.model) / 1e6).toFixed(1), (t1 * 1e3).toFixed(2)],
+        ["dense", dense.countParams(), (flops(dense) / 1e6).toFixed(1), (t0 * 1e3).toFixed(2)],
+        ["stripped", r.model.countParams(), (flops(r.model) / 1e6).toFixed(1), (t1 * 1e3).toFixed(2)],
       ]
     )
   );

@@ -25,6 +25,10 @@
  *   Permute, Dropout and the noise layers, padding, cropping, Concatenate,
  *   RepeatVector, UpSampling, Embedding (a lookup), Masking.
  * - Any other layer is reported as not counted rather than guessed.
+ * A model's cost (modelCost) is the sum over its layers' calls that belong
+ * to it, a nested model counting as its own layers' sum once per call. It
+ * is the one FLOP count of the project: `%summary`, `%compare` and `%prune`
+ * report it.
  */
 import * as tf from "@tensorflow/tfjs";
 import { weightRole } from "../toolkit/layers";
@@ -126,4 +130,93 @@ export function layerCost(layer: tf.layers.Layer, inputs: readonly ExampleShape[
   if (ELEMENTWISE.has(cls)) return plain(out);
   if (MERGES.has(cls)) return plain((inputs.length - 1) * out);
   return { macs: 0, flops: 0, counted: false };
+}
+
+/** The shapes of one call of a layer, without the batch axis. */
+export interface LayerCall {
+  inputs: ExampleShape[];
+  outputs: ExampleShape[];
+}
+
+/** A Node's input or output shapes as a list of shapes without the batch axis. */
+function shapesOf(s: unknown): ExampleShape[] {
+  const list = (Array.isArray(s) && Array.isArray(s[0]) ? s : [s]) as (number | null)[][];
+  return list.map((shape) => shape.slice(1));
+}
+
+/**
+ * The calls of `layer` that belong to `model` (a layer may also serve
+ * other models), with their shapes.
+ *
+ * @param model the model whose graph is counted
+ * @param layer one of its layers
+ * @returns one entry per call, in call order
+ * @example
+ *   layerCalls(model, model.getLayer("conv1")); // [{inputs: [[28, 28, 1]], outputs: [[24, 24, 20]]}]
+ */
+export function layerCalls(model: tf.LayersModel, layer: tf.layers.Layer): LayerCall[] {
+  const keys = (model as unknown as { containerNodes?: Set<string> }).containerNodes;
+  // A Sequential keeps its node set in an inner model built lazily: its own
+  // layers' first call is the one the Sequential made.
+  const nodes =
+    keys !== undefined && keys.size > 0
+      ? layer.inboundNodes.filter((_, i) => keys.has(`${layer.name}_ib-${i}`))
+      : layer.inboundNodes.slice(0, 1);
+  return nodes.map((n) => ({ inputs: shapesOf(n.inputShapes), outputs: shapesOf(n.outputShapes) }));
+}
+
+/**
+ * The cost of `layer` per example of `model`: layerCost summed over the
+ * layer's calls in the model; a nested model counts as modelCost of it
+ * per call.
+ *
+ * @param model the model whose graph is counted
+ * @param layer one of its layers
+ * @returns MACs, FLOPs and whether every call had a rule
+ * @example
+ *   layerCostIn(model, model.getLayer("pool1")); // {macs: 0, flops: 11520, counted: true} for LeNet-5
+ */
+export function layerCostIn(model: tf.LayersModel, layer: tf.layers.Layer): LayerCost {
+  const calls = layerCalls(model, layer);
+  if (layer instanceof tf.LayersModel) {
+    const inner = modelCost(layer);
+    return { macs: inner.macs * calls.length, flops: inner.flops * calls.length, counted: inner.uncounted.length === 0 };
+  }
+  const total: LayerCost = { macs: 0, flops: 0, counted: true };
+  for (const call of calls) {
+    const c = layerCost(layer, call.inputs, call.outputs);
+    total.macs += c.macs;
+    total.flops += c.flops;
+    total.counted &&= c.counted;
+  }
+  return total;
+}
+
+/** A model's cost per example. */
+export interface ModelCost {
+  macs: number;
+  flops: number;
+  /** Layers without a rule (their cost is left out of the totals). */
+  uncounted: string[];
+}
+
+/**
+ * MACs and FLOPs of one forward pass of one example through `model`, under
+ * the conventions at the top of this file (the totals of `%summary`, without
+ * reading any weight values).
+ *
+ * @param model a built model
+ * @returns MACs, FLOPs and the names of layers not counted
+ * @example
+ *   modelCost(lenet5()).flops; // 4600720 (4586000 in conv and Dense, 14720 in pooling)
+ */
+export function modelCost(model: tf.LayersModel): ModelCost {
+  const out: ModelCost = { macs: 0, flops: 0, uncounted: [] };
+  for (const layer of model.layers) {
+    const c = layerCostIn(model, layer);
+    out.macs += c.macs;
+    out.flops += c.flops;
+    if (!c.counted) out.uncounted.push(layer.name);
+  }
+  return out;
 }

@@ -4,12 +4,12 @@
  */
 export { summary, SummaryResult } from "./summary";
 export type { SummaryRow, SummaryTotals } from "./summary";
-export { layerCost, elements } from "./cost";
-export type { LayerCost, ExampleShape } from "./cost";
-export { size, artifactsOf, SizeResult } from "./size";
+export { layerCost, layerCostIn, layerCalls, modelCost, elements } from "./cost";
+export type { LayerCost, LayerCall, ModelCost, ExampleShape } from "./cost";
+export { size, artifactsOf, gzipBytes, SizeResult } from "./size";
 export type { SizeOptions, SizeRow } from "./size";
-export { csrCount, INDEX_BITS } from "./sparse";
-export type { CsrCount, CsrOptions } from "./sparse";
+export { csrCount, sparseRule, weightStorage, INDEX_BITS } from "./sparse";
+export type { CsrCount, CsrOptions, SparseRule, WeightStorage } from "./sparse";
 export { percentile, timingStats } from "./percentile";
 export type { TimingStats } from "./percentile";
 export { bench, BenchResult } from "./bench";

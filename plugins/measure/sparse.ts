@@ -17,6 +17,9 @@
  * - Each of the rows + 1 row pointers costs pointerBits (default 32).
  * - Bytes = ceil(total bits / 8) per tensor.
  * Deep Compression uses 8 index bits for conv layers and 5 for fc layers.
+ * Which weights go to CSR at all is sparseRule's decision (kernels only);
+ * weightStorage applies it to one weight. `%size` and `%prune` both count
+ * through weightStorage, so they report the same sparse bytes.
  */
 
 /** The default index widths of Deep Compression: 5 bits for fc, 8 for conv. */
@@ -66,19 +69,90 @@ export function csrCount(values: ArrayLike<number>, shape: readonly number[], op
   const rows = shape.slice(-rowAxes).reduce((a, b) => a * b, 1);
   const columns = rows === 0 ? 0 : values.length / rows;
   const span = 2 ** opts.indexBits;
+  // Rows are the fastest-varying axis of the row-major values, so walking a
+  // row at a time would stride through memory by `rows`; instead read the
+  // values once in order and keep each row's last non-zero column.
+  const last = new Int32Array(rows).fill(-1);
   let nonZeros = 0;
   let fillers = 0;
-  for (let r = 0; r < rows; r++) {
-    let last = -1;
-    for (let c = 0; c < columns; c++) {
-      if (values[c * rows + r] === 0) continue;
-      const gap = c - last;
-      fillers += Math.ceil(gap / span) - 1;
+  for (let c = 0, i = 0; c < columns; c++) {
+    for (let r = 0; r < rows; r++, i++) {
+      if (values[i] === 0) continue;
+      const gap = c - last[r];
+      if (gap > span) fillers += Math.ceil(gap / span) - 1;
       nonZeros++;
-      last = c;
+      last[r] = c;
     }
   }
   const entries = nonZeros + fillers;
   const bits = entries * (opts.valueBits + opts.indexBits) + (rows + 1) * pointerBits;
   return { rows, columns, nonZeros, fillers, entries, bits, bytes: Math.ceil(bits / 8) };
+}
+
+/** How one weight is stored sparse: its gap width and how many trailing axes index rows. */
+export interface SparseRule {
+  indexBits: number;
+  rowAxes: 1 | 2;
+}
+
+/**
+ * Which weights the sparse size stores in relative-index CSR, by their role
+ * (the part of the weight name after the last "/"): the kernels of Dense
+ * (5-bit gaps) and of convolutions (8-bit gaps), as Deep Compression does.
+ * Biases, BatchNormalization statistics, embeddings and anything else stay
+ * dense: they are small or not pruned.
+ *
+ * @param role the weight's role: "kernel", "depthwise_kernel", "pointwise_kernel", "bias", ...
+ * @param rank the weight's rank (a rank-2 "kernel" is a Dense kernel)
+ * @returns the rule, or undefined for a weight stored dense
+ * @example
+ *   sparseRule("kernel", 2); // {indexBits: 5, rowAxes: 1}
+ *   sparseRule("depthwise_kernel", 4); // {indexBits: 8, rowAxes: 2}
+ *   sparseRule("bias", 1); // undefined
+ */
+export function sparseRule(role: string, rank: number): SparseRule | undefined {
+  if (role === "kernel") return { indexBits: rank === 2 ? INDEX_BITS.dense : INDEX_BITS.conv, rowAxes: 1 };
+  if (role === "pointwise_kernel") return { indexBits: INDEX_BITS.conv, rowAxes: 1 };
+  if (role === "depthwise_kernel") return { indexBits: INDEX_BITS.conv, rowAxes: 2 };
+  return undefined;
+}
+
+/** One weight's non-zeros and its bytes in the sparse count. */
+export interface WeightStorage {
+  nonZeros: number;
+  /** CSR bytes for a kernel (see csrCount), elements × bytes per element otherwise. */
+  sparseBytes: number;
+  /** The gap width used (0: stored dense). */
+  indexBits: number;
+}
+
+/**
+ * The sparse size of one weight, the single definition `%size` and `%prune`
+ * both report: kernels (sparseRule) in relative-index CSR, every other
+ * weight dense at its stored width. One pass over the values.
+ *
+ * @param values the weight's values, row-major
+ * @param shape its shape
+ * @param role its role ("kernel", "bias", ...)
+ * @param widths valueBits per stored non-zero in CSR, and bytesPerElement
+ *   of the dense storage (4 for float32, 1 for uint8)
+ * @returns non-zeros, bytes and the gap width used
+ * @example
+ *   weightStorage(kernel.dataSync(), [784, 300], "kernel", { valueBits: 32, bytesPerElement: 4 }).sparseBytes;
+ *   weightStorage(new Float32Array(10), [10], "bias", { valueBits: 32, bytesPerElement: 4 }); // {nonZeros: 0, sparseBytes: 40, indexBits: 0}
+ */
+export function weightStorage(
+  values: ArrayLike<number>,
+  shape: readonly number[],
+  role: string,
+  widths: { valueBits: number; bytesPerElement: number }
+): WeightStorage {
+  const rule = sparseRule(role, shape.length);
+  if (rule !== undefined) {
+    const c = csrCount(values, shape, { valueBits: widths.valueBits, indexBits: rule.indexBits, rowAxes: rule.rowAxes });
+    return { nonZeros: c.nonZeros, sparseBytes: c.bytes, indexBits: rule.indexBits };
+  }
+  let nonZeros = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0) nonZeros++;
+  return { nonZeros, sparseBytes: values.length * widths.bytesPerElement, indexBits: 0 };
 }

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { MimeBundle } from "../core/host";
 import { escapeHtml, Row, tableBundle, toDataFrame } from "../core/table";
-import { elements, ExampleShape, layerCost } from "./cost";
+import { elements, layerCalls, layerCostIn } from "./cost";
 import { bytes, count, textTable } from "./format";
 import { checkModel } from "./inputs";
 
@@ -101,24 +101,6 @@ function shapeText(shape: readonly (number | null)[]): string {
   return `[${shape.map((d) => (d === null ? "?" : String(d))).join(", ")}]`;
 }
 
-/** A Node's input or output shapes as a list of shapes without the batch axis. */
-function shapesOf(s: unknown): ExampleShape[] {
-  const list = (Array.isArray(s) && Array.isArray(s[0]) ? s : [s]) as (number | null)[][];
-  return list.map((shape) => shape.slice(1));
-}
-
-/** The calls of `layer` that belong to `model` (a layer may also serve other models). */
-function callsIn(model: tf.LayersModel, layer: tf.layers.Layer): { inputs: ExampleShape[]; outputs: ExampleShape[] }[] {
-  const keys = (model as unknown as { containerNodes?: Set<string> }).containerNodes;
-  // A Sequential keeps its node set in an inner model built lazily: its own
-  // layers' first call is the one the Sequential made.
-  const nodes =
-    keys !== undefined && keys.size > 0
-      ? layer.inboundNodes.filter((_, i) => keys.has(`${layer.name}_ib-${i}`))
-      : layer.inboundNodes.slice(0, 1);
-  return nodes.map((n) => ({ inputs: shapesOf(n.inputShapes), outputs: shapesOf(n.outputShapes) }));
-}
-
 function nonZeros(layer: tf.layers.Layer): number {
   let n = 0;
   for (const w of layer.weights) {
@@ -129,25 +111,9 @@ function nonZeros(layer: tf.layers.Layer): number {
 }
 
 function rowOf(model: tf.LayersModel, layer: tf.layers.Layer): SummaryRow {
-  const calls = callsIn(model, layer);
+  const calls = layerCalls(model, layer);
   const first = calls[0] ?? { inputs: [], outputs: [[]] };
-  let macs = 0;
-  let flops = 0;
-  let counted = true;
-  if (layer instanceof tf.LayersModel) {
-    // A nested model counts as the sum of its own layers, once per call.
-    const inner = summary(layer).totals;
-    macs = inner.macs * calls.length;
-    flops = inner.flops * calls.length;
-    counted = inner.uncounted.length === 0;
-  } else {
-    for (const call of calls) {
-      const c = layerCost(layer, call.inputs, call.outputs);
-      macs += c.macs;
-      flops += c.flops;
-      counted &&= c.counted;
-    }
-  }
+  const { macs, flops, counted } = layerCostIn(model, layer);
   const activationBytes = calls.reduce((a, c) => a + c.outputs.reduce((b, s) => b + 4 * elements(s), 0), 0);
   return {
     name: layer.name,

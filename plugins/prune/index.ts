@@ -26,5 +26,4 @@ export { builtinPrunables, registerBuiltinPrunables, PruneRegistry } from "./reg
 export type { PrunableLayer, PruneMethod } from "./registry";
 export { layerRows } from "./report";
 export type { LayerRow, ModelSummary } from "./report";
-export { sparseBytes, sparseEntries, gzipBytes, modelFlops } from "./sizes";
 export { showPruneResult } from "./display";

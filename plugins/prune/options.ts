@@ -42,7 +42,7 @@ export interface CommonOptions {
   frequency?: number;
   /** Polynomial schedule: s_i (default 0). */
   initialSparsity?: number;
-  /** Compute sizes, table and figures (default true; false for timing the pruning alone). */
+  /** Compute the gzip sizes and the figures (default true; false for timing the pruning alone: the table's counts stay). */
   report?: boolean;
   /** Which layer classes can be pruned how (default builtinPrunables()). */
   registry?: PruneRegistry;

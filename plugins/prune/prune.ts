@@ -145,8 +145,7 @@ export async function prune(model: tf.LayersModel, options: PruneOptions): Promi
 }
 
 async function pruneMasked(m: tf.LayersModel, r: Resolved, selection: Selection, data?: TrainData, val?: TrainData): Promise<PruneResult> {
-  const beforeRows = layerRows(m, r.registry, r.report);
-  const before = summarize(m, beforeRows);
+  const before = summarize(m, layerRows(m), r.report);
   const beforeValues = r.report ? kernelValues(m, selection.targets) : [];
   const [lo, hi] = range(beforeValues);
   const hBefore: Histogram | undefined = r.report ? histogram(beforeValues, lo, hi, 80, false) : undefined;
@@ -187,8 +186,8 @@ async function pruneMasked(m: tf.LayersModel, r: Resolved, selection: Selection,
   // Accuracy after pruning: on val whenever given, else on the fine-tuning data.
   const scoreOn = val ?? (r.schedule === "oneshot" ? undefined : data);
   const evaluation = scoreOn === undefined ? undefined : await evaluate(final, scoreOn);
-  const rows = layerRows(final, r.registry, r.report);
-  const after = summarize(final, rows);
+  const rows = layerRows(final);
+  const after = summarize(final, rows, r.report);
   const figures: PlotlyFigure[] = [];
   if (r.report && hBefore !== undefined) {
     const afterValues = kernelValues(final, targets);
@@ -225,14 +224,13 @@ async function pruneLayers(m: tf.LayersModel, r: Resolved, targets: Target[], sk
     const names = cands.removable.map((t) => t.info.name).join(", ");
     throw new SlimlabError("E_ARG", `prune: count ${r.count} exceeds the ${cands.removable.length} removable layer${cands.removable.length === 1 ? "" : "s"} (${names}); pass count <= ${cands.removable.length}`);
   }
-  const beforeRows = layerRows(m, r.registry, r.report);
-  const before = summarize(m, beforeRows);
+  const before = summarize(m, layerRows(m), r.report);
   const { base, scores } = await scoreLayers(m, cands.removable, val, r.count, 256);
   const gone = scores.filter((s) => s.removed).map((s) => s.layer);
   const final = rebuild(m, gone.map((layer) => ({ op: "remove" as const, layer })));
   copyMasks(m, final);
-  const rows = layerRows(final, r.registry, r.report);
-  const after = summarize(final, rows);
+  const rows = layerRows(final);
+  const after = summarize(final, rows, r.report);
   const evaluation = await evaluate(final, val);
   return {
     model: final,

@@ -26,8 +26,6 @@ export interface PrunableLayer {
   unitKernel?: string;
   /** Role and axis through which this layer reads its input channels (when it consumes pruned units). */
   inputKernel?: { role: string; axis: number | "rank-2" };
-  /** Conv-like layers get 8-bit relative indices in the Deep Compression size count, others 5 (Han et al. 2016, §3). */
-  conv: boolean;
 }
 
 /** A lookup table from tfjs class name to {@link PrunableLayer}. */
@@ -41,7 +39,7 @@ export class PruneRegistry {
    * @returns this registry, for chaining
    * @throws SlimlabError E_PLUGIN when a method is unknown or a structured/neuron entry lacks unitKernel
    * @example
-   *   builtinPrunables().register({ className: "MyDense", methods: ["magnitude"], kernels: ["kernel"], conv: false });
+   *   builtinPrunables().register({ className: "MyDense", methods: ["magnitude"], kernels: ["kernel"] });
    */
   register(entry: PrunableLayer): this {
     const bad = entry.methods.find((m) => !PRUNE_METHODS.includes(m));
@@ -85,18 +83,17 @@ export class PruneRegistry {
 export function registerBuiltinPrunables(registry: PruneRegistry): PruneRegistry {
   const all: PruneMethod[] = ["magnitude", "structured", "neuron", "layer"];
   const rank2 = { role: "kernel", axis: "rank-2" as const };
-  registry.register({ className: "Dense", methods: all, kernels: ["kernel"], unitKernel: "kernel", inputKernel: rank2, conv: false });
-  registry.register({ className: "Conv1D", methods: all, kernels: ["kernel"], unitKernel: "kernel", inputKernel: rank2, conv: true });
-  registry.register({ className: "Conv2D", methods: all, kernels: ["kernel"], unitKernel: "kernel", inputKernel: rank2, conv: true });
+  registry.register({ className: "Dense", methods: all, kernels: ["kernel"], unitKernel: "kernel", inputKernel: rank2 });
+  registry.register({ className: "Conv1D", methods: all, kernels: ["kernel"], unitKernel: "kernel", inputKernel: rank2 });
+  registry.register({ className: "Conv2D", methods: all, kernels: ["kernel"], unitKernel: "kernel", inputKernel: rank2 });
   registry.register({
     className: "SeparableConv2D",
     methods: ["magnitude", "structured", "layer"],
     kernels: ["depthwise_kernel", "pointwise_kernel"],
     unitKernel: "pointwise_kernel",
     inputKernel: { role: "depthwise_kernel", axis: 2 },
-    conv: true,
   });
-  registry.register({ className: "DepthwiseConv2D", methods: ["magnitude", "layer"], kernels: ["depthwise_kernel"], conv: true });
+  registry.register({ className: "DepthwiseConv2D", methods: ["magnitude", "layer"], kernels: ["depthwise_kernel"] });
   return registry;
 }
 

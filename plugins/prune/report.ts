@@ -1,12 +1,19 @@
 /**
  * The per-layer table of a pruning result and the plain-words note that goes
  * with it: what shrank, what did not, and whether anything got faster.
+ *
+ * Every size and FLOP count comes from plugins/measure, so `%prune` reports
+ * the numbers `%size` and `%summary` report for the same model: sparse bytes
+ * from measure/sparse.ts (Deep Compression's relative-index CSR, with row
+ * pointers), gzip bytes from measure/size.ts (the whole weights file, level
+ * 9) and FLOPs from measure/cost.ts (pooling and activations included).
  */
 import * as tf from "@tensorflow/tfjs";
 import { Row } from "../core/table";
+import { modelCost } from "../measure/cost";
+import { gzipBytes } from "../measure/size";
+import { weightStorage } from "../measure/sparse";
 import { weightRole } from "../toolkit/layers";
-import { PruneRegistry } from "./registry";
-import { gzipBytes, modelFlops, scanWeight } from "./sizes";
 
 /** One row of the table: a weight-bearing layer, or "(total)". */
 export interface LayerRow extends Row {
@@ -19,9 +26,7 @@ export interface LayerRow extends Row {
   sparsity: number;
   /** float32 bytes as stored. */
   rawBytes: number;
-  /** Those bytes gzipped; null when sizes were not computed. */
-  gzipBytes: number | null;
-  /** Kernels in Deep Compression's relative-index format (5-bit gaps fc, 8-bit conv), other weights dense. */
+  /** Kernels in relative-index CSR, other weights dense: measure's weightStorage, as `%size` counts. */
   sparseBytes: number;
 }
 
@@ -30,39 +35,38 @@ export interface ModelSummary {
   params: number;
   nonZeros: number;
   rawBytes: number;
+  /** All weights as one float32 file, gzipped (measure's gzipBytes, = `%size`'s gzip); null when not computed. */
   gzipBytes: number | null;
   sparseBytes: number;
+  /** FLOPs per example (measure's modelCost, = `%summary`'s total). */
   flops: number;
 }
 
+/** float32 storage: what a pruned (not quantized) model keeps per value. */
+const FLOAT32 = { valueBits: 32, bytesPerElement: 4 } as const;
+
 /**
- * One row per weight-bearing layer, plus a "(total)" row last.
+ * One row per weight-bearing layer, plus a "(total)" row last. One pass over
+ * each weight's values (non-zeros and CSR entries together).
  *
  * @param model the model to describe
- * @param registry tells which weights are kernels and which layers are conv-like
- * @param gzip compute gzip sizes (slow for very large models)
  * @returns the rows
  * @example
- *   layerRows(model, builtinPrunables(), true).at(-1)?.sparsity;
+ *   layerRows(model).at(-1)?.sparseBytes; // = (await size(model)).sparseBytes
  */
-export function layerRows(model: tf.LayersModel, registry: PruneRegistry, gzip = true): LayerRow[] {
+export function layerRows(model: tf.LayersModel): LayerRow[] {
   const rows: LayerRow[] = [];
   for (const layer of model.layers) {
     if (layer.weights.length === 0) continue;
-    const entry = registry.get(layer.getClassName());
-    const bits = entry?.conv ? 8 : 5;
-    const kernels = entry?.kernels ?? ["kernel"];
     let params = 0;
     let nonZeros = 0;
     let sparse = 0;
-    const chunks: Float32Array[] = [];
     for (const w of layer.weights) {
-      const values = w.read().dataSync() as Float32Array;
-      const scan = scanWeight(values, bits);
+      const values = w.read().dataSync();
+      const stored = weightStorage(values, w.shape as number[], weightRole(w), FLOAT32);
       params += values.length;
-      nonZeros += scan.nonZeros;
-      sparse += kernels.includes(weightRole(w)) ? Math.ceil((scan.entries * (32 + bits)) / 8) : 4 * values.length;
-      if (gzip) chunks.push(values);
+      nonZeros += stored.nonZeros;
+      sparse += stored.sparseBytes;
     }
     rows.push({
       layer: layer.name,
@@ -71,7 +75,6 @@ export function layerRows(model: tf.LayersModel, registry: PruneRegistry, gzip =
       nonZeros,
       sparsity: params === 0 ? 0 : 1 - nonZeros / params,
       rawBytes: 4 * params,
-      gzipBytes: gzip ? gzipBytes(chunks) : null,
       sparseBytes: sparse,
     });
   }
@@ -84,24 +87,27 @@ export function layerRows(model: tf.LayersModel, registry: PruneRegistry, gzip =
     nonZeros: sum("nonZeros"),
     sparsity: params === 0 ? 0 : 1 - sum("nonZeros") / params,
     rawBytes: sum("rawBytes"),
-    gzipBytes: gzip ? rows.reduce((s, r) => s + (r.gzipBytes ?? 0), 0) : null,
     sparseBytes: sum("sparseBytes"),
   });
   return rows;
 }
 
 /**
- * The "(total)" row's numbers and the model's FLOPs.
+ * The "(total)" row's numbers, the model's FLOPs and, if asked, the gzip
+ * size of its weights file.
  *
  * @param model the model
  * @param rows its rows from layerRows
+ * @param gzip compute gzipBytes (seconds for 10M weights: gzip level 9 of 40 MB)
  * @returns the summary
  * @example
- *   summarize(model, layerRows(model, builtinPrunables())).flops;
+ *   summarize(model, layerRows(model), true).gzipBytes; // = (await size(model)).gzipBytes
  */
-export function summarize(model: tf.LayersModel, rows: readonly LayerRow[]): ModelSummary {
+export function summarize(model: tf.LayersModel, rows: readonly LayerRow[], gzip: boolean): ModelSummary {
   const t = rows[rows.length - 1];
-  return { params: t.params, nonZeros: t.nonZeros, rawBytes: t.rawBytes, gzipBytes: t.gzipBytes, sparseBytes: t.sparseBytes, flops: modelFlops(model) };
+  // model.weights order is the order model.save writes the weights in.
+  const file = gzip ? gzipBytes(model.weights.map((w) => w.read().dataSync())) : null;
+  return { params: t.params, nonZeros: t.nonZeros, rawBytes: t.rawBytes, gzipBytes: file, sparseBytes: t.sparseBytes, flops: modelCost(model).flops };
 }
 
 const kb = (b: number | null) => (b === null ? "?" : b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} KB`);
@@ -121,7 +127,7 @@ const ratio = (a: number, b: number) => (b === 0 ? "∞" : `${(a / b).toFixed(2)
  */
 export function pruneNote(method: string, before: ModelSummary, after: ModelSummary, stripped: boolean): string {
   const zeros = `${after.params - after.nonZeros} of ${after.params} weights are zero (${pct(1 - after.nonZeros / Math.max(1, after.params))})`;
-  const sizes = `gzip ${kb(before.gzipBytes)} → ${kb(after.gzipBytes)}, sparse (Deep Compression relative-index count) ${kb(before.sparseBytes)} → ${kb(after.sparseBytes)}`;
+  const sizes = `gzip ${kb(before.gzipBytes)} → ${kb(after.gzipBytes)}, sparse CSR (Deep Compression relative indices) ${kb(before.sparseBytes)} → ${kb(after.sparseBytes)}`;
   if (method === "magnitude" || (!stripped && method !== "layer")) {
     const what = method === "magnitude" ? "Magnitude pruning" : `${method === "structured" ? "Structured" : "Neuron"} pruning (masks only, not stripped)`;
     return (

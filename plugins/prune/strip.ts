@@ -68,21 +68,6 @@ function slicedMasks(model: tf.LayersModel, edits: KeepEdit[], masks: ReadonlyMa
 }
 
 /**
- * Gives every weight of `model` its own freshly computed buffer. On the wasm
- * backend tf.gather (which rebuild uses to slice weights) returns a view on a
- * rank-4 buffer, and wasm's FusedConv2D checks the buffer's rank, not the
- * tensor's, so a sliced conv bias fails at predict time ("FusedConv2D only
- * supports rank-1 bias but got rank 4"). x + 0 is x exactly (−0 becomes +0).
- */
-function freshWeights(model: tf.LayersModel): void {
-  for (const v of model.weights) {
-    tf.tidy(() => {
-      v.write(tf.add(v.read(), 0));
-    });
-  }
-}
-
-/**
  * Builds a smaller model without the units that `model`'s masks removed
  * (a unit is removed when its kernel slice and bias entry are masked to zero),
  * so that it computes what the masked model computes (to float rounding)
@@ -103,7 +88,6 @@ export function strip(model: tf.LayersModel, registry: PruneRegistry = builtinPr
   const { edits, removed } = keepEdits(m, registry, masks);
   const out = edits.length === 0 ? cloneModel(m) : rebuild(m, edits);
   try {
-    freshWeights(out);
     const sliced = edits.length === 0 ? new Map([...masks].map(([n, t]) => [n, tf.clone(t)] as const)) : slicedMasks(m, edits, masks);
     applyMasks(out, sliced, "strip");
   } catch (e) {

@@ -95,8 +95,24 @@ export function expandPositions(kept: readonly number[], channels: number, posit
   return out;
 }
 
+/**
+ * The slices `kept` of `t` along `axis`, as a tensor with its own buffer.
+ *
+ * Not tf.gather's result itself: the wasm backend (tfjs-backend-wasm 4.22,
+ * kernels/GatherV2) allocates gather's output as a rank-4
+ * [batch, outer, indices, slice] buffer and only relabels the tensor's
+ * shape, so kernels that check the buffer's rank reject it (FusedConv2D:
+ * "only supports rank-1 bias but got rank 4"), and a layer variable
+ * assigned from it shares that buffer. Re-creating the values under the
+ * right shape is exact (−0 and NaN payloads kept, unlike x + 0) and works
+ * the same on every backend.
+ */
 function take(t: tf.Tensor, kept: Kept, axis: number): tf.Tensor {
-  return kept === null ? t : tf.gather(t, tf.tensor1d(Array.from(kept), "int32"), axis);
+  if (kept === null) return t;
+  return tf.tidy(() => {
+    const gathered = tf.gather(t, tf.tensor1d(Array.from(kept), "int32"), axis);
+    return tf.tensor(gathered.dataSync(), gathered.shape, gathered.dtype);
+  });
 }
 
 function sameKept(a: Kept, b: Kept): boolean {

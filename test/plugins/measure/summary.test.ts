@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as assert from "assert";
 import { lenet5 } from "../../../plugins/models/zoo";
 import { summary } from "../../../plugins/measure/summary";
+import { modelCost } from "../../../plugins/measure/cost";
 import { assertNoLeak, assertThrowsSlimlab, init, onBackend } from "./helpers";
 
 /** [16, 16, 3] → depthwise 3×3 ×2 stride 2 → BN → ReLU → 1×1 conv 8 → maxpool → separable 3×3 4 → GAP → dense 3 → softmax. */
@@ -49,6 +50,18 @@ describe("measure/summary", () => {
     assert.strictEqual(s.totals.activationBytes, 4 * (11520 + 2880 + 3200 + 800 + 800 + 500 + 10));
     assert.strictEqual(s.totals.peakActivationBytes, 46080);
     assert.deepStrictEqual(s.totals.uncounted, []);
+    m.dispose();
+  });
+
+  it("modelCost gives summary's totals without reading weights, nested models once per call", () => {
+    const m = lenet5({ seed: 1 });
+    assert.deepStrictEqual(modelCost(m), { macs: 2293000, flops: 4600720, uncounted: [] });
+    const x = tf.input({ shape: [28, 28, 1] });
+    const twice = tf.layers.add().apply([m.apply(x) as tf.SymbolicTensor, m.apply(x) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+    const outer = tf.model({ inputs: x, outputs: twice });
+    // Two calls of LeNet-5 plus a 10-element Add.
+    assert.deepStrictEqual(modelCost(outer), { macs: 2 * 2293000, flops: 2 * 4600720 + 10, uncounted: [] });
+    assert.deepStrictEqual([summary(outer).totals.macs, summary(outer).totals.flops], [2 * 2293000, 2 * 4600720 + 10]);
     m.dispose();
   });
 

@@ -1,5 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
 import * as assert from "assert";
+import { registerWasmGradients } from "../../../plugins/backends/wasm-gradients";
 import { cloneModel } from "../../../plugins/toolkit/clone";
 import { Edit, rebuild } from "../../../plugins/toolkit/surgery";
 import { weightRole } from "../../../plugins/toolkit/layers";
@@ -271,5 +273,45 @@ describe("toolkit/surgery", () => {
     const m = convNet();
     await assertNoLeak(() => rebuild(m, [{ op: "keep", layer: "conv1", channels: [0, 3] }, { op: "remove", layer: "drop" }]).dispose());
     m.dispose();
+  });
+});
+
+/** The kernel's default backend: sliced weights must be usable by its kernels. */
+describe("toolkit/surgery on the wasm backend", () => {
+  let previous: string;
+  before(async () => {
+    previous = tf.getBackend();
+    await tf.setBackend("wasm");
+    registerWasmGradients();
+  });
+  after(async () => {
+    await tf.setBackend(previous);
+  });
+
+  it("a conv model with a bias, rebuilt with fewer filters, predicts (rank-1 bias buffer for FusedConv2D)", () => {
+    const m = convNet();
+    const x = input([4, 6, 6, 2]);
+    const r = rebuild(m, [{ op: "keep", layer: "conv1", channels: [0, 3] }]);
+    assert.deepStrictEqual(shapes(r, "conv1"), [[3, 3, 2, 2], [2]]);
+    // Before the fix, tf.gather's rank-4 buffer made this throw
+    // "FusedConv2D only supports rank-1 bias but got rank 4".
+    const out = predict(r, x);
+    const ref = cloneModel(m);
+    zeroAlong(ref, "fc", "kernel", 0, flatRows(4, 4, [1, 2]));
+    assertClose(out, predict(ref, x), 1e-5, "cut vs zeroed on wasm");
+    release(x, m, r, ref);
+  });
+
+  it("keeps the sliced values bit for bit (−0 included) and leaks no tensors", async () => {
+    const m = tf.sequential({ layers: [tf.layers.conv2d({ name: "c", filters: 3, kernelSize: 1, inputShape: [2, 2, 1] })] });
+    const k = tf.tensor4d([1, -0, 2], [1, 1, 1, 3]);
+    const b = tf.tensor1d([-0, 5, -0]);
+    m.getLayer("c").setWeights([k, b]);
+    const r = rebuild(m, [{ op: "keep", layer: "c", channels: [1, 2] }]);
+    const bits = (t: tf.Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
+    assert.deepStrictEqual(bits(r.getLayer("c").getWeights()[0]), [0x80000000, 0x40000000]);
+    assert.deepStrictEqual(bits(r.getLayer("c").getWeights()[1]), [0x40a00000, 0x80000000]);
+    await assertNoLeak(() => rebuild(m, [{ op: "keep", layer: "c", channels: [0, 2] }]).dispose());
+    release(k, b, m, r);
   });
 });
