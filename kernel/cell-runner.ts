@@ -54,7 +54,7 @@ export class CellRunner {
   constructor(cwd: string, sink: OutputSink, registerBuiltins: (r: MagicRegistry) => void) {
     this.sink = sink;
     const modules = createModuleResolver(cwd);
-    this.executor = new Executor(createConverter(modules.map), cwd, modules.require);
+    this.executor = new Executor(createConverter(modules.map), cwd, (id, dir) => modules.require(id, dir), (id, dir) => modules.resolve(id, dir));
     this.host = new KernelHost((type, content) => this.sink.display(type, content));
     setHost(this.host);
     registerBuiltins(this.registry);

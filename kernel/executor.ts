@@ -6,7 +6,7 @@
 import Module from "module";
 import * as path from "path";
 import * as vm from "vm";
-import { Converter, Diagnostic } from "./tslab-adapter";
+import { Converter, Diagnostic, expandShorthandProperties } from "./tslab-adapter";
 import { SourceMapper } from "./sourcemap";
 
 export interface CellError {
@@ -25,6 +25,8 @@ export type RunResult = ({ ok: true; value: unknown; hasValue: boolean } | { ok:
 
 /** Resolves `require` calls of cells; see kernel/modules.ts. */
 export type CellRequire = (id: string, fromDir: string) => unknown;
+/** Resolves a cell's `require.resolve`; see kernel/modules.ts. */
+export type CellResolve = (id: string, fromDir: string) => string;
 
 const INTERRUPTED = "KeyboardInterrupt";
 
@@ -38,7 +40,12 @@ export class Executor {
   private abort: ((e: Error) => void) | undefined;
   private cellCount = 0;
 
-  constructor(private readonly conv: Converter, private readonly cwd: string, private readonly resolve: CellRequire) {
+  constructor(
+    private readonly conv: Converter,
+    private readonly cwd: string,
+    private readonly resolve: CellRequire,
+    private readonly resolveFile: CellResolve,
+  ) {
     const locals = this.locals;
     // TypeScript emits `Object.defineProperty(exports, ...)` for re-exported
     // imports; store them as plain values so later cells may reassign them.
@@ -74,7 +81,7 @@ export class Executor {
   }
 
   async run(src: string): Promise<RunResult> {
-    const converted = this.conv.convert(this.prevDecl, src);
+    const converted = this.conv.convert(this.prevDecl, expandShorthandProperties(src));
     for (const out of converted.sideOutputs ?? []) {
       this.sideModules.delete(out.path);
       this.sideOutputs.set(out.path, out.data);
@@ -118,8 +125,8 @@ export class Executor {
   }
 
   /** `require` for code in `dir`: the user's .ts files converted alongside cells, then modules.ts's rules. */
-  private requireFor(dir: string): (id: string) => unknown {
-    return (id: string) => {
+  private requireFor(dir: string): NodeJS.Require {
+    const req = (id: string) => {
       if (id.startsWith(".") || path.isAbsolute(id)) {
         let file = path.resolve(dir, id);
         if (path.extname(file) === "") file += ".js";
@@ -128,6 +135,8 @@ export class Executor {
       }
       return this.resolve(id, dir);
     };
+    // `require.resolve` in a cell answers by the same rules as `require`.
+    return Object.assign(req, { resolve: (id: string) => this.resolveFile(id, dir) }) as unknown as NodeJS.Require;
   }
 
   private sideOutput(file: string): Module | undefined {

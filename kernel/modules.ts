@@ -37,6 +37,8 @@ export function isForced(name: string): boolean {
 export interface ModuleResolver {
   map: ModuleMap;
   require(id: string, fromDir: string): unknown;
+  /** The file `require(id)` would load, by the same rules (a cell's `require.resolve`). */
+  resolve(id: string, fromDir: string): string;
 }
 
 export function createModuleResolver(cwd: string, root = packageRoot()): ModuleResolver {
@@ -52,15 +54,19 @@ export function createModuleResolver(cwd: string, root = packageRoot()): ModuleR
   return {
     map: { cwd, ownPackageDir, forced: isForced },
     require(id, fromDir) {
+      if (id === "tslab") return tslabPublicModule();
+      return ownRequire(this.resolve(id, fromDir));
+    },
+    resolve(id, fromDir) {
       const name = packageName(id);
-      if (name === "tslab" && id === "tslab") return tslabPublicModule();
-      if (name === "slimlab") return ownRequire(path.join(root, id.slice("slimlab".length)));
-      if (isForced(name)) return ownRequire(id);
+      if (name === "tslab" && id === "tslab") return ownRequire.resolve("tslab");
+      if (name === "slimlab") return ownRequire.resolve(path.join(root, id.slice("slimlab".length)));
+      if (isForced(name) || Module.isBuiltin(id)) return ownRequire.resolve(id);
       try {
-        return Module.createRequire(path.join(fromDir, "__cell__.js"))(id);
+        return Module.createRequire(path.join(fromDir, "__cell__.js")).resolve(id);
       } catch (e) {
         if ((e as { code?: string }).code !== "MODULE_NOT_FOUND" || id.startsWith(".") || path.isAbsolute(id)) throw e;
-        return ownRequire(id);
+        return ownRequire.resolve(id);
       }
     },
   };

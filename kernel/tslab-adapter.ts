@@ -196,6 +196,30 @@ export function tslabPublicModule(): unknown {
   return publicModule;
 }
 
+/**
+ * Works around a tslab converter bug: a shorthand property naming a
+ * variable of an earlier cell (`{ test }`) is emitted as is, and the
+ * variable is not in scope at run time (ReferenceError), while `{ test: test }`
+ * works. Rewrites every shorthand property to the long form, which means the
+ * same in JavaScript; only columns to the right of one move.
+ */
+export function expandShorthandProperties(src: string): string {
+  if (!src.includes("{")) return src;
+  const file = ts.createSourceFile("cell.ts", src, ts.ScriptTarget.ES2020, true);
+  const at: { pos: number; name: string }[] = [];
+  const visit = (node: { kind: number; forEachChild(cb: (n: never) => void): void }): void => {
+    if (ts.isShorthandPropertyAssignment(node) && !(node as { objectAssignmentInitializer?: unknown }).objectAssignmentInitializer) {
+      const n = node as unknown as { name: { text: string; getStart(): number } };
+      at.push({ pos: n.name.getStart(), name: n.name.text });
+    }
+    node.forEachChild(visit as never);
+  };
+  visit(file);
+  let out = src;
+  for (const { pos, name } of at.sort((a, b) => b.pos - a.pos)) out = `${out.slice(0, pos)}${name}: ${out.slice(pos)}`;
+  return out;
+}
+
 /** The TypeScript scanner, for the magic parser's lexing of cells. */
 export function typescript(): {
   createScanner: (...args: unknown[]) => unknown;

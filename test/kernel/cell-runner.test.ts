@@ -264,6 +264,19 @@ describe("kernel/CellRunner", function () {
       assert.equal(await value('const localPkg = require("local-pkg");\nlocalPkg.where'), "notebook folder");
     });
 
+    it("a shorthand property may name an earlier cell's variable (tslab emits it unresolved)", async () => {
+      await value("const earlier = 41;");
+      assert.equal(await value("const withShorthand = { earlier };\nwithShorthand.earlier + 1"), "42");
+      assert.equal(await value("const { earlier: renamed } = { earlier };\nrenamed"), "41");
+    });
+
+    it("require.resolve in a cell follows the same rules as require", async () => {
+      const own = require.resolve("@tensorflow/tfjs");
+      assert.equal(await value('require.resolve("@tensorflow/tfjs")'), own);
+      assert.match((await value('require.resolve("local-pkg")')) ?? "", /node_modules\/local-pkg\/index\.js$/);
+      assert.equal(await value('require.resolve("fs")'), "fs");
+    });
+
     it("leaks no tensors over 20 runs of a tidy cell", async () => {
       const cell = 'import * as tf from "@tensorflow/tfjs";\ntf.tidy(() => tf.ones([8, 8]).matMul(tf.ones([8, 8])).sum().dataSync()[0])';
       assert.equal(await value(cell), "512");
