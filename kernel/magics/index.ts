@@ -9,6 +9,7 @@ import { BackendName, BackendReport } from "../../plugins/backends/select";
 import { MagicSpec } from "../../plugins/core/magic";
 import { quantizeMagic } from "../../plugins/quantize/magics";
 import { pruneMagic } from "../../plugins/prune/magics";
+import { distillMagic } from "../../plugins/distill/magics";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { MagicRegistry } from "./registry";
@@ -34,6 +35,7 @@ export interface BuiltinMagics {
   optimize: typeof optimizeMagic;
   quantize: typeof quantizeMagic;
   prune: typeof pruneMagic;
+  distill: typeof distillMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -52,6 +54,7 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     optimize: optimizeMagic,
     quantize: quantizeMagic,
     prune: pruneMagic,
+    distill: distillMagic,
   };
 }
 
