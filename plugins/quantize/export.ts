@@ -16,10 +16,13 @@
  *      <dir>/quantized.json  {format: "slimlab-quantized", version: 1,
  *                             model: "tfjs/model.json",
  *                             weights: [{name, shape, scheme, bits,
- *                                        offset, bytes, decoding}]}
+ *                                        offset, bytes, decoding, kept?}]}
  *      <dir>/codes.bin       each weight's codes packed at `bits` bits per
  *                            code, least significant bit first, starting
- *                            at byte `offset`, padded to a whole byte
+ *                            at byte `offset`, padded to a whole byte; for
+ *                            a pruned tensor whose zeros have no code
+ *                            (`kept`), only the survivors' codes, then a
+ *                            1-bit survivor mask
  *      <dir>/tfjs/           a stock-tfjs model with the same values
  *                            (per-tensor linear weights as uint8/uint16,
  *                            the rest as dequantized float32), which also
@@ -43,12 +46,14 @@ import { Decoding, QuantizedTensor, decode } from "./quantized";
 
 /** Whether stock tfjs can hold this tensor without losing its compactness (uint8 at 8 bits, uint16 at 16, float16). */
 export function tfjsNative(q: QuantizedTensor): boolean {
+  if (q.kept) return false;
   if (q.decoding.kind === "float16") return true;
   return q.decoding.kind === "linear" && q.decoding.scale.length === 1 && (q.bits === 8 || q.bits === 16);
 }
 
 /** Whether stock tfjs can decode this tensor exactly (per-tensor linear in uint8/uint16, or float16). */
 function tfjsDecodable(q: QuantizedTensor): boolean {
+  if (q.kept) return false; // its zeros have no code in the linear form
   return q.decoding.kind === "float16" || (q.decoding.kind === "linear" && q.decoding.scale.length === 1);
 }
 
@@ -175,6 +180,13 @@ interface CompactEntry {
   offset: number;
   bytes: number;
   decoding: JsonDecoding;
+  /**
+   * For a tensor whose pruned zeros have no code (QuantizedTensor.kept):
+   * the codes at `offset` are the survivors' only (`count` of them, in
+   * element order), and a 1-bit-per-element survivor mask follows at
+   * `offset + bytes`, `maskBytes` long.
+   */
+  kept?: { count: number; maskBytes: number };
 }
 
 function toJson(d: Decoding): JsonDecoding {
@@ -227,10 +239,19 @@ export async function saveQuantized(model: tf.LayersModel, quantized: ReadonlyMa
   const blobs: Uint8Array[] = [];
   let offset = 0;
   for (const [name, q] of quantized) {
-    const packed = q.decoding.kind === "float16" ? packCodes(q.codes, 16) : packCodes(q.codes, q.bits);
-    entries.push({ name, shape: q.shape, scheme: q.scheme, bits: q.bits, offset, bytes: packed.byteLength, decoding: toJson(q.decoding) });
+    const width = q.decoding.kind === "float16" ? 16 : q.bits;
+    const kept = q.kept;
+    const packed = kept ? packCodes(q.codes.filter((_, i) => kept[i] === 1), width) : packCodes(q.codes, width);
+    const entry: CompactEntry = { name, shape: q.shape, scheme: q.scheme, bits: q.bits, offset, bytes: packed.byteLength, decoding: toJson(q.decoding) };
     blobs.push(packed);
     offset += packed.byteLength;
+    if (kept) {
+      const mask = packCodes(kept, 1);
+      entry.kept = { count: kept.reduce((a, b) => a + b, 0), maskBytes: mask.byteLength };
+      blobs.push(mask);
+      offset += mask.byteLength;
+    }
+    entries.push(entry);
   }
   const json = JSON.stringify({ format: "slimlab-quantized", version: 1, model: "tfjs/model.json", weights: entries });
   const bin = new Uint8Array(offset);
@@ -307,12 +328,21 @@ export async function loadCompact(dir: string): Promise<{ model: tf.LayersModel;
   const weights = new Map<string, QuantizedTensor>();
   for (const e of meta.weights) {
     const n = e.shape.reduce((a, b) => a * b, 1);
-    if (e.offset + e.bytes > bin.byteLength) throw new SlimlabError("E_FILE", `${fn}: codes of ${e.name} run past the end of codes.bin in ${show(dir)}`);
+    if (e.offset + e.bytes + (e.kept?.maskBytes ?? 0) > bin.byteLength) throw new SlimlabError("E_FILE", `${fn}: codes of ${e.name} run past the end of codes.bin in ${show(dir)}`);
     const width = e.decoding.kind === "float16" ? 16 : e.bits;
-    const raw = unpackCodes(bin.subarray(e.offset, e.offset + e.bytes), width, n);
+    let raw = unpackCodes(bin.subarray(e.offset, e.offset + e.bytes), width, e.kept ? e.kept.count : n);
+    let kept: Uint8Array | undefined;
+    if (e.kept) {
+      const start = e.offset + e.bytes;
+      kept = Uint8Array.from(unpackCodes(bin.subarray(start, start + e.kept.maskBytes), 1, n));
+      const all = new Uint16Array(n);
+      for (let i = 0, j = 0; i < n; i++) if (kept[i] === 1) all[i] = raw[j++];
+      raw = all;
+    }
     const codes = width <= 8 ? Uint8Array.from(raw) : raw;
     const decoding = fromJson(e.decoding);
     const q: QuantizedTensor = { scheme: e.scheme, bits: e.bits, shape: e.shape, codes, decoding, values: new Float32Array(0) };
+    if (kept) q.kept = kept;
     q.values = decode(q);
     weights.set(e.name, q);
   }

@@ -19,8 +19,17 @@
  * Lloyd iterations run on the sorted values with prefix sums: in 1-D a
  * cluster is the run between two midpoints, so one iteration costs
  * O(k log n), not O(n k).
+ *
+ * Pruned tensors: Deep Compression clusters only the weights that survived
+ * pruning (§3: "weight sharing … on the pruned network"); the pruned ones
+ * stay exactly zero and are stored by their relative index (§2, Fig. 2),
+ * not by a code. Clustering the zeros too would spend one centroid on them,
+ * and that centroid, a mean, comes out near 1e-7 instead of 0, so every
+ * pruned weight would come back as a tiny non-zero. quantizeKmeans
+ * therefore clusters the non-zeros of a tensor that has exact zeros and
+ * marks the zeros in `kept` (quantized.ts).
  */
-import { QuantizedTensor } from "./quantized";
+import { QuantizedTensor, survivorMask } from "./quantized";
 
 export type KmeansInit = "linear" | "optimal";
 
@@ -252,20 +261,43 @@ export function codebookMse(values: Float32Array, codebook: Float32Array): numbe
 }
 
 /**
- * Quantizes a tensor by k-means weight sharing.
+ * The values k-means clusters: the non-zeros when the tensor has exact
+ * zeros (a pruned layer, see the module comment), else all of them.
+ *
+ * @param values float32 values
+ * @returns the values to cluster (a copy only when zeros were dropped)
+ * @example
+ *   clusteredValues(new Float32Array([0, 0.5, 0, -1])); // [0.5, -1]
+ */
+export function clusteredValues(values: Float32Array): Float32Array {
+  return survivorMask(values) === undefined ? values : values.filter((v) => v !== 0);
+}
+
+/**
+ * Quantizes a tensor by k-means weight sharing. When the tensor has exact
+ * zeros (and non-zeros), only the non-zeros are clustered: they get codes
+ * into at most 2^bits centroids, the zeros stay +0 and are marked in
+ * `kept` (Deep Compression §2–3).
  *
  * @param values finite float32 values
  * @param shape their shape
  * @param opts bits (1–8), init, iterations, maxPoints
- * @returns codes into a per-tensor codebook and the decoded values
+ * @returns codes into a per-tensor codebook, the decoded values, and `kept`
+ *   for a tensor with zeros
  * @example
  *   const q = quantizeKmeans(w, [784, 300], { bits: 6 });
- *   new Set(q.values).size <= 64; // true
+ *   new Set(q.values).size <= 64; // true (65 with the zeros of a pruned w)
  */
 export function quantizeKmeans(values: Float32Array, shape: readonly number[], opts: KmeansOptions): QuantizedTensor {
-  const codebook = kmeansCodebook(values, opts);
+  const kept = survivorMask(values);
+  const codebook = kmeansCodebook(kept ? values.filter((v) => v !== 0) : values, opts);
   const codes = assignCodes(values, codebook);
   const out = new Float32Array(values.length);
-  for (let i = 0; i < out.length; i++) out[i] = codebook[codes[i]];
-  return { scheme: "kmeans", bits: opts.bits, shape: [...shape], codes, decoding: { kind: "codebook", codebook }, values: out };
+  for (let i = 0; i < out.length; i++) {
+    if (kept && kept[i] === 0) codes[i] = 0; // no code: stored by position, decodes to +0
+    else out[i] = codebook[codes[i]];
+  }
+  const q: QuantizedTensor = { scheme: "kmeans", bits: opts.bits, shape: [...shape], codes, decoding: { kind: "codebook", codebook }, values: out };
+  if (kept) q.kept = kept;
+  return q;
 }

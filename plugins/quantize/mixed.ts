@@ -21,7 +21,8 @@ import { PlotlyFigure } from "../core/figure";
 import { cloneModel } from "../toolkit/clone";
 import { weightRole } from "../toolkit/layers";
 import { TrainData, evaluate } from "../toolkit/train";
-import { errorStats, tensorBits } from "./metrics";
+import { errorStats } from "./metrics";
+import { storageBits } from "./sparse-size";
 import { LayerConfig, quantizeTensor } from "./quantizer";
 import { BITS } from "./scheme";
 
@@ -107,8 +108,9 @@ export async function chooseBits(model: tf.LayersModel, weights: readonly MixedW
         } else {
           s = 10 ** (-errorStats(w.float, q.values).sqnrDb / 10);
         }
-        perBits.set(b, { s, bits: tensorBits(q), values: q.values });
-        table.push({ weight: w.name, bits: b, sensitivity: s, kb: tensorBits(q) / 8 / 1024 });
+        const qBits = storageBits(q, w.name);
+        perBits.set(b, { s, bits: qBits, values: q.values });
+        table.push({ weight: w.name, bits: b, sensitivity: s, kb: qBits / 8 / 1024 });
       }
       sens.set(w.name, perBits);
     }

@@ -12,6 +12,11 @@
  * is written back. Δ is exactly the optimizer's update computed at the
  * quantized weights, so any optimizer works. Activation FakeQuant layers, if
  * present, pass gradients straight through by themselves (fake-quant.ts).
+ *
+ * Scheme kmeans trains differently, as Deep Compression does (§3.1): the
+ * codes are fixed after clustering and only the centroids are trained,
+ * each with the summed gradient of its cluster (centroids.ts); pruned
+ * zeros stay exactly 0.
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
@@ -19,6 +24,7 @@ import { OptimizerName, TrainHistory, TrainData, train } from "../toolkit/train"
 import { weightRole } from "../toolkit/layers";
 import { LayerConfig, quantizeTensor } from "./quantizer";
 import { QuantizedTensor } from "./quantized";
+import { fineTuneCentroids } from "./centroids";
 
 /** Options of quantization-aware training. */
 export interface QatOptions {
@@ -55,13 +61,15 @@ function variableOf(model: tf.LayersModel, name: string): tf.LayerVariable {
 }
 
 /**
- * Trains `model` in place with quantized weights and float shadows.
+ * Trains `model` in place with quantized weights and float shadows, or,
+ * for scheme kmeans, by fine-tuning the centroids (module comment).
  *
  * @param model the model to train (its weights are overwritten with Q(shadow))
  * @param weights the weights to train quantization-aware, with their configs
  * @param opts data, epochs and training settings
  * @returns the final quantized tensors (also written into the model) and the history
- * @throws SlimlabError E_ARG when a mask's shape differs from its weight; train's errors
+ * @throws SlimlabError E_ARG when a mask's shape differs from its weight, or
+ *   kmeans weights are mixed with other schemes; train's errors
  * @example
  *   const { quantized } = await quantizationAwareTrain(m, weights, { data: train, epochs: 1 });
  */
@@ -74,6 +82,18 @@ export async function quantizationAwareTrain(model: tf.LayersModel, weights: rea
       throw new SlimlabError("E_ARG", `qat: mask of ${w.name} has shape [${m.shape.join(", ")}] but the weight [${w.shape.join(", ")}]; pass masks of the model being quantized`);
     }
     masks.set(w.name, m.dataSync() as Float32Array);
+  }
+  const kmeans = weights.filter((w) => w.config.scheme === "kmeans");
+  if (kmeans.length > 0) {
+    if (kmeans.length !== weights.length) throw new SlimlabError("E_ARG", `qat: kmeans weights train their centroids and cannot be mixed with other schemes in one run (${weights.find((w) => w.config.scheme !== "kmeans")?.name} is not kmeans)`);
+    const start = new Map<string, QuantizedTensor>();
+    for (const w of weights) {
+      // Masked weights become exact zeros, which quantizeKmeans keeps out of the clusters.
+      const mask = masks.get(w.name);
+      const float = mask ? w.float.map((v, i) => v * mask[i]) : w.float;
+      start.set(w.name, quantizeTensor(float, w.shape, w.config, w.channelAxis));
+    }
+    return fineTuneCentroids(model, start, opts);
   }
   const shadow = new Map<string, Float32Array>();
   const quantized = new Map<string, QuantizedTensor>();

@@ -15,7 +15,7 @@ import { applyQuantized } from "./apply";
 import { OBSERVERS, Observer, calibrate, calibrationInputs } from "./calibrate";
 import { SaveResult, checkSaveTarget, saveQuantized } from "./export";
 import { Insertion, insertFakeQuant } from "./insert";
-import { KmeansInit, codebookMse, kmeansCodebook } from "./kmeans";
+import { KmeansInit, clusteredValues, codebookMse, kmeansCodebook } from "./kmeans";
 import { MixedChoice, chooseBits } from "./mixed";
 import { QatOptions, checkQat, quantizationAwareTrain } from "./qat";
 import { QuantizedTensor } from "./quantized";
@@ -45,7 +45,13 @@ export interface CommonOptions {
    * (affine, per tensor) and each Dense input quantized per batch at run time.
    */
   dynamic?: boolean;
-  /** Quantization-aware training after quantizing. */
+  /**
+   * Bits per layer name, overriding `bits` for those layers (e.g. Deep
+   * Compression's 8-bit conv and 5-bit fc layers in one run, so that the
+   * centroids of all of them are fine-tuned together by `qat`).
+   */
+  layerBits?: Record<string, number>;
+  /** Quantization-aware training after quantizing (scheme kmeans: centroid fine-tuning, centroids.ts). */
   qat?: QatOptions;
   /** Mixed precision: bits per layer under a size budget or an accuracy floor. */
   mixed?: { budgetKB: number; data?: TrainData; candidates?: number[] } | { maxDrop: number; data: TrainData; candidates?: number[] };
@@ -87,7 +93,7 @@ export interface QuantizeResult {
   figures: { sizes: PlotlyFigure; histograms: Map<string, PlotlyFigure>; sensitivity?: PlotlyFigure };
 }
 
-const KNOWN_KEYS = ["scheme", "bits", "perChannel", "init", "layers", "target", "calibrate", "observer", "percentile", "activationBits", "dynamic", "qat", "mixed", "huffman", "save", "force", "inplace", "registry"];
+const KNOWN_KEYS = ["scheme", "bits", "perChannel", "init", "layers", "target", "calibrate", "observer", "percentile", "activationBits", "dynamic", "layerBits", "qat", "mixed", "huffman", "save", "force", "inplace", "registry"];
 
 interface Resolved {
   config: LayerConfig;
@@ -125,6 +131,11 @@ function resolve(options: QuantizeOptions, fn: string): Resolved {
     if ("maxDrop" in m && !(typeof m.maxDrop === "number" && m.maxDrop >= 0)) throw new SlimlabError("E_ARG", `${fn}: --max-drop ${show(m.maxDrop)} is not allowed; pass percentage points >= 0, e.g. 0.5`);
     if (!("budgetKB" in m) && !("maxDrop" in m)) throw new SlimlabError("E_ARG", `${fn}: --mixed needs --budget KB or --max-drop PP with --data <var>`);
     if (scheme === "binary" || scheme === "ternary" || scheme === "float16") throw new SlimlabError("E_ARG", `${fn}: --mixed chooses bits per layer; scheme ${scheme} has a fixed width (use affine, symmetric, kmeans or pow2)`);
+  }
+  if (o.layerBits !== undefined) {
+    if (typeof o.layerBits !== "object" || o.layerBits === null) throw new SlimlabError("E_ARG", `${fn}: layerBits must map layer names to bits, received ${show(o.layerBits)}; e.g. {fc1: 5}`);
+    if (o.mixed !== undefined) throw new SlimlabError("E_ARG", `${fn}: layerBits and --mixed both choose bits per layer; pass one of them`);
+    for (const b of Object.values(o.layerBits)) checkBits(scheme, b, fn);
   }
   if (o.save !== undefined && (typeof o.save !== "string" || o.save === "")) throw new SlimlabError("E_ARG", `${fn}: --save ${show(o.save)} is not allowed; pass a directory path`);
   const weights = target !== "activations" || dynamic;
@@ -176,7 +187,13 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
     const ws = targets.map((t) => ({ name: t.name, shape: t.variable.shape as number[], channelAxis: t.channelAxis, float: originals.get(t.name) as Float32Array }));
     mixed = await chooseBits(m, ws, r.config, o.mixed, fn);
   }
-  const configOf = (name: string): LayerConfig => ({ ...r.config, bits: mixed?.bits.get(name) ?? r.config.bits });
+  if (o.layerBits !== undefined) {
+    const names = targets.map((t) => t.layer.name);
+    const unknownLayer = Object.keys(o.layerBits).find((n) => !names.includes(n));
+    if (unknownLayer !== undefined) throw new SlimlabError("E_ARG", `${fn}: layerBits names layer ${show(unknownLayer)}, which is not quantized here${suggestion(unknownLayer, names)}; quantized layers: ${[...new Set(names)].join(", ")}`);
+  }
+  const layerOf = (name: string) => name.slice(0, name.lastIndexOf("/"));
+  const configOf = (name: string): LayerConfig => ({ ...r.config, bits: mixed?.bits.get(name) ?? o.layerBits?.[layerOf(name)] ?? r.config.bits });
   let quantized = new Map<string, QuantizedTensor>();
   for (const t of targets) quantized.set(t.name, quantizeTensor(originals.get(t.name) as Float32Array, t.variable.shape as number[], configOf(t.name), t.channelAxis));
 
@@ -216,9 +233,9 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
 
   const rows = layerRows(quantized, originals, o.huffman === true);
   if (r.config.scheme === "kmeans") {
-    // Deep Compression's linear initialisation vs the DP optimum (kmeans.ts).
+    // Deep Compression's linear initialisation vs the DP optimum (kmeans.ts), over the values clustered (a pruned tensor's non-zeros).
     for (const row of rows) {
-      const w = originals.get(row.weight) as Float32Array;
+      const w = clusteredValues(originals.get(row.weight) as Float32Array);
       const bits = configOf(row.weight).bits;
       row.mseLinearInit = codebookMse(w, kmeansCodebook(w, { bits, init: "linear" }));
       row.mseOptimal = codebookMse(w, kmeansCodebook(w, { bits, init: "optimal" }));

@@ -32,6 +32,36 @@ export interface QuantizedTensor {
   decoding: Decoding;
   /** Decoded values, float32, same layout as the input. */
   values: Float32Array;
+  /**
+   * Present when the tensor had exact zeros (a pruned layer) and the scheme
+   * keeps them out of the codebook (kmeans, binary): 1 where the weight is a
+   * survivor with a code, 0 where it is a pruned zero, which has no code (its
+   * `codes` entry is 0 and meaningless) and decodes to exactly +0. Deep
+   * Compression (Han et al. 2016, §2–3) stores such positions by relative
+   * index, not by code; report.ts counts them that way.
+   */
+  kept?: Uint8Array;
+}
+
+/**
+ * The survivors of a tensor: a 0/1 mask of its non-zero values, or
+ * undefined when it has no exact zero or nothing but zeros (then there is
+ * nothing to keep apart).
+ *
+ * @param values float32 values
+ * @returns the mask (1 = non-zero) or undefined
+ * @example
+ *   survivorMask(new Float32Array([0, 2, 0])); // Uint8Array [0, 1, 0]
+ *   survivorMask(new Float32Array([1, 2])); // undefined
+ */
+export function survivorMask(values: Float32Array): Uint8Array | undefined {
+  const kept = new Uint8Array(values.length);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0) {
+    kept[i] = 1;
+    n++;
+  }
+  return n === 0 || n === values.length ? undefined : kept;
 }
 
 /** A code array wide enough for `bits`. */
@@ -47,7 +77,13 @@ export function codeArray(bits: number, n: number): Uint8Array | Uint16Array {
  * @example
  *   decode(q).every((v, i) => Object.is(v, q.values[i])); // true
  */
-export function decode(q: Pick<QuantizedTensor, "codes" | "decoding" | "shape">): Float32Array {
+export function decode(q: Pick<QuantizedTensor, "codes" | "decoding" | "shape" | "kept">): Float32Array {
+  const out = decodeCodes(q);
+  if (q.kept) for (let i = 0; i < out.length; i++) if (q.kept[i] === 0) out[i] = 0;
+  return out;
+}
+
+function decodeCodes(q: Pick<QuantizedTensor, "codes" | "decoding" | "shape">): Float32Array {
   const out = new Float32Array(q.codes.length);
   const d = q.decoding;
   if (d.kind === "codebook") {

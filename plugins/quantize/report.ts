@@ -5,6 +5,7 @@ import { PlotlyFigure } from "../core/figure";
 import { huffmanCode } from "./huffman";
 import { errorStats, tensorBits } from "./metrics";
 import { QuantizedTensor } from "./quantized";
+import { sparseBits } from "./sparse-size";
 
 /** One quantized weight in the report. */
 export interface LayerRow {
@@ -15,13 +16,17 @@ export interface LayerRow {
   /** Number of scale groups (1 = per tensor). */
   groups: number;
   params: number;
-  /** Distinct decoded values. */
+  /** Distinct decoded values (0 included). */
   distinct: number;
+  /** Weights that hold a code: all of them, or the survivors of a pruned tensor whose zeros are stored by position. */
+  coded: number;
+  /** "dense": a code per weight; "csr": codes for survivors + relative indices (Deep Compression §2, sparse-size.ts). */
+  storage: "dense" | "csr";
   mse: number;
   sqnrDb: number;
   maxError: number;
   floatKB: number;
-  /** Codes + scales/zero points/codebook. */
+  /** Codes + scales/zero points/codebook (+ relative indices and row pointers for storage "csr"). */
   quantKB: number;
   /** Huffman-coded codes + code-length table + parameters (when huffman is on), else null. */
   huffmanKB: number | null;
@@ -56,9 +61,12 @@ export function layerRows(quantized: ReadonlyMap<string, QuantizedTensor>, origi
   for (const [name, q] of quantized) {
     const original = originals.get(name) as Float32Array;
     const e = errorStats(original, q.values);
-    const bits = tensorBits(q);
+    const sparse = q.kept ? sparseBits(q, name, huffman) : undefined;
+    const bits = sparse ? sparse.bits : tensorBits(q);
     let huffmanKB: number | null = null;
-    if (huffman) {
+    if (sparse) {
+      if (huffman) huffmanKB = sparse.huffmanBits / 8 / 1024;
+    } else if (huffman) {
       // Alphabet of the codes; each used symbol's code length is stored in 8 bits.
       const alphabet = q.decoding.kind === "float16" ? 65536 : 2 ** q.bits;
       const h = huffmanCode(q.codes, alphabet);
@@ -72,6 +80,8 @@ export function layerRows(quantized: ReadonlyMap<string, QuantizedTensor>, origi
       groups: groupsOf(q),
       params: q.codes.length,
       distinct: new Set(q.values).size,
+      coded: sparse ? sparse.nonZeros : q.codes.length,
+      storage: sparse ? "csr" : "dense",
       mse: e.mse,
       sqnrDb: e.sqnrDb,
       maxError: e.maxError,

@@ -1,0 +1,124 @@
+/**
+ * Storage size of a quantized tensor whose pruned zeros have no code
+ * (`kept` set, see quantized.ts), counted as Deep Compression stores a
+ * pruned, weight-shared layer (Han, Mao & Dally 2016, §2 Fig. 2, §3, §4):
+ *
+ * - the survivors in relative-index CSR, exactly as plugins/measure's
+ *   csrCount counts them, with one b-bit code per stored entry (survivor or
+ *   filler zero) in place of a float, plus the gap index (5 bits fc, 8 bits
+ *   conv) and the (rows + 1) 32-bit row pointers; rounded up to whole bytes
+ *   like csrCount, so the CSR part equals `size(model, {valueBits: b})`;
+ * - the decoder's parameters (metrics.ts paramBits: 32 bits per codebook
+ *   entry, or per α of binary);
+ * - with Huffman coding (§4), the code stream and the gap stream are each
+ *   coded with a canonical Huffman code (huffman.ts); the code stream's
+ *   alphabet is 2^b codes plus one symbol for the filler zero, and each used
+ *   symbol's code length costs 8 bits; pointers and parameters stay fixed.
+ *
+ * Which axes form rows and how wide a gap is comes from measure's
+ * sparseRule (kernels); any other weight with zeros (a bias) is counted as
+ * one row with fc-width gaps.
+ */
+import { INDEX_BITS, SparseRule, csrCount, sparseRule } from "../measure/sparse";
+import { huffmanCode } from "./huffman";
+import { paramBits, tensorBits } from "./metrics";
+import { QuantizedTensor } from "./quantized";
+
+/** The CSR layout of a weight: gap width and row axes, by its role (the part of the name after "/"). */
+export function sparseLayout(name: string, shape: readonly number[]): SparseRule & { shape: number[] } {
+  const role = name.slice(name.lastIndexOf("/") + 1);
+  const rule = sparseRule(role, shape.length);
+  if (rule !== undefined && shape.length >= 2) return { ...rule, shape: [...shape] };
+  // One row holding every element (row-major order is then the column order).
+  return { indexBits: INDEX_BITS.dense, rowAxes: 1, shape: [shape.reduce((a, b) => a * b, 1), 1] };
+}
+
+/** Bits of a quantized tensor in CSR and, optionally, with Huffman-coded streams. */
+export interface SparseBits {
+  nonZeros: number;
+  fillers: number;
+  indexBits: number;
+  /** 8·(CSR bytes) + parameter bits. */
+  bits: number;
+  /** 8·ceil((Huffman code stream + gap stream + length tables + row pointers) / 8) + parameter bits. */
+  huffmanBits: number;
+}
+
+/**
+ * The two symbol streams of a tensor's CSR form, in storage order (rows =
+ * output channels, columns ascending): each entry's code (2^bits for a
+ * filler zero) and its gap − 1.
+ *
+ * @param q a quantized tensor with `kept`
+ * @param name its weight name ("fc1/kernel"), for the layout
+ * @returns the code and gap streams, and the row count
+ * @example
+ *   csrStreams(q, "fc1/kernel").codes.length; // nonZeros + fillers
+ */
+export function csrStreams(q: QuantizedTensor, name: string): { codes: Uint16Array; gaps: Uint16Array; rows: number } {
+  const layout = sparseLayout(name, q.shape);
+  const kept = q.kept as Uint8Array;
+  const rows = layout.shape.slice(-layout.rowAxes).reduce((a, b) => a * b, 1);
+  const columns = rows === 0 ? 0 : kept.length / rows;
+  const span = 2 ** layout.indexBits;
+  const filler = 2 ** q.bits;
+  const codes: number[] = [];
+  const gaps: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    let last = -1;
+    for (let c = 0; c < columns; c++) {
+      const i = c * rows + r;
+      if (kept[i] === 0) continue;
+      let gap = c - last;
+      // A gap longer than 2^indexBits is bridged by filler zeros, each advancing 2^indexBits columns (csrCount).
+      for (; gap > span; gap -= span) {
+        codes.push(filler);
+        gaps.push(span - 1);
+      }
+      codes.push(q.codes[i]);
+      gaps.push(gap - 1);
+      last = c;
+    }
+  }
+  return { codes: Uint16Array.from(codes), gaps: Uint16Array.from(gaps), rows };
+}
+
+/**
+ * Storage of a tensor whose zeros have no code (module comment).
+ *
+ * @param q a quantized tensor with `kept`
+ * @param name its weight name ("fc1/kernel"), for the layout
+ * @param huffman also compute the Huffman-coded size (costs one pass over the tensor)
+ * @returns non-zeros, fillers, gap width, fixed-width bits and Huffman bits (NaN when not asked)
+ * @example
+ *   sparseBits(q, "fc1/kernel", true).huffmanBits / 8 / 1024; // KB
+ */
+export function sparseBits(q: QuantizedTensor, name: string, huffman: boolean): SparseBits {
+  const layout = sparseLayout(name, q.shape);
+  const kept = q.kept as Uint8Array;
+  const csr = csrCount(kept, layout.shape, { valueBits: q.bits, indexBits: layout.indexBits, rowAxes: layout.rowAxes });
+  const params = paramBits(q);
+  let huffmanBits = NaN;
+  if (huffman) {
+    const s = csrStreams(q, name);
+    const hc = huffmanCode(s.codes, 2 ** q.bits + 1);
+    const hg = huffmanCode(s.gaps, 2 ** layout.indexBits);
+    const tables = 8 * [...hc.lengths, ...hg.lengths].filter((l) => l > 0).length;
+    huffmanBits = 8 * Math.ceil((hc.bits + hg.bits + tables + (s.rows + 1) * 32) / 8) + params;
+  }
+  return { nonZeros: csr.nonZeros, fillers: csr.fillers, indexBits: layout.indexBits, bits: 8 * csr.bytes + params, huffmanBits };
+}
+
+/**
+ * Bits to store a quantized tensor: sparseBits when its zeros have no code,
+ * else fixed-width codes plus parameters (metrics.ts tensorBits).
+ *
+ * @param q a quantized tensor
+ * @param name its weight name
+ * @returns bits
+ * @example
+ *   storageBits(q, "fc1/kernel") / 8 / 1024; // KB
+ */
+export function storageBits(q: QuantizedTensor, name: string): number {
+  return q.kept ? sparseBits(q, name, false).bits : tensorBits(q);
+}
