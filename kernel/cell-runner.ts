@@ -48,6 +48,8 @@ export class CellRunner {
   private sink: OutputSink;
   private pages: string[] = [];
   private running = false;
+  /** True once a cell that imported the magic runtime has run: later cells see the name already. */
+  private runtimeInScope = false;
   /** Counts runs, so a late interrupt timer cannot hit a cell started after it. */
   private runs = 0;
 
@@ -77,7 +79,7 @@ export class CellRunner {
 
   /** Expands magics; a bad magic line throws a SlimlabError. */
   expand(code: string): Expansion {
-    return expandCell(code, this.registry);
+    return expandCell(code, this.registry, { importRuntime: !this.runtimeInScope });
   }
 
   async run(code: string): Promise<CellOutcome> {
@@ -95,6 +97,7 @@ export class CellRunner {
       const res = await this.executor.run(expansion.code);
       if (expansion.timeCell && res.timing) this.sink.stream("stdout", formatCpuWall(res.timing.cpu, res.timing.wall));
       if (!res.ok) return { ok: false, error: shiftColumns(res.error, expansion.firstLineShift), pages: this.pages };
+      if (expansion.firstLineShift > 0) this.runtimeInScope = true;
       return { ok: true, result: res.hasValue ? toMimeBundle(res.value) : undefined, pages: this.pages };
     } catch (e) {
       // A bug in slimlab, not in the cell: still report it in the cell, and keep going.

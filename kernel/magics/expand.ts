@@ -33,6 +33,15 @@ export interface Expansion {
   magicLines: number[];
 }
 
+export interface ExpandOptions {
+  /**
+   * Whether to import the runtime on line 0 (default true). Once a cell with
+   * the import has run, the name stays in scope for later cells, and
+   * importing "slimlab" again would make every magic cell pay its type-check.
+   */
+  importRuntime?: boolean;
+}
+
 /** A line magic: optional declaration or assignment, `%name`, optional `?`, arguments. */
 const LINE_MAGIC = /^(\s*)((?:export\s+)?(?:const|let|var)\s+[A-Za-z_$][\w$]*(?:\s*:\s*[^=]+?)?\s*=\s*|[A-Za-z_$][\w$.]*\s*=\s*|return\s+)?%([A-Za-z_]\w*)(\?{1,2})?(?=\s|$)(.*)$/;
 const CELL_MAGIC = /^\s*%%([A-Za-z_]\w*)(\?{1,2})?(?=\s|$)(.*)$/;
@@ -48,7 +57,8 @@ export function isMagicLine(line: string, lookup: MagicLookup): boolean {
  * Expands `src`. Throws SlimlabError (E_UNKNOWN_MAGIC, E_UNKNOWN_FLAG, E_ARG,
  * E_PARSE, E_MISSING_ARG) for a bad magic line, before any of the cell runs.
  */
-export function expandCell(src: string, lookup: MagicLookup): Expansion {
+export function expandCell(src: string, lookup: MagicLookup, options: ExpandOptions = {}): Expansion {
+  const importRuntime = options.importRuntime ?? true;
   const lines = src.split("\n");
   const magics: string[] = [];
   const magicLines: number[] = [];
@@ -73,7 +83,7 @@ export function expandCell(src: string, lookup: MagicLookup): Expansion {
       // body moves into the call as a string and blank lines keep the count.
       const codeBody = spec.positional.some((p) => p.code);
       const out = codeBody ? `await ${call};`.split("\n") : [`await ${call};`, ...lines.slice(1).map(() => "")];
-      return finish(out, magics, magicLines, timeCell);
+      return finish(out, magics, magicLines, timeCell, importRuntime);
     }
   }
 
@@ -97,11 +107,11 @@ export function expandCell(src: string, lookup: MagicLookup): Expansion {
     if (spec.line === false) throw new SlimlabError("E_ARG", `%${name} is a cell magic; write %%${name} on the first line of the cell`);
     lines[i] = `${indent}${lhs}await ${callFor(spec, rest, `%${name}${rest}`, lines[i].length - rest.length)};`;
   }
-  return finish(lines, magics, magicLines, timeCell);
+  return finish(lines, magics, magicLines, timeCell, importRuntime);
 }
 
-function finish(lines: string[], magics: string[], magicLines: number[], timeCell: boolean): Expansion {
-  const needsImport = lines.some((l) => l.includes(`${RUNTIME}.`));
+function finish(lines: string[], magics: string[], magicLines: number[], timeCell: boolean, importRuntime: boolean): Expansion {
+  const needsImport = importRuntime && lines.some((l) => l.includes(`${RUNTIME}.`));
   if (needsImport) lines[0] = IMPORT + lines[0];
   return { code: lines.join("\n"), firstLineShift: needsImport ? IMPORT.length : 0, timeCell, magics, magicLines };
 }

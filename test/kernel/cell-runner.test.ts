@@ -195,6 +195,13 @@ describe("kernel/CellRunner", function () {
     assert.equal(await value("tc + 1"), "43");
   });
 
+  it("imports the magic runtime only until a cell with the import has run", async () => {
+    // Earlier tests ran magics, so the name is in scope: no import, no column shift.
+    assert.equal(runner.expand("%lsmagic").firstLineShift, 0);
+    assert.ok(!runner.expand("%lsmagic").code.includes("import"));
+    assert.equal((await runner.run("%lsmagic")).ok, true);
+  });
+
   it("%name? puts the help in the pager and runs nothing", async () => {
     const r = await run("%timeit?");
     assert.ok(r.out.ok);
