@@ -10,7 +10,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { host, Progress } from "../core/host";
 import { mulberry32, shuffledIndices } from "../toolkit/shuffle";
-import type { BatchLogs, CallbackResult, EpochLogs, OptimizerName } from "../toolkit/train";
+import type { BatchLogs, CallbackResult, EpochLogs } from "../toolkit/train";
+import { formatSeconds, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName } from "../toolkit/pace";
 
 /** Samples with one-hot float32 labels [N, C], as the loop uses them. */
 export interface OneHotData {
@@ -90,15 +91,8 @@ export interface Score {
   samples: number;
 }
 
-const OPTIMIZERS: Record<OptimizerName, (lr?: number) => tf.Optimizer> = {
-  sgd: (lr) => tf.train.sgd(lr ?? 0.01),
-  adam: (lr) => tf.train.adam(lr ?? 0.001),
-  rmsprop: (lr) => tf.train.rmsprop(lr ?? 0.001),
-  adagrad: (lr) => tf.train.adagrad(lr ?? 0.01),
-};
 
-/** The optimizer names the loop accepts. */
-export const OPTIMIZER_NAMES = Object.keys(OPTIMIZERS) as OptimizerName[];
+export { OPTIMIZER_NAMES };
 
 /**
  * Scores a logits function on labelled data in inference mode, in batches.
@@ -132,16 +126,7 @@ export async function scoreLogits(logits: (x: tf.Tensor) => tf.Tensor, data: One
   return { loss: sumLoss / n, accuracy: correct / n, errors: n - correct, samples: n };
 }
 
-function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return "?";
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
-}
 
-/** Lets pending events (an interrupt request) run between batches. */
-function nextTick(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** Copies of the model's weights (getWeights returns the live variables). */
 function snapshot(model: tf.LayersModel): tf.Tensor[] {

@@ -11,6 +11,7 @@ import { host, Progress } from "../core/host";
 import { requireModel } from "./layers";
 import { LossSpec, ResolvedLoss, batchAccuracy, resolveLoss } from "./losses";
 import { mulberry32, shuffledIndices } from "./shuffle";
+import { formatSeconds, nextTick, OPTIMIZERS, OptimizerName } from "./pace";
 
 /** Inputs and labels, first axis = samples. */
 export interface TrainData {
@@ -59,13 +60,7 @@ export interface TrainCallbacks {
   afterStep?(model: tf.LayersModel): void | Promise<void>;
 }
 
-export type OptimizerName = "sgd" | "adam" | "rmsprop" | "adagrad";
-const OPTIMIZERS: Record<OptimizerName, (lr?: number) => tf.Optimizer> = {
-  sgd: (lr) => tf.train.sgd(lr ?? 0.01),
-  adam: (lr) => tf.train.adam(lr ?? 0.001),
-  rmsprop: (lr) => tf.train.rmsprop(lr ?? 0.001),
-  adagrad: (lr) => tf.train.adagrad(lr ?? 0.01),
-};
+export type { OptimizerName } from "./pace";
 
 export interface TrainOptions {
   epochs: number;
@@ -139,16 +134,7 @@ function makeOptimizer(opts: TrainOptions): { optimizer: tf.Optimizer; owned: bo
   return { optimizer: OPTIMIZERS[opt](opts.lr), owned: true };
 }
 
-function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return "?";
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
-}
 
-/** Lets pending events (an interrupt request) run between batches. */
-function nextTick(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /**
  * Trains `model` in place with `optimizer.minimize` on shuffled mini-batches.
