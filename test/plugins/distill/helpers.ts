@@ -1,9 +1,14 @@
 /** Small seeded models, data and hosts shared by the distill tests. */
 import * as tf from "@tensorflow/tfjs";
-import * as assert from "assert";
 import { Host, MimeBundle, ProgressEnd, setHost } from "../../../plugins/core/host";
+import { assertRejects as rejectsSlimlab, init } from "../../support/assertions";
 
-export const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+export { assertSlimlab as assertThrows, init } from "../../support/assertions";
+
+/** Shared assertRejects, also requiring the message to be one line. */
+export function assertRejects(p: Promise<unknown>, code: string, message: string | RegExp): Promise<void> {
+  return rejectsSlimlab(p, code, message, { oneLine: true });
+}
 
 /** 4 → h1(units, relu) → h2(units, relu) → out(3, softmax); no dropout, so training is bit-reproducible. */
 export function mlp3(units: number, seed: number, name = "net"): tf.Sequential {
@@ -72,31 +77,6 @@ export async function withHost<T>(h: Host, fn: () => Promise<T>): Promise<T> {
   } finally {
     setHost(previous);
   }
-}
-
-/** Asserts a promise rejects with a SlimlabError of this code and exact message (or pattern). */
-export async function assertRejects(p: Promise<unknown>, code: string, message: string | RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    const err = e as { name?: string; code?: string; message?: string };
-    assert.strictEqual(err.name, "SlimlabError", String(e));
-    assert.strictEqual(err.code, code, err.message);
-    if (typeof message === "string") assert.strictEqual(err.message, message);
-    else assert.match(err.message ?? "", message);
-    assert.ok(!(err.message ?? "").includes("\n"), "the message is one line");
-    return true;
-  });
-}
-
-/** Asserts fn throws a SlimlabError of this code and exact message (or pattern). */
-export function assertThrows(fn: () => unknown, code: string, message: string | RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    const err = e as { name?: string; code?: string; message?: string };
-    assert.strictEqual(err.name, "SlimlabError", String(e));
-    assert.strictEqual(err.code, code, err.message);
-    if (typeof message === "string") assert.strictEqual(err.message, message);
-    else assert.match(err.message ?? "", message);
-    return true;
-  });
 }
 
 /** Switches to `backend` for a mocha suite and back to the previous one afterwards. */

@@ -1,9 +1,9 @@
 /** Small seeded models, data and assertions shared by the prune tests. */
 import * as tf from "@tensorflow/tfjs";
-import * as assert from "assert";
 import { Host, MimeBundle, setHost, textHost } from "../../../plugins/core/host";
+import { init } from "../../support/assertions";
 
-export const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+export { assertRejects as rejects, assertSlimlab as throwsSlimlab, init, maxAbsDiff, predict } from "../../support/assertions";
 
 /** Every test file runs on the cpu backend (numerically the reference). */
 export async function useCpu(): Promise<void> {
@@ -69,17 +69,6 @@ export function blobs(n: number, shape: number[], classes: number, seed: number)
   });
 }
 
-export function predict(model: tf.LayersModel, x: tf.Tensor): Float32Array {
-  return tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync() as Float32Array);
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.strictEqual(a.length, b.length, "lengths differ");
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
-}
-
 /** All weights of a model as plain arrays (for bit-identical comparisons). */
 export function weightsOf(model: tf.LayersModel): Float32Array[] {
   return model.weights.map((w) => Float32Array.from(w.read().dataSync() as Float32Array));
@@ -95,25 +84,3 @@ export function weight(model: tf.LayersModel, layer: string, index = 0): Float32
   return model.getLayer(layer).weights[index].read().dataSync() as Float32Array;
 }
 
-/** Asserts the promise rejects with a SlimlabError of this code and message. */
-export async function rejects(p: Promise<unknown>, code: string, message: string | RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    const err = e as { name?: string; code?: string; message?: string };
-    assert.strictEqual(err.name, "SlimlabError", String(e));
-    assert.strictEqual(err.code, code, err.message);
-    if (typeof message === "string") assert.strictEqual(err.message, message);
-    else assert.match(err.message ?? "", message);
-    return true;
-  });
-}
-
-export function throwsSlimlab(fn: () => unknown, code: string, message: string | RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    const err = e as { name?: string; code?: string; message?: string };
-    assert.strictEqual(err.name, "SlimlabError", String(e));
-    assert.strictEqual(err.code, code, err.message);
-    if (typeof message === "string") assert.strictEqual(err.message, message);
-    else assert.match(err.message ?? "", message);
-    return true;
-  });
-}
