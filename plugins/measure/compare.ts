@@ -183,6 +183,9 @@ export async function compare(models: readonly tf.LayersModel[], options: Compar
   const s = benchSettings({ batch: [...batch], runs: options.runs ?? 10, warmup: options.warmup ?? 2 }, "compare");
   if (s.batch.length !== 2) throw new SlimlabError("E_ARG", `compare: batch got ${show(batch)}; allowed: two different batch sizes, e.g. [1, 32]`);
   const measured = [];
+  // One untimed pass of the harness first: otherwise the first model's
+  // timings also pay for compiling the harness and the backend's kernels.
+  await benchBatch(checked[0], s.batch[0], { ...s, runs: 1 });
   for (const [i, m] of checked.entries()) {
     const sz = await size(m);
     const flops = summary(m).totals.flops;
