@@ -107,4 +107,27 @@ describe("quantize/linear", () => {
     assert.throws(() => checkBits("kmean", 4, "quantize"), { code: "E_ARG", message: "quantize: scheme \"kmean\" is not known (did you mean kmeans?); allowed: affine, symmetric, kmeans, pow2, binary, ternary, float16" });
     assert.deepStrictEqual(checkBits("kmeans", undefined, "q"), { scheme: "kmeans", bits: 6 });
   });
+
+  it("codes equal round((clip(w) - min)/S) with ties to even, computed by division, including values on ties", () => {
+    const rand = mulberry32(11);
+    for (const bits of [2, 4, 8, 16]) {
+      for (const mode of ["affine", "symmetric"] as const) {
+        const n = 20000;
+        const w = new Float32Array(n);
+        for (let i = 0; i < n; i++) w[i] = (rand() - 0.3) * 2;
+        const p = linearParams(Math.min(...w), Math.max(...w), bits, mode);
+        // Plant exact ties: min + (k + 0.5)·S, where the multiply-by-reciprocal shortcut could round the other way.
+        for (let k = 0; k < 50; k++) w[k] = Math.fround(p.min + (k + 0.5) * p.scale);
+        const q = quantizeLinear(w, [n], { bits, mode });
+        const d = q.decoding as { scale: Float64Array; min: Float64Array };
+        const qlo = mode === "symmetric" ? 1 : 0;
+        const qhi = 2 ** bits - 1;
+        for (let i = 0; i < n; i++) {
+          let t = (w[i] - d.min[0]) / d.scale[0];
+          t = Math.min(qhi, Math.max(qlo, t));
+          assert.strictEqual(q.codes[i], rint(t), `bits ${bits} ${mode}: w[${i}] = ${w[i]}`);
+        }
+      }
+    }
+  });
 });
