@@ -91,20 +91,8 @@ export function quantizeLinear(values: Float32Array, shape: readonly number[], o
   const { outer, channels, inner } = channelLayout(shape, opts.axis);
   const lo = new Float64Array(channels).fill(Infinity);
   const hi = new Float64Array(channels).fill(-Infinity);
-  let i = 0;
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < channels; c++) {
-      let l = lo[c];
-      let h = hi[c];
-      for (let j = 0; j < inner; j++, i++) {
-        const v = values[i];
-        if (v < l) l = v;
-        if (v > h) h = v;
-      }
-      lo[c] = l;
-      hi[c] = h;
-    }
-  }
+  if (inner === 1) rangeRows(values, lo, hi, outer, channels);
+  else rangeBlocks(values, lo, hi, outer, channels, inner);
   const scale = new Float64Array(channels);
   const min = new Float64Array(channels);
   const zeroPoint = new Float64Array(channels);
@@ -131,44 +119,94 @@ export function quantizeLinear(values: Float32Array, shape: readonly number[], o
 }
 
 /*
- * The two encoding loops below are the hot path (bench/quantize.ts).
- * Clipping w to [min', max'] and then mapping t = (w − min')/S equals
- * clamping t to [qlo, qhi] (both steps are monotonic and the bounds map to
- * qlo and qhi), which saves two loads per weight. t ≥ 0 and < 2^16, so
- * `(t + 0.5) | 0` is floor(t + 0.5), several times faster than Math.round
- * in V8; exact .5 ties are then moved to the even code (numpy's rounding).
+ * The range and encoding loops below are the hot path (bench/quantize.ts).
+ * Each is a small function of its own: V8 optimises a short loop it enters
+ * on every call far better than one loop on-stack-replaced inside a larger
+ * function (inlining the range pass in quantizeLinear made it 7× slower).
  */
 
 /**
- * The code of one weight: round((clip(w) − min′)/S), ties to even, as the
- * converter computes it. Multiplying by 1/S instead of dividing is several
- * times cheaper; the two quotients differ by a few ulps at most, which can
- * change the rounding only next to a .5 tie, so there the exact division is
- * redone. The result equals the division's in every case.
+ * Per-channel min and max when the channel axis is last. Four rows are read
+ * per pass over the channels, so lo[c] and hi[c] are loaded and stored once
+ * per four weights instead of once per weight (1.7× faster on 10M weights).
  */
-function code(w: number, m: number, s: number, inv: number, qlo: number, qhi: number): number {
-  let t = (w - m) * inv;
-  t = t < qlo ? qlo : t > qhi ? qhi : t;
-  let q = (t + 0.5) | 0;
-  const off = q - t; // in (-0.5, 0.5]
-  if (off > 0.4999999 || off < -0.4999999) {
-    t = (w - m) / s;
-    t = t < qlo ? qlo : t > qhi ? qhi : t;
-    q = (t + 0.5) | 0;
+function rangeRows(values: Float32Array, lo: Float64Array, hi: Float64Array, rows: number, channels: number): void {
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const b = r * channels;
+    for (let c = 0; c < channels; c++) {
+      const v0 = values[b + c];
+      const v1 = values[b + channels + c];
+      const v2 = values[b + 2 * channels + c];
+      const v3 = values[b + 3 * channels + c];
+      let l = lo[c];
+      let h = hi[c];
+      if (v0 < l) l = v0;
+      if (v0 > h) h = v0;
+      if (v1 < l) l = v1;
+      if (v1 > h) h = v1;
+      if (v2 < l) l = v2;
+      if (v2 > h) h = v2;
+      if (v3 < l) l = v3;
+      if (v3 > h) h = v3;
+      lo[c] = l;
+      hi[c] = h;
+    }
   }
-  if (q - t === 0.5 && (q & 1) === 1) q--;
-  return q;
+  for (; r < rows; r++) {
+    const b = r * channels;
+    for (let c = 0; c < channels; c++) {
+      const v = values[b + c];
+      if (v < lo[c]) lo[c] = v;
+      if (v > hi[c]) hi[c] = v;
+    }
+  }
 }
+
+/** Per-channel min and max for blocks of `inner` elements sharing a channel. */
+function rangeBlocks(values: Float32Array, lo: Float64Array, hi: Float64Array, outer: number, channels: number, inner: number): void {
+  let i = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      let l = lo[c];
+      let h = hi[c];
+      for (let j = 0; j < inner; j++, i++) {
+        const v = values[i];
+        if (v < l) l = v;
+        if (v > h) h = v;
+      }
+      lo[c] = l;
+      hi[c] = h;
+    }
+  }
+}
+
+/*
+ * Encoding. Clipping w to [min', max'] and then mapping t = (w − min')/S
+ * equals clamping t to [qlo, qhi] (both steps are monotonic and the bounds
+ * map to qlo and qhi), which saves two loads per weight. t is divided, not
+ * multiplied by 1/S, so the code is exactly the converter's. For
+ * 0 ≤ t < 2^51, (t + 1.5·2^52) − 1.5·2^52 is t rounded to the nearest
+ * integer with ties to even (numpy's rounding) in IEEE double arithmetic,
+ * branch-free. The clamp is written as if/else on numbers converted once
+ * with `+`: a ternary mixing the small-integer bounds with the double t
+ * made V8 box every t (3× slower).
+ */
+const RINT = 6755399441055744;
 
 /** Channel axis last (Dense kernels, conv kernels): walk rows of `channels`. */
 function encodeRows(values: Float32Array, codes: Uint8Array | Uint16Array, out: Float32Array, rows: number, channels: number, scale: Float64Array, min: Float64Array, qlo: number, qhi: number): void {
-  const inv = scale.map((s) => 1 / s);
+  const lo = +qlo;
+  const hi = +qhi;
   let i = 0;
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < channels; c++, i++) {
       const s = scale[c];
       const m = min[c];
-      const q = code(values[i], m, s, inv[c], qlo, qhi);
+      let t = (values[i] - m) / s;
+      if (t < lo) t = lo;
+      else if (t > hi) t = hi;
+      const q = t + RINT - RINT;
       codes[i] = q;
       out[i] = q * s + m;
     }
@@ -177,15 +215,18 @@ function encodeRows(values: Float32Array, codes: Uint8Array | Uint16Array, out: 
 
 /** Any channel axis: blocks of `inner` elements share a channel. */
 function encodeBlocks(values: Float32Array, codes: Uint8Array | Uint16Array, out: Float32Array, outer: number, channels: number, inner: number, scale: Float64Array, min: Float64Array, qlo: number, qhi: number): void {
-  const inv = scale.map((s) => 1 / s);
+  const lo = +qlo;
+  const hi = +qhi;
   let i = 0;
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < channels; c++) {
       const s = scale[c];
       const m = min[c];
-      const r = inv[c];
       for (let j = 0; j < inner; j++, i++) {
-        const q = code(values[i], m, s, r, qlo, qhi);
+        let t = (values[i] - m) / s;
+        if (t < lo) t = lo;
+        else if (t > hi) t = hi;
+        const q = t + RINT - RINT;
         codes[i] = q;
         out[i] = q * s + m;
       }

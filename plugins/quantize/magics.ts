@@ -45,6 +45,27 @@ export function displayQuantizeResult(r: QuantizeResult): void {
   if (r.figures.sensitivity) h.display(plotlyBundle(r.figures.sensitivity));
 }
 
+/**
+ * Parses --layer-bits: comma-separated `layer=bits` pairs.
+ *
+ * @param text e.g. "fc1=5,fc2=6"
+ * @returns layer name → bits (whether the bits suit the scheme, and whether
+ *   the layer exists, quantize() checks)
+ * @example
+ *   parseLayerBits("fc1=5, fc3=8"); // { fc1: 5, fc3: 8 }
+ */
+export function parseLayerBits(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const m = /^([^=\s]+)\s*=\s*(\d+)$/.exec(part);
+    if (!m) throw new SlimlabError("E_ARG", `%quantize: --layer-bits entry ${show(part)} is not layer=bits; expected e.g. fc1=5,fc2=6`);
+    if (m[1] in out) throw new SlimlabError("E_ARG", `%quantize: --layer-bits names layer ${show(m[1])} twice`);
+    out[m[1]] = Number(m[2]);
+  }
+  if (Object.keys(out).length === 0) throw new SlimlabError("E_ARG", `%quantize: --layer-bits ${show(text)} names no layer; expected e.g. fc1=5,fc2=6`);
+  return out;
+}
+
 export const quantizeMagic = defineMagic({
   name: "quantize",
   summary: "Quantize a model's weights (and activations): linear, k-means, power-of-two, binary/ternary, float16; calibration, QAT, mixed precision, tfjs export.",
@@ -58,6 +79,7 @@ export const quantizeMagic = defineMagic({
     perChannel: { type: "boolean", help: "one scale per output channel (affine, symmetric)" },
     init: { type: "choice", choices: ["linear", "optimal"] as const, help: "k-means centroids: linear init + Lloyd (Deep Compression) or the DP optimum (default linear)" },
     layers: { type: "string", help: "comma-separated layer names or globs to quantize (default all)" },
+    layerBits: { type: "string", help: "bits of chosen layers, e.g. fc1=5,fc2=6 (the others get --bits)" },
     target: { type: "choice", choices: ["weights", "activations", "both"] as const, default: "weights", help: "what to quantize" },
     calibrate: { type: "value", help: "calibration inputs for activation ranges: a tensor or {xs}" },
     observer: { type: "choice", choices: OBSERVERS, help: "activation range observer (default percentile)" },
@@ -84,6 +106,7 @@ export const quantizeMagic = defineMagic({
     "const a8 = %quantize model --target both --calibrate calib --observer percentile",
     "const q4 = %quantize model --bits 4 --qat --data train --epochs 2",
     "const mp = %quantize model --mixed --max-drop 0.5 --data test",
+    "const lb = %quantize model --scheme kmeans --bits 5 --layer-bits fc1=4,fc3=6",
   ],
   async run([model], flags) {
     const common: CommonOptions = {
@@ -113,6 +136,7 @@ export const quantizeMagic = defineMagic({
     } else if (flags.budget !== undefined || flags.maxDrop !== undefined) {
       throw new SlimlabError("E_ARG", `%quantize: ${flags.budget !== undefined ? `--budget ${flags.budget}` : `--max-drop ${flags.maxDrop}`} only applies with --mixed; add --mixed`);
     }
+    if (flags.layerBits !== undefined) common.layerBits = parseLayerBits(flags.layerBits);
     const scheme = flags.scheme ?? "affine";
     const options = { ...common, scheme, bits: flags.bits, ...(flags.perChannel ? { perChannel: true } : {}), ...(flags.init ? { init: flags.init } : {}) } as QuantizeOptions;
     if (model === undefined) throw new SlimlabError("E_MISSING_ARG", `%quantize: missing <model>; received ${show(model)}`);

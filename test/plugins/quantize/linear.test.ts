@@ -130,4 +130,30 @@ describe("quantize/linear", () => {
       }
     }
   });
+
+  it("per-channel ranges and codes match a plain reference for every row count and channel axis", () => {
+    // rangeRows reads four rows at a time; rows 1–9 cover the tail of 0–3 rows.
+    for (const rows of [1, 2, 3, 4, 5, 7, 8, 9]) {
+      for (const axis of [0, 1]) {
+        const shape = [rows, 5];
+        const w = randn(rows * 5, 100 + rows, 0.5);
+        w[0] = 7; // one outlier in channel 0 of axis 1 / row 0 of axis 0
+        const q = quantizeLinear(w, shape, { bits: 4, mode: "affine", axis });
+        const d = q.decoding as { scale: Float64Array; min: Float64Array };
+        const channels = shape[axis];
+        for (let c = 0; c < channels; c++) {
+          const members = Array.from(w).filter((_, i) => (axis === 1 ? i % 5 : Math.floor(i / 5)) === c);
+          const p = linearParams(Math.min(...members), Math.max(...members), 4, "affine");
+          assert.strictEqual(d.scale[c], p.scale, `rows ${rows} axis ${axis} channel ${c}`);
+          assert.strictEqual(d.min[c], p.min, `rows ${rows} axis ${axis} channel ${c}`);
+        }
+        for (let i = 0; i < w.length; i++) {
+          const c = axis === 1 ? i % 5 : Math.floor(i / 5);
+          const t = Math.min(15, Math.max(0, (w[i] - d.min[c]) / d.scale[c]));
+          assert.strictEqual(q.codes[i], rint(t), `rows ${rows} axis ${axis}: w[${i}]`);
+          assert.strictEqual(q.values[i], Math.fround(q.codes[i] * d.scale[c] + d.min[c]));
+        }
+      }
+    }
+  });
 });

@@ -135,6 +135,25 @@ describe("quantize (model)", () => {
     sameBits(snapshot(q), snapshot(direct.model));
     await assert.rejects(invokeMagic(quantizeMagic, [m], { bits: 0 }), { code: "E_ARG", message: "%quantize: --bits got 0; expected an integer >= 1 and <= 16" });
   });
+
+  it("%quantize --layer-bits gives chosen layers their own bits, as quantize()'s layerBits does", async () => {
+    const m = net();
+    const q = (await invokeMagic(quantizeMagic, [m], { bits: 8, layerBits: "fc=3, out=5", quiet: true })) as tf.LayersModel;
+    const direct = await quantize(m, { scheme: "affine", bits: 8, layerBits: { fc: 3, out: 5 } });
+    sameBits(snapshot(q), snapshot(direct.model));
+    const bitsOf = (name: string) => [...direct.quantized.entries()].find(([w]) => w.startsWith(`${name}/`))?.[1].bits;
+    assert.deepStrictEqual([bitsOf("conv"), bitsOf("fc"), bitsOf("out")], [8, 3, 5]);
+    const distinct = new Set(snapshot(q)[2]).size; // fc/kernel
+    assert.ok(distinct <= 2 ** 3, `fc kernel has ${distinct} distinct values at 3 bits`);
+    for (const [text, message] of [
+      ["fc:3", `%quantize: --layer-bits entry "fc:3" is not layer=bits; expected e.g. fc1=5,fc2=6`],
+      ["fc=3,fc=4", `%quantize: --layer-bits names layer "fc" twice`],
+      [" , ", `%quantize: --layer-bits " , " names no layer; expected e.g. fc1=5,fc2=6`],
+    ]) {
+      await assert.rejects(invokeMagic(quantizeMagic, [m], { bits: 8, layerBits: text, quiet: true }), { code: "E_ARG", message });
+    }
+    await assert.rejects(invokeMagic(quantizeMagic, [m], { bits: 8, layerBits: "fc9=4", quiet: true }), (e: Error) => /layerBits names layer "fc9"/.test(e.message));
+  });
 });
 
 describe("quantize export", () => {
