@@ -2,7 +2,7 @@
  * The `slimlab` command:
  *   slimlab install [--user | --sys-prefix | --prefix P]   register the Jupyter kernelspec
  *   slimlab uninstall                                       remove it
- *   slimlab run <nb.ipynb | folder>... [--out DIR] [--timeout S]   execute notebooks headlessly
+ *   slimlab run <nb.ipynb | folder>... [--out DIR] [--timeout S] [--full]   execute notebooks headlessly
  *   slimlab kernel <connection_file>                        what Jupyter runs
  */
 import * as fs from "fs";
@@ -14,7 +14,7 @@ import { collectNotebooks, runNotebookInProcess, runNotebooks } from "./runner";
 const USAGE = `usage:
   slimlab install [--user | --sys-prefix | --prefix P]
   slimlab uninstall
-  slimlab run <notebook.ipynb | folder>... [--out DIR] [--timeout SECONDS]
+  slimlab run <notebook.ipynb | folder>... [--out DIR] [--timeout SECONDS per notebook, default 1800, 7200 with --full] [--full]
   slimlab kernel <connection_file>`;
 
 /** Writes to the real stderr even when a cell's output capture has replaced process.stderr.write. */
@@ -49,9 +49,10 @@ export async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     case "run": {
       const out = takeOption(args, "--out") ?? "out/notebooks";
-      const timeout = Number(takeOption(args, "--timeout") ?? "1800");
-      if (!(timeout > 0)) throw new SlimlabError("E_ARG", `--timeout got ${timeout}; expected seconds > 0`);
       const full = args.includes("--full");
+      // Per notebook: quick mode must stay small; a full-mode notebook trains for up to an hour here.
+      const timeout = Number(takeOption(args, "--timeout") ?? (full ? "7200" : "1800"));
+      if (!(timeout > 0)) throw new SlimlabError("E_ARG", `--timeout got ${timeout}; expected seconds > 0`);
       if (full) process.env.SLIMLAB_FULL = "1";
       return runNotebooks(collectNotebooks(args.filter((a) => a !== "--full")), out, timeout, say);
     }
