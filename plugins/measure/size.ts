@@ -10,6 +10,14 @@
  * - gzip: those saved bytes through zlib's gzip at level 6, the gzip tool's default (header included);
  * - sparse: kernels in Deep Compression's relative-index CSR (sparse.ts),
  *   everything else (biases, BatchNormalization, embeddings) as saved.
+ *
+ * A model that `quantize` returned holds dequantized float32 values, but its
+ * quantized weights are stored as codes: for those, saved is the codes at
+ * their bit width plus scales or codebook (quantize's metrics), gzip
+ * compresses the code bytes and parameters in place of the floats, and
+ * sparse puts the code width in the CSR count (for a pruned, shared kernel
+ * exactly quantize's own CSR count). So `%size` and `%compare` agree with
+ * quantize's report instead of showing an int8 model at float32 size.
  */
 import * as tf from "@tensorflow/tfjs";
 import { gzipSync } from "zlib";
@@ -19,6 +27,10 @@ import { escapeHtml, Row, tableBundle } from "../core/table";
 import { bytes, count, sig, textTable } from "./format";
 import { checkModel } from "./inputs";
 import { weightStorage } from "./sparse";
+import { quantizedWeights } from "../quantize/apply";
+import { paramBits, tensorBits } from "../quantize/metrics";
+import { QuantizedTensor } from "../quantize/quantized";
+import { sparseBits } from "../quantize/sparse-size";
 
 /** Bytes per stored element, by stored dtype. */
 const ELEMENT_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
@@ -147,6 +159,24 @@ export function gzipBytes(chunks: ArrayBuffer | ArrayBufferView | readonly Array
   return gzipSync(data, { level: GZIP_LEVEL }).length;
 }
 
+/** The bytes a quantized weight is stored as: its codes, then its scales and minimums or codebook. */
+function codeBytes(q: QuantizedTensor): Uint8Array {
+  const d = q.decoding;
+  const params = d.kind === "linear" ? [...d.scale, ...d.min] : d.kind === "codebook" ? [...d.codebook] : [];
+  const codes = new Uint8Array(q.codes.buffer, q.codes.byteOffset, q.codes.byteLength);
+  return Buffer.concat([codes, new Uint8Array(Float32Array.from(params).buffer)]);
+}
+
+/** Non-zeros and CSR bytes of a quantized weight: codes in place of floats, plus its parameters. */
+function quantizedStorage(q: QuantizedTensor, name: string, values: ArrayLike<number>): { nonZeros: number; sparseBytes: number; indexBits: number } {
+  if (q.kept) {
+    const b = sparseBits(q, name, false);
+    return { nonZeros: b.nonZeros, sparseBytes: b.bits / 8, indexBits: b.indexBits };
+  }
+  const w = weightStorage(values, q.shape, name.slice(name.lastIndexOf("/") + 1), { valueBits: q.bits, bytesPerElement: q.bits / 8 });
+  return { nonZeros: w.nonZeros, sparseBytes: Math.ceil(w.sparseBytes + paramBits(q) / 8), indexBits: w.indexBits };
+}
+
 /**
  * Sizes of a model's weights as float32, as saved, gzipped and in sparse
  * CSR, overall and per layer.
@@ -172,6 +202,9 @@ export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options
   const decoded = tf.io.decodeWeights(data, specs);
   try {
     const byLayer = new Map<string, SizeRow>();
+    const quantized = isArtifacts(model) ? new Map<string, QuantizedTensor>() : quantizedWeights(model);
+    const asStored: Uint8Array[] = []; // what gzip sees: each weight as stored, in file order
+    let offset = 0;
     for (const spec of specs) {
       const stored = spec.quantization?.dtype ?? spec.dtype;
       const per = ELEMENT_BYTES[stored];
@@ -180,13 +213,19 @@ export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options
       const values = decoded[spec.name].dataSync();
       const cut = spec.name.lastIndexOf("/");
       const layer = cut < 0 ? spec.name : spec.name.slice(0, cut);
-      const weight = weightStorage(values, spec.shape, spec.name.slice(cut + 1), { valueBits: valueBits ?? 8 * per, bytesPerElement: per });
+      const q = quantized.get(spec.name);
+      const fileBytes = new Uint8Array(data, offset, n * per);
+      offset += n * per;
+      const weight = q === undefined
+        ? weightStorage(values, spec.shape, spec.name.slice(cut + 1), { valueBits: valueBits ?? 8 * per, bytesPerElement: per })
+        : quantizedStorage(q, spec.name, values);
       const row = byLayer.get(layer) ?? { layer, params: 0, nonZeros: 0, float32Bytes: 0, savedBytes: 0, sparseBytes: 0, indexBits: 0 };
       row.params += n;
       row.nonZeros += weight.nonZeros;
       row.float32Bytes += 4 * n;
-      row.savedBytes += n * per;
+      row.savedBytes += q === undefined ? n * per : Math.ceil(tensorBits(q) / 8);
       row.sparseBytes += weight.sparseBytes;
+      asStored.push(q === undefined ? fileBytes : codeBytes(q));
       if (weight.indexBits > 0) row.indexBits = weight.indexBits;
       byLayer.set(layer, row);
     }
@@ -196,7 +235,7 @@ export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options
     const name = isArtifacts(model) ? String((artifacts.modelTopology as { config?: { name?: string } }).config?.name ?? "artifacts") : (model as tf.LayersModel).name;
     return new SizeResult(
       name, sum("params"), sum("nonZeros"), sum("float32Bytes"), sum("savedBytes"),
-      gzipBytes(data), sum("sparseBytes"), Buffer.byteLength(json), layers
+      quantized.size === 0 ? gzipBytes(data) : gzipBytes(asStored), sum("sparseBytes"), Buffer.byteLength(json), layers
     );
   } finally {
     tf.dispose(decoded);

@@ -4,6 +4,8 @@ import { gzipSync } from "zlib";
 import { artifactsOf, gzipBytes, size } from "../../../plugins/measure/size";
 import { csrCount, sparseRule, weightStorage } from "../../../plugins/measure/sparse";
 import { assertNoLeak, assertRejectsSlimlab, onBackend } from "./helpers";
+import { quantize } from "../../../plugins/quantize/quantize";
+import { prune } from "../../../plugins/prune/prune";
 
 /**
  * Dense 40 → 2 with known zeros. Column 0 (output 0) has non-zeros at
@@ -211,5 +213,25 @@ describe("measure/size", () => {
     const m = sparseConv();
     await assertNoLeak(() => size(m));
     m.dispose();
+  });
+
+  it("sizes a model quantize returned at its codes, as quantize reports it, not at its float32 values", async () => {
+    const m = tf.sequential({ name: "q", layers: [tf.layers.dense({ name: "fc", units: 16, inputShape: [64], kernelInitializer: tf.initializers.randomNormal({ seed: 3 }) })] });
+    const r8 = await quantize(m, { bits: 8 });
+    const s8 = await size(r8.model);
+    // Kernel: 1024 one-byte codes + one float32 scale and min; bias: 16 float32.
+    assert.strictEqual(s8.savedBytes, 1024 + 8 + 64);
+    assert.strictEqual(s8.savedBytes, r8.sizes.quantizedBytes);
+    assert.strictEqual(s8.float32Bytes, 4 * 1040);
+    assert.ok(s8.gzipBytes < (await size(m)).gzipBytes / 2.5, `gzip ${s8.gzipBytes} of codes vs ${(await size(m)).gzipBytes} of floats`);
+    const r4 = await quantize(m, { bits: 4, perChannel: true });
+    assert.strictEqual((await size(r4.model)).savedBytes, 1024 / 2 + 16 * 8 + 64);
+    // A pruned, shared kernel: the sparse count is quantize's own CSR count.
+    const pruned = (await prune(m, { sparsity: 0.9, report: false })).model;
+    const shared = await quantize(pruned, { scheme: "kmeans", bits: 4 });
+    assert.strictEqual((await size(shared.model)).sparseBytes, shared.sizes.quantizedBytes);
+    // The input model is still sized as float32.
+    assert.strictEqual((await size(m)).savedBytes, 4 * 1040);
+    for (const x of [m, r8.model, r4.model, pruned, shared.model]) x.dispose();
   });
 });
