@@ -119,10 +119,10 @@ export function quantizeLinear(values: Float32Array, shape: readonly number[], o
 }
 
 /*
- * The range and encoding loops below are the hot path (bench/quantize.ts).
- * Each is a small function of its own: V8 optimises a short loop it enters
- * on every call far better than one loop on-stack-replaced inside a larger
- * function (inlining the range pass in quantizeLinear made it 7× slower).
+ * The range and encoding loops below are the hot path (bench/quantize.ts):
+ * one variant for the channel axis last (Dense and conv kernels, where
+ * consecutive weights belong to different channels) and one for blocks of
+ * weights sharing a channel.
  */
 
 /**
