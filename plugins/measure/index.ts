@@ -8,7 +8,7 @@ export { layerCost, layerCostIn, layerCalls, modelCost, elements } from "./cost"
 export type { LayerCost, LayerCall, ModelCost, ExampleShape } from "./cost";
 export { size, artifactsOf, gzipBytes, SizeResult } from "./size";
 export type { SizeOptions, SizeRow } from "./size";
-export { csrCount, sparseRule, weightStorage, INDEX_BITS } from "./sparse";
+export { csrCount, sparseRule, weightStorage, pointerWidth, INDEX_BITS } from "./sparse";
 export type { CsrCount, CsrOptions, SparseRule, WeightStorage } from "./sparse";
 export { percentile, timingStats } from "./percentile";
 export type { TimingStats } from "./percentile";

@@ -31,7 +31,7 @@ export const summaryMagic = defineMagic({
 export const sizeMagic = defineMagic({
   name: "size",
   summary: "Weight bytes as float32, as saved, gzipped and in sparse CSR (Deep Compression's relative indices), with ratios.",
-  description: "Sparse: kernels in CSR with index gaps of 5 bits (Dense) or 8 bits (Conv), a filler zero when a gap overflows, 32-bit row pointers; other weights as saved.",
+  description: "Sparse: kernels in CSR with index gaps of 5 bits (Dense) or 8 bits (Conv), a filler zero when a gap overflows, row pointers of ceil(log2(entries + 1)) bits; other weights as saved.",
   positional: [{ name: "model", help: "a tf.LayersModel, or tfjs ModelArtifacts (quantized manifests count their dtype)" }],
   flags: {
     valueBits: { type: "number", help: "bits per non-zero value in the sparse count (default: the stored width)", integer: true, min: 1, max: 32 },

@@ -14,7 +14,10 @@
  *   gap − 1). A longer gap gets ceil(gap / 2^b) − 1 filler entries: stored
  *   zeros, each advancing 2^b columns.
  * - Every entry (non-zero or filler) costs valueBits + indexBits.
- * - Each of the rows + 1 row pointers costs pointerBits (default 32).
+ * - Each of the rows + 1 row pointers costs pointerBits; by default the
+ *   fewest bits that can count to the number of entries,
+ *   ceil(log2(entries + 1)) (at least 1), since a pointer is an offset into
+ *   the entry stream.
  * - Bytes = ceil(total bits / 8) per tensor.
  * Deep Compression uses 8 index bits for conv layers and 5 for fc layers.
  * Which weights go to CSR at all is sparseRule's decision (kernels only);
@@ -24,6 +27,18 @@
 
 /** The default index widths of Deep Compression: 5 bits for fc, 8 for conv. */
 export const INDEX_BITS = { dense: 5, conv: 8 } as const;
+
+/**
+ * Bits of one CSR row pointer: the fewest that can hold every offset 0..entries.
+ *
+ * @param entries stored entries of the tensor (non-zeros + fillers)
+ * @returns ceil(log2(entries + 1)), at least 1
+ * @example
+ *   pointerWidth(18816); // 15
+ */
+export function pointerWidth(entries: number): number {
+  return Math.max(1, Math.ceil(Math.log2(entries + 1)));
+}
 
 /** What it takes to store one matrix in relative-index CSR. */
 export interface CsrCount {
@@ -44,7 +59,7 @@ export interface CsrOptions {
   valueBits: number;
   /** Bits per relative index (gap): 5 for fc, 8 for conv in Deep Compression. */
   indexBits: number;
-  /** Bits per row pointer; default 32. */
+  /** Bits per row pointer; default pointerWidth(entries), the fewest that address every entry. */
   pointerBits?: number;
   /** How many trailing axes make a row index: 1 (Dense, Conv) or 2 (depthwise [.., C, m]); default 1. */
   rowAxes?: 1 | 2;
@@ -65,7 +80,6 @@ export interface CsrOptions {
  */
 export function csrCount(values: ArrayLike<number>, shape: readonly number[], opts: CsrOptions): CsrCount {
   const rowAxes = opts.rowAxes ?? 1;
-  const pointerBits = opts.pointerBits ?? 32;
   const rows = shape.slice(-rowAxes).reduce((a, b) => a * b, 1);
   const columns = rows === 0 ? 0 : values.length / rows;
   const span = 2 ** opts.indexBits;
@@ -85,6 +99,7 @@ export function csrCount(values: ArrayLike<number>, shape: readonly number[], op
     }
   }
   const entries = nonZeros + fillers;
+  const pointerBits = opts.pointerBits ?? pointerWidth(entries);
   const bits = entries * (opts.valueBits + opts.indexBits) + (rows + 1) * pointerBits;
   return { rows, columns, nonZeros, fillers, entries, bits, bytes: Math.ceil(bits / 8) };
 }

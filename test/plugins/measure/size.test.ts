@@ -44,8 +44,10 @@ describe("measure/sparse", () => {
     v[39] = 2;
     const c = csrCount(v, [40, 1], { valueBits: 32, indexBits: 5 });
     assert.deepStrictEqual([c.rows, c.columns, c.nonZeros, c.fillers, c.entries], [1, 40, 2, 1, 3]);
-    assert.strictEqual(c.bits, 3 * 37 + 2 * 32);
-    assert.strictEqual(c.bytes, Math.ceil((3 * 37 + 64) / 8));
+    // 2 row pointers address entries 0..3: 2 bits each.
+    assert.strictEqual(c.bits, 3 * 37 + 2 * 2);
+    assert.strictEqual(c.bytes, Math.ceil((3 * 37 + 4) / 8));
+    assert.strictEqual(csrCount(v, [40, 1], { valueBits: 32, indexBits: 5, pointerBits: 32 }).bits, 3 * 37 + 2 * 32);
   });
 
   it("stores a gap of exactly 2^bits without a filler, 2^bits + 1 with one, and long gaps with several", () => {
@@ -57,7 +59,7 @@ describe("measure/sparse", () => {
     assert.strictEqual(csrCount(at([31], 40), [40, 1], { valueBits: 32, indexBits: 5 }).fillers, 0); // gap 32
     assert.strictEqual(csrCount(at([32], 40), [40, 1], { valueBits: 32, indexBits: 5 }).fillers, 1); // gap 33
     assert.strictEqual(csrCount(at([99], 100), [100, 1], { valueBits: 32, indexBits: 5 }).fillers, 3); // gap 100 = 3·32 + 4
-    assert.strictEqual(csrCount(at([], 100), [100, 1], { valueBits: 32, indexBits: 5 }).bits, 2 * 32); // empty row: pointers only
+    assert.strictEqual(csrCount(at([], 100), [100, 1], { valueBits: 32, indexBits: 5 }).bits, 2 * 1); // empty row: two 1-bit pointers only
   });
 
   it("takes rows from the trailing axes: one per output channel, c·m + j for depthwise kernels", () => {
@@ -108,10 +110,10 @@ describe("measure/sparse: the shared rule", () => {
     assert.deepStrictEqual(sparseRule("depthwise_kernel", 4), { indexBits: 8, rowAxes: 2 });
     assert.strictEqual(sparseRule("bias", 1), undefined);
     assert.strictEqual(sparseRule("gamma", 1), undefined);
-    // Kernel [40, 1], non-zeros at 0 and 39: gaps 1 and 39 (one filler) → 3 × 37 + 2 × 32 = 175 bits → 22 bytes.
+    // Kernel [40, 1], non-zeros at 0 and 39: gaps 1 and 39 (one filler) → 3 × 37 + 2 × 2 = 115 bits → 15 bytes.
     const k = new Float32Array(40);
     k[0] = k[39] = 1;
-    assert.deepStrictEqual(weightStorage(k, [40, 1], "kernel", { valueBits: 32, bytesPerElement: 4 }), { nonZeros: 2, sparseBytes: 22, indexBits: 5 });
+    assert.deepStrictEqual(weightStorage(k, [40, 1], "kernel", { valueBits: 32, bytesPerElement: 4 }), { nonZeros: 2, sparseBytes: 15, indexBits: 5 });
     assert.deepStrictEqual(weightStorage(Float32Array.from([0, 2, 0]), [3], "bias", { valueBits: 32, bytesPerElement: 4 }), { nonZeros: 1, sparseBytes: 12, indexBits: 0 });
   });
 
@@ -140,26 +142,26 @@ describe("measure/size", () => {
     assert.strictEqual(s.float32Bytes, 82 * 4);
     assert.strictEqual(s.savedBytes, 328);
     // Kernel rows: output 0 → gaps 1, 39 (+1 filler) = 3 entries; output 1 → gap 32 = 1 entry.
-    // 4 entries × (32 + 5) bits + 3 row pointers × 32 bits = 244 bits → 31 bytes; bias dense 8 bytes.
-    assert.strictEqual(s.sparseBytes, 31 + 8);
-    assert.deepStrictEqual(s.layers, [{ layer: "fc", params: 82, nonZeros: 4, float32Bytes: 328, savedBytes: 328, sparseBytes: 39, indexBits: 5 }]);
+    // 4 entries × (32 + 5) bits + 3 row pointers × 3 bits (offsets 0..4) = 157 bits → 20 bytes; bias dense 8 bytes.
+    assert.strictEqual(s.sparseBytes, 20 + 8);
+    assert.deepStrictEqual(s.layers, [{ layer: "fc", params: 82, nonZeros: 4, float32Bytes: 328, savedBytes: 328, sparseBytes: 28, indexBits: 5 }]);
     const a = await artifactsOf(m);
     const raw = new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData));
     assert.strictEqual(s.gzipBytes, gzipSync(raw, { level: 6 }).length);
     assert.ok(s.gzipBytes < 100, `gzip of mostly zeros is small, got ${s.gzipBytes}`);
-    assert.ok(Math.abs(s.ratios.sparse - 328 / 39) < 1e-12);
+    assert.ok(Math.abs(s.ratios.sparse - 328 / 28) < 1e-12);
     m.dispose();
   });
 
   it("uses 8-bit gaps for a Conv2D kernel", async () => {
     const m = sparseConv();
     const s = await size(m);
-    // One row of 320 columns: gaps 1, 300 (> 256: one filler), 1 → 4 entries × 40 bits + 2 pointers × 32 = 224 bits = 28 bytes; bias 4.
-    assert.strictEqual(s.sparseBytes, 28 + 4);
+    // One row of 320 columns: gaps 1, 300 (> 256: one filler), 1 → 4 entries × 40 bits + 2 pointers × 3 = 166 bits → 21 bytes; bias 4.
+    assert.strictEqual(s.sparseBytes, 21 + 4);
     assert.strictEqual(s.float32Bytes, 321 * 4);
     assert.strictEqual(s.layers[0].indexBits, 8);
-    // --value-bits 5 (weight sharing): 4 × (5 + 8) + 64 = 116 bits → 15 bytes.
-    assert.strictEqual((await size(m, { valueBits: 5 })).sparseBytes, 15 + 4);
+    // --value-bits 5 (weight sharing): 4 × (5 + 8) + 6 = 58 bits → 8 bytes.
+    assert.strictEqual((await size(m, { valueBits: 5 })).sparseBytes, 8 + 4);
     m.dispose();
   });
 
@@ -187,8 +189,8 @@ describe("measure/size", () => {
     assert.strictEqual(s.float32Bytes, 328);
     assert.strictEqual(s.nonZeros, 4);
     assert.strictEqual(s.gzipBytes, gzipSync(data, { level: 6 }).length);
-    // Kernel: 4 entries × (8 + 5) + 3 × 32 = 148 bits → 19 bytes; bias as stored, 2 bytes.
-    assert.strictEqual(s.sparseBytes, 19 + 2);
+    // Kernel: 4 entries × (8 + 5) + 3 × 3 = 61 bits → 8 bytes; bias as stored, 2 bytes.
+    assert.strictEqual(s.sparseBytes, 8 + 2);
     m.dispose();
   });
 
@@ -196,8 +198,8 @@ describe("measure/size", () => {
     const m = sparseDense();
     const s = await size(m);
     const text = String(s.toMimeBundle()["text/plain"]);
-    assert.match(text, /sparse CSR\s+39\s+39 B\s+8\.41×/);
-    assert.match(text, /fc\s+82\s+4\s+328\s+328\s+39\s+5/);
+    assert.match(text, /sparse CSR\s+28\s+28 B\s+11\.7\d*×/);
+    assert.match(text, /fc\s+82\s+4\s+328\s+328\s+28\s+5/);
     assert.match(String(s.toMimeBundle()["text/html"]), /<table class="dataframe">/);
     m.dispose();
   });
