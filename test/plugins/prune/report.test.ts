@@ -42,13 +42,13 @@ describe("prune/report: measure's sizes and FLOPs", () => {
     const m = known();
     const rows = layerRows(m);
     // c: kernel [1, 1, 2, 2] = 2 rows (filters) × 2 columns; row 0 has column 0, row 1 column 1 (gaps 1, 2).
-    //    8-bit gaps: 2 entries × 40 bits + 3 row pointers × 32 bits = 176 bits = 22 bytes.
+    //    8-bit gaps: 2 entries × 40 bits + 3 row pointers × 2 bits (offsets 0..2) = 86 bits → 11 bytes.
     // d: kernel [8, 2] = 2 rows × 8 columns; row 0 has column 0, row 1 column 7 (gaps 1, 8 ≤ 32).
-    //    5-bit gaps: 2 × 37 + 3 × 32 = 170 bits → 22 bytes; bias dense: 8 bytes.
+    //    5-bit gaps: 2 × 37 + 3 × 2 = 80 bits = 10 bytes; bias dense: 8 bytes.
     assert.deepStrictEqual(rows.map((r) => [r.layer, r.kind, r.params, r.nonZeros, r.rawBytes, r.sparseBytes]), [
-      ["c", "Conv2D", 4, 2, 16, 22],
-      ["d", "Dense", 18, 3, 72, 22 + 8],
-      ["(total)", "", 22, 5, 88, 52],
+      ["c", "Conv2D", 4, 2, 16, 11],
+      ["d", "Dense", 18, 3, 72, 10 + 8],
+      ["(total)", "", 22, 5, 88, 29],
     ]);
     assert.ok(Math.abs(rows[1].sparsity - 15 / 18) < 1e-12);
     m.dispose();
