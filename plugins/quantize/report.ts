@@ -30,6 +30,8 @@ export interface LayerRow {
   quantKB: number;
   /** Huffman-coded codes + code-length table + parameters (when huffman is on), else null. */
   huffmanKB: number | null;
+  /** Storage "csr" with huffman on: the gap width the Huffman size chose (sparse-size.ts); else null. */
+  huffmanGapBits: number | null;
 }
 
 /** Size totals over the whole model (unquantized weights count at 32 bits). */
@@ -64,8 +66,9 @@ export function layerRows(quantized: ReadonlyMap<string, QuantizedTensor>, origi
     const sparse = q.kept ? sparseBits(q, name, huffman) : undefined;
     const bits = sparse ? sparse.bits : tensorBits(q);
     let huffmanKB: number | null = null;
+    let huffmanGapBits: number | null = null;
     if (sparse) {
-      if (huffman) huffmanKB = sparse.huffmanBits / 8 / 1024;
+      if (huffman) [huffmanKB, huffmanGapBits] = [sparse.huffmanBits / 8 / 1024, sparse.huffmanIndexBits];
     } else if (huffman) {
       // Alphabet of the codes; each used symbol's code length is stored in 8 bits.
       const alphabet = q.decoding.kind === "float16" ? 65536 : 2 ** q.bits;
@@ -88,6 +91,7 @@ export function layerRows(quantized: ReadonlyMap<string, QuantizedTensor>, origi
       floatKB: (q.codes.length * 4) / 1024,
       quantKB: bits / 8 / 1024,
       huffmanKB,
+      huffmanGapBits,
     });
   }
   return rows;

@@ -6,20 +6,26 @@
  * - the survivors in relative-index CSR, exactly as plugins/measure's
  *   csrCount counts them, with one b-bit code per stored entry (survivor or
  *   filler zero) in place of a float, plus the gap index (5 bits fc, 8 bits
- *   conv) and the (rows + 1) 32-bit row pointers; rounded up to whole bytes
- *   like csrCount, so the CSR part equals `size(model, {valueBits: b})`;
+ *   conv) and the (rows + 1) row pointers of pointerWidth(entries) bits;
+ *   rounded up to whole bytes like csrCount, so the CSR part equals
+ *   `size(model, {valueBits: b})`;
  * - the decoder's parameters (metrics.ts paramBits: 32 bits per codebook
  *   entry, or per α of binary);
  * - with Huffman coding (§4), the code stream and the gap stream are each
  *   coded with a canonical Huffman code (huffman.ts); the code stream's
  *   alphabet is 2^b codes plus one symbol for the filler zero, and each used
- *   symbol's code length costs 8 bits; pointers and parameters stay fixed.
+ *   symbol's code length costs 8 bits. Once gaps are Huffman-coded, the
+ *   fixed gap width no longer sets their cost, only how often a filler is
+ *   needed, so the gap width is chosen per tensor: every width from 1 to
+ *   16 bits is tried and the smallest total kept, plus 4 bits that record
+ *   it. Pointers (pointerWidth of that width's entries) and parameters stay
+ *   fixed-width.
  *
  * Which axes form rows and how wide a gap is comes from measure's
  * sparseRule (kernels); any other weight with zeros (a bias) is counted as
  * one row with fc-width gaps.
  */
-import { INDEX_BITS, SparseRule, csrCount, sparseRule } from "../measure/sparse";
+import { INDEX_BITS, SparseRule, csrCount, pointerWidth, sparseRule } from "../measure/sparse";
 import { huffmanCode } from "./huffman";
 import { paramBits, tensorBits } from "./metrics";
 import { QuantizedTensor } from "./quantized";
@@ -40,9 +46,14 @@ export interface SparseBits {
   indexBits: number;
   /** 8·(CSR bytes) + parameter bits. */
   bits: number;
-  /** 8·ceil((Huffman code stream + gap stream + length tables + row pointers) / 8) + parameter bits. */
+  /** 8·ceil((Huffman code stream + gap stream + length tables + row pointers + 4-bit gap width) / 8) + parameter bits. */
   huffmanBits: number;
+  /** The gap width the Huffman-coded size uses (NaN when not asked). */
+  huffmanIndexBits: number;
 }
+
+/** Widths tried for Huffman-coded gaps (a gap symbol must fit the Uint16 stream). */
+const HUFFMAN_GAP_WIDTHS = Array.from({ length: 16 }, (_, i) => i + 1);
 
 /**
  * The two symbol streams of a tensor's CSR form, in storage order (rows =
@@ -51,12 +62,14 @@ export interface SparseBits {
  *
  * @param q a quantized tensor with `kept`
  * @param name its weight name ("fc1/kernel"), for the layout
+ * @param indexBits gap width (default: the layout's, 5 fc / 8 conv)
  * @returns the code and gap streams, and the row count
  * @example
  *   csrStreams(q, "fc1/kernel").codes.length; // nonZeros + fillers
  */
-export function csrStreams(q: QuantizedTensor, name: string): { codes: Uint16Array; gaps: Uint16Array; rows: number } {
+export function csrStreams(q: QuantizedTensor, name: string, indexBits?: number): { codes: Uint16Array; gaps: Uint16Array; rows: number } {
   const layout = sparseLayout(name, q.shape);
+  if (indexBits !== undefined) layout.indexBits = indexBits;
   const kept = q.kept as Uint8Array;
   const rows = layout.shape.slice(-layout.rowAxes).reduce((a, b) => a * b, 1);
   const columns = rows === 0 ? 0 : kept.length / rows;
@@ -99,14 +112,21 @@ export function sparseBits(q: QuantizedTensor, name: string, huffman: boolean): 
   const csr = csrCount(kept, layout.shape, { valueBits: q.bits, indexBits: layout.indexBits, rowAxes: layout.rowAxes });
   const params = paramBits(q);
   let huffmanBits = NaN;
+  let huffmanIndexBits = NaN;
   if (huffman) {
-    const s = csrStreams(q, name);
-    const hc = huffmanCode(s.codes, 2 ** q.bits + 1);
-    const hg = huffmanCode(s.gaps, 2 ** layout.indexBits);
-    const tables = 8 * [...hc.lengths, ...hg.lengths].filter((l) => l > 0).length;
-    huffmanBits = 8 * Math.ceil((hc.bits + hg.bits + tables + (s.rows + 1) * 32) / 8) + params;
+    let best = NaN;
+    for (const width of HUFFMAN_GAP_WIDTHS) {
+      const s = csrStreams(q, name, width);
+      const hc = huffmanCode(s.codes, 2 ** q.bits + 1);
+      const hg = huffmanCode(s.gaps, 2 ** width);
+      const tables = 8 * [...hc.lengths, ...hg.lengths].filter((l) => l > 0).length;
+      const pointers = (s.rows + 1) * pointerWidth(s.codes.length);
+      const total = hc.bits + hg.bits + tables + pointers + 4;
+      if (!(total >= best)) [best, huffmanIndexBits] = [total, width]; // the narrowest width wins ties
+    }
+    huffmanBits = 8 * Math.ceil(best / 8) + params;
   }
-  return { nonZeros: csr.nonZeros, fillers: csr.fillers, indexBits: layout.indexBits, bits: 8 * csr.bytes + params, huffmanBits };
+  return { nonZeros: csr.nonZeros, fillers: csr.fillers, indexBits: layout.indexBits, bits: 8 * csr.bytes + params, huffmanBits, huffmanIndexBits };
 }
 
 /**

@@ -92,14 +92,20 @@ describe("quantize of pruned tensors (zeros stay zeros)", () => {
     const q = quantizeKmeans(v, [4, 2], { bits: 1 });
     assert.deepStrictEqual(Array.from((q.decoding as { codebook: Float32Array }).codebook), [-1, 1.5]);
     const s = sparseBits(q, "fc/kernel", true);
-    // 3 entries × (1 code bit + 5 gap bits) + 3 row pointers × 32 = 114 bits → 15 bytes; codebook 2 × 32.
-    assert.strictEqual(s.bits, 15 * 8 + 64);
-    // Huffman: codes [1, 1, 0] (alphabet 3) → 1 + 1 + 1 bits; gaps−1 [0, 2, 1] → lengths 1, 2, 2 → 5 bits;
-    // 5 used symbols × 8 bits of tables; 96 bits of pointers: 144 bits = 18 bytes; + codebook.
+    // 3 entries × (1 code bit + 5 gap bits) + 3 row pointers × 2 bits (offsets 0..3) = 24 bits = 3 bytes; codebook 2 × 32.
+    assert.strictEqual(s.bits, 3 * 8 + 64);
+    // Huffman tries every gap width. At 2 bits (span 4) no gap needs a filler: codes [1, 1, 0] (alphabet 3, two
+    // used) → 1 + 1 + 1 bits; gaps−1 [0, 2, 1] → lengths 1, 2, 2 → 5 bits; 5 used symbols × 8 bits of tables;
+    // 3 pointers × 2 bits; 4 bits naming the width: 58 bits. Wider gaps cost the same (the narrowest wins ties);
+    // 1 bit (span 2) needs a filler for gap 3: codes [1, F, 1, 0] → 1 + 2 + 1 + 2 = 6 bits, gaps−1 [0, 1, 0, 1] → 4,
+    // tables 5 × 8, pointers 3 × 3, width 4: 63 bits. So 58 bits → 8 bytes; + codebook.
     const st = csrStreams(q, "fc/kernel");
     assert.deepStrictEqual([Array.from(st.codes), Array.from(st.gaps)], [[1, 1, 0], [0, 2, 1]]);
-    assert.strictEqual(s.huffmanBits, 18 * 8 + 64);
-    assert.deepStrictEqual([s.nonZeros, s.fillers, s.indexBits], [3, 0, 5]);
+    const st1 = csrStreams(q, "fc/kernel", 1);
+    assert.deepStrictEqual([Array.from(st1.codes), Array.from(st1.gaps)], [[1, 2, 1, 0], [0, 1, 0, 1]]);
+    assert.strictEqual(s.huffmanBits, 8 * 8 + 64);
+    assert.deepStrictEqual([s.nonZeros, s.fillers, s.indexBits, s.huffmanIndexBits], [3, 0, 5, 2]);
+    assert.ok(Number.isNaN(sparseBits(q, "fc/kernel", false).huffmanIndexBits));
   });
 
   it("filler zeros: a gap beyond 2^5 adds an entry with the filler symbol 2^bits", () => {
@@ -124,9 +130,9 @@ describe("quantize of pruned tensors (zeros stay zeros)", () => {
     const k = Array.from(r.model.getLayer("fc").getWeights()[0].dataSync());
     assert.ok([1, 2, 4, 5, 7].every((i) => Object.is(k[i], 0)), `kernel ${k}`);
     const row = r.layers.find((l) => l.weight === "fc/kernel");
-    assert.deepStrictEqual([row?.storage, row?.coded, row?.quantKB, row?.huffmanKB], ["csr", 3, 184 / 8 / 1024, 208 / 8 / 1024]);
+    assert.deepStrictEqual([row?.storage, row?.coded, row?.quantKB, row?.huffmanKB], ["csr", 3, 88 / 8 / 1024, 128 / 8 / 1024]);
     // The bias stays float32 (registry.ts): 2 × 4 bytes.
-    assert.strictEqual(r.sizes.quantizedBytes, 184 / 8 + 8);
+    assert.strictEqual(r.sizes.quantizedBytes, 88 / 8 + 8);
     assert.strictEqual(r.sizes.floatBytes, 40);
     r.model.dispose();
     model.dispose();
