@@ -7,9 +7,11 @@
 import * as path from "path";
 import { isSlimlabError } from "../plugins/core/errors";
 import { setHost } from "../plugins/core/host";
+import { CellScope, installScopeTracking, resetEngineAfterTermination } from "./cell-scope";
 import { KernelHost } from "./display/kernel-host";
 import { toMimeBundle } from "./display/format";
-import { CellError, Executor } from "./executor";
+import { CellError, describeLateError, ExecPhase, Executor } from "./executor";
+import { guardProcess } from "./guard";
 import { expandCell, Expansion } from "./magics/expand";
 import { loadPlugin } from "./magics/plugins";
 import { MagicRegistry } from "./magics/registry";
@@ -33,7 +35,11 @@ export interface CellOutcome {
 
 /** Sinks for what a running cell emits; the Jupyter server and the headless runner supply their own. */
 export interface OutputSink {
-  stream(name: "stdout" | "stderr", text: string): void;
+  /**
+   * Text a cell printed. `origin` is set for a late error: the scope of the
+   * cell whose timer or promise failed (which may have finished long ago).
+   */
+  stream(name: "stdout" | "stderr", text: string, origin?: CellScope): void;
   display(msgType: "display_data" | "update_display_data" | "clear_output", content: Record<string, unknown>): void;
 }
 
@@ -50,8 +56,8 @@ export class CellRunner {
   private running = false;
   /** True once a cell that imported the magic runtime has run: later cells see the name already. */
   private runtimeInScope = false;
-  /** Counts runs, so a late interrupt timer cannot hit a cell started after it. */
-  private runs = 0;
+  /** The scope of the running (or last) cell. */
+  private scope: CellScope | undefined;
 
   constructor(cwd: string, sink: OutputSink, registerBuiltins: (r: MagicRegistry) => void) {
     this.sink = sink;
@@ -67,6 +73,25 @@ export class CellRunner {
       loadPlugin: (file) => loadPlugin(this.registry, path.resolve(cwd, file)),
     });
     captureOutput((name, text) => this.sink.stream(name, text));
+    installScopeTracking();
+    guardProcess((e, origin, kind) => this.reportLate(e, origin, kind));
+  }
+
+  /** Tells the executor's phase changes to `listener` (the kernel's watchdog). */
+  onPhase(listener: (phase: ExecPhase) => void): void {
+    this.executor.onPhase = listener;
+  }
+
+  /** A late error goes to the running cell's output, or else to the cell that scheduled the failing work. */
+  private reportLate(e: unknown, origin: CellScope | undefined, kind: string): void {
+    // An interrupted cell's abandoned work failing afterwards is expected.
+    if (origin?.cancelled) return;
+    const finished = origin !== undefined && (!this.running || origin !== this.scope);
+    const from = finished ? ` (from cell [${origin.count}], which had already finished)` : "";
+    const lines = describeLateError(e);
+    const what = kind === "unhandledRejection" ? "Unhandled promise rejection" : "Uncaught exception";
+    const text = `${what}${from}: ${lines.join("\n")}\nThe kernel keeps running; variables are unchanged.\n`;
+    this.sink.stream("stderr", text, this.running ? undefined : origin);
   }
 
   setSink(sink: OutputSink): void {
@@ -82,11 +107,18 @@ export class CellRunner {
     return expandCell(code, this.registry, { importRuntime: !this.runtimeInScope });
   }
 
-  async run(code: string): Promise<CellOutcome> {
+  /**
+   * Runs one cell.
+   *
+   * @param count its execution count (for messages about it later)
+   * @param tag what the caller routes the cell's late output by (kernel.ts: the request)
+   */
+  async run(code: string, count = 0, tag?: unknown): Promise<CellOutcome> {
     this.pages = [];
     this.host.newCell();
     this.running = true;
-    this.runs++;
+    const scope = new CellScope(count, tag);
+    this.scope = scope;
     try {
       let expansion: Expansion;
       try {
@@ -94,7 +126,9 @@ export class CellRunner {
       } catch (e) {
         return { ok: false, error: usageError(e), pages: [] };
       }
-      const res = await this.executor.run(expansion.code);
+      const res = await this.executor.run(expansion.code, scope);
+      // Nothing an interrupted cell started may go on changing state after it replied.
+      if (scope.cancelled) await scope.settled(INTERRUPT_GRACE_MS);
       if (expansion.timeCell && res.timing) this.sink.stream("stdout", formatCpuWall(res.timing.cpu, res.timing.wall));
       if (!res.ok) return { ok: false, error: shiftColumns(res.error, expansion.firstLineShift), pages: this.pages };
       if (expansion.firstLineShift > 0) this.runtimeInScope = true;
@@ -113,15 +147,21 @@ export class CellRunner {
     this.executor.close();
   }
 
-  /** Interrupts the running cell: first asks it to stop (signal), then abandons its await. */
-  interrupt(): void {
+  /**
+   * Interrupts the running cell: clears its timers, stops its fits, aborts
+   * the signal its loops check, and ends it with KeyboardInterrupt (its
+   * await is abandoned if it has not stopped within the grace time).
+   *
+   * @param forced the cell's JavaScript was already terminated (watchdog.ts):
+   *   tfjs may have been stopped inside an op, so its scopes are repaired,
+   *   and there is nothing to wait for
+   */
+  interrupt(forced = false): void {
+    if (forced) resetEngineAfterTermination();
     if (!this.running) return;
+    this.scope?.cancel();
     this.host.interrupt();
-    // Only the cell that was interrupted: if it stopped by itself and the
-    // next one started within the grace time, that one must run on.
-    const run = this.runs;
-    const timer = setTimeout(() => this.running && this.runs === run && this.executor.interrupt(), INTERRUPT_GRACE_MS);
-    timer.unref();
+    this.executor.interrupt(forced ? 0 : INTERRUPT_GRACE_MS);
   }
 }
 

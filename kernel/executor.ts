@@ -6,6 +6,7 @@
 import Module from "module";
 import * as path from "path";
 import * as vm from "vm";
+import { beginRun, CellScope, endRun, realTimers } from "./cell-scope";
 import { Converter, Diagnostic, expandShorthandProperties } from "./tslab-adapter";
 import { SourceMapper } from "./sourcemap";
 
@@ -30,6 +31,9 @@ export type CellResolve = (id: string, fromDir: string) => string;
 
 const INTERRUPTED = "KeyboardInterrupt";
 
+/** What the executor is doing, for whoever has to interrupt it (watchdog.ts). */
+export type ExecPhase = "idle" | "sync" | "async";
+
 export class Executor {
   private prevDecl = "";
   /** Top-level declarations of all cells so far (tslab exports them from each cell). */
@@ -38,7 +42,10 @@ export class Executor {
   private readonly sideOutputs = new Map<string, string>();
   private readonly sideModules = new Map<string, Module>();
   private abort: ((e: Error) => void) | undefined;
+  private interruptRequested = false;
   private cellCount = 0;
+  /** Told when a cell starts and stops running synchronously, and while its awaited part runs. */
+  onPhase: (phase: ExecPhase) => void = () => undefined;
 
   constructor(
     private readonly conv: Converter,
@@ -57,9 +64,19 @@ export class Executor {
     });
   }
 
-  /** Abandons the awaited part of the running cell (its state stays as it is). */
-  interrupt(): void {
-    this.abort?.(Object.assign(new Error("interrupted by the user"), { name: INTERRUPTED }));
+  /**
+   * Ends the running cell with KeyboardInterrupt. Its awaited part gets
+   * `graceMs` to stop by itself (at a batch boundary), then is abandoned;
+   * either way the cell's outcome is the interrupt, never `ok`. Variables
+   * keep the values they had.
+   */
+  interrupt(graceMs = 0): void {
+    this.interruptRequested = true;
+    const abort = this.abort;
+    if (!abort) return;
+    const err = Object.assign(new Error("interrupted by the user"), { name: INTERRUPTED });
+    if (graceMs <= 0) abort(err);
+    else realTimers.setTimeout(() => this.abort === abort && abort(err), graceMs).unref();
   }
 
   /** Stops the converter's file watchers, which otherwise keep the process alive. */
@@ -80,7 +97,8 @@ export class Executor {
     return this.conv.inspect(this.prevDecl, src, pos);
   }
 
-  async run(src: string): Promise<RunResult> {
+  /** Runs one cell as code of `scope` (timers and promises it makes belong to that cell). */
+  async run(src: string, scope: CellScope = new CellScope(0)): Promise<RunResult> {
     const converted = this.conv.convert(this.prevDecl, expandShorthandProperties(src));
     for (const out of converted.sideOutputs ?? []) {
       this.sideModules.delete(out.path);
@@ -100,18 +118,34 @@ export class Executor {
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     const timing = (): RunTiming => ({ cpu: process.cpuUsage(cpu0), wall: Number(process.hrtime.bigint() - t0) / 1e9 });
+    this.interruptRequested = false;
+    // Start the cell from a macrotask of Node's own: its promise chain then
+    // runs in a callback scope Node can unwind if the watchdog has to
+    // terminate it (one opened by a native addon such as zeromq's aborts
+    // the process when terminated).
+    await new Promise((r) => realTimers.setImmediate(r));
+    beginRun(scope);
     try {
+      this.onPhase("sync");
       const ret = vm.runInThisContext(wrapped, { filename, breakOnSigint: true });
       if (converted.hasToplevelAwait) {
-        const interrupted = new Promise<never>((_, reject) => (this.abort = reject));
-        await Promise.race([ret, interrupted]);
+        this.onPhase("async");
+        // If the cell is abandoned, its own late failure is not news.
+        (ret as Promise<unknown>).catch(() => undefined);
+        const abandoned = new Promise<never>((_, reject) => (this.abort = reject));
+        if (this.interruptRequested) this.interrupt();
+        await Promise.race([ret, abandoned]);
       }
+      if (this.interruptRequested) throw Object.assign(new Error("interrupted by the user"), { name: INTERRUPTED });
     } catch (e) {
       // Declarations made before the failure are kept, as in IPython.
       this.prevDecl = converted.declOutput ?? this.prevDecl;
+      if (this.interruptRequested) return { ok: false, error: interruptedError(), timing: timing() };
       return { ok: false, error: runtimeError(e, filename, mapper), timing: timing() };
     } finally {
       this.abort = undefined;
+      endRun(scope);
+      this.onPhase("idle");
     }
     const took = timing();
     this.prevDecl = converted.declOutput ?? "";
@@ -170,6 +204,7 @@ function runtimeError(e: unknown, filename: string, mapperOf: () => SourceMapper
   // ERR_SCRIPT_EXECUTION_INTERRUPTED ("Script execution was interrupted by `SIGINT`").
   if ((e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" || e.message === "Script execution interrupted.") return interruptedError();
   if (e.name === INTERRUPTED) return interruptedError();
+  if (e.name === "SlimlabError" && (e as { code?: string }).code === "E_INTERRUPTED") return interruptedError();
   // A slimlab usage error is the user's to fix, not a bug: one line, no stack.
   if (e.name === "SlimlabError") {
     const code = (e as { code?: string }).code;
@@ -195,4 +230,18 @@ function runtimeError(e: unknown, filename: string, mapperOf: () => SourceMapper
 
 function interruptedError(): CellError {
   return { ename: INTERRUPTED, evalue: "interrupted by the user; variables keep the values they had", traceback: ["KeyboardInterrupt: interrupted by the user; variables keep the values they had"] };
+}
+
+/**
+ * Lines describing an error that surfaced after its cell returned (a throw
+ * in a timer, a rejected promise nobody awaited): the message and the
+ * innermost frames outside Node's internals.
+ */
+export function describeLateError(e: unknown): string[] {
+  if (!(e instanceof Error)) return [`${typeof e === "object" && e !== null ? "Error" : typeof e}: ${String(e)}`];
+  const frames = (e.stack ?? "")
+    .split("\n")
+    .map((f) => f.trim())
+    .filter((f) => f.startsWith("at ") && !/node:internal|kernel\/(executor|guard|cell-scope)/.test(f));
+  return [`${e.name}: ${e.message}`, ...frames.slice(0, 8).map((f) => `    ${f}`)];
 }

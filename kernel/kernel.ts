@@ -8,13 +8,16 @@ import * as fs from "fs";
 import * as path from "path";
 import { helpText } from "../plugins/core/magic";
 import { CellRunner } from "./cell-runner";
+import { realTimers } from "./cell-scope";
+import { realExit } from "./guard";
 import { History, HistoryQuery } from "./history";
 import { completeMagic } from "./magics/complete";
 import { Expansion, isMagicLine } from "./magics/expand";
 import { codeLineStarts } from "./magics/lines";
 import { MagicRegistry } from "./magics/registry";
 import { packageRoot } from "./modules";
-import { Channel, Server } from "./server";
+import { StreamBuffer } from "./output";
+import { Channel, logInternal, Server } from "./server";
 import { isCompleteCode, TSLAB_VERSION, TYPESCRIPT_VERSION } from "./tslab-adapter";
 import { Message, PROTOCOL_VERSION } from "./wire";
 
@@ -31,22 +34,46 @@ export class Kernel {
   private readonly history = new History();
   private parent: Message | undefined;
   private readonly runner: CellRunner;
+  /** The running cell's stream output, sent in batches (output.ts). */
+  private readonly streams: StreamBuffer;
 
   constructor(private readonly server: Server, cwd: string, registerBuiltins: (r: MagicRegistry) => void) {
+    this.streams = new StreamBuffer((name, text) => void this.server.publish("stream", { name, text }, this.parent));
     this.runner = new CellRunner(
       cwd,
       {
-        stream: (name, text) => void this.server.publish("stream", { name, text }, this.parent),
-        display: (type, content) => void this.server.publish(type, content, this.parent),
+        stream: (name, text, origin) => {
+          // A late error of a finished cell goes to that cell's output area.
+          if (origin?.tag) void this.server.publish("stream", { name, text }, origin.tag as Message);
+          else this.streams.write(name, text);
+        },
+        display: (type, content) => {
+          this.streams.flush(); // keep printed text and displays in the order they happened
+          void this.server.publish(type, content, this.parent);
+        },
       },
       registerBuiltins,
     );
+    this.runner.onPhase((phase) => this.server.watchdog.setPhase(phase));
   }
 
   start(): void {
     void this.server.publish("status", { execution_state: "starting" }, undefined);
     this.server.serve((msg, channel) => this.handle(msg, channel));
+    // interrupt_mode "signal" (older kernelspecs, terminals): SIGINT from the frontend.
     process.on("SIGINT", () => this.runner.interrupt());
+  }
+
+  /**
+   * An interrupt from the watchdog thread, which already replied to the
+   * interrupt_request; the busy/idle pair the spec asks for every request
+   * is published here, once the main thread is free to.
+   */
+  interrupt(forced: boolean, request: Message | undefined): void {
+    this.runner.interrupt(forced);
+    if (forced || !request) return; // a forced interrupt is the second word on the same request
+    void this.server.publish("status", { execution_state: "busy" }, request);
+    void this.server.publish("status", { execution_state: "idle" }, request);
   }
 
   private async handle(msg: Message, channel: Channel): Promise<void> {
@@ -89,9 +116,14 @@ export class Kernel {
         case "shutdown_request":
           await this.server.reply(channel, msg, reply, { status: "ok", restart: !!c.restart });
           await this.server.publish("status", { execution_state: "idle" }, msg);
-          setTimeout(() => {
-            this.server.close();
-            process.exit(0);
+          realTimers.setTimeout(() => {
+            this.server.close().then(
+              () => realExit(0),
+              (e) => {
+                logInternal(e);
+                realExit(0);
+              },
+            );
           }, 50);
           return;
         default:
@@ -132,7 +164,9 @@ export class Kernel {
     // synchronous cell blocks the event loop, and the frontend must know it is busy.
     await this.server.publish("execute_input", { code: c.code, execution_count: count }, msg);
     if (store) this.history.add(count, c.code);
-    const out = await this.runner.run(c.code);
+    this.streams.startCell();
+    const out = await this.runner.run(c.code, count, msg);
+    this.streams.endCell();
     const payload = out.pages.map((text) => ({ source: "page", data: { "text/plain": text }, start: 0 }));
     if (!out.ok && out.error) {
       void this.server.publish("error", { ...out.error, execution_count: count }, msg);

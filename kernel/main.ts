@@ -5,15 +5,14 @@
 import * as fs from "fs";
 import { Kernel } from "./kernel";
 import { builtinsFor, prepare } from "./startup";
-import { ConnectionInfo, logInternal, Server } from "./server";
+import { ConnectionInfo, Server } from "./server";
 
 export async function startKernel(connectionFile: string): Promise<void> {
   const info = JSON.parse(fs.readFileSync(connectionFile, "utf8")) as ConnectionInfo;
   const server = new Server(info);
-  await server.bind();
-  const kernel = new Kernel(server, process.cwd(), builtinsFor(await prepare()));
-  // A rejected promise a cell forgot to await must not take the kernel down.
-  process.on("unhandledRejection", (e) => logInternal(e));
-  process.on("uncaughtException", (e) => logInternal(e));
+  let kernel: Kernel | undefined;
+  await server.bind((forced, request) => kernel?.interrupt(forced, request));
+  // The runner owns late errors from here on (guard.ts), also those of the backend's glue loaded by prepare().
+  kernel = new Kernel(server, process.cwd(), builtinsFor(await prepare()));
   kernel.start();
 }

@@ -1,10 +1,15 @@
 /**
  * ZeroMQ sockets of a Jupyter kernel (messaging spec, "Introduction"): shell
- * and control (ROUTER), iopub (PUB), stdin (ROUTER), heartbeat (REP).
+ * (ROUTER), iopub (PUB) and stdin (ROUTER) on the main thread; heartbeat
+ * (REP) and control (ROUTER) on the watchdog thread (watchdog.ts), so they
+ * answer while a cell keeps the main thread busy.
  * This file moves frames; what a message means is kernel.ts's business.
+ * A message that is unsigned, replayed or not valid JSON is logged and
+ * skipped; no receive loop ever stops on one.
  */
 import * as zmq from "zeromq";
-import { decode, encode, Message, Signer } from "./wire";
+import { Watchdog, WatchdogEvents } from "./watchdog";
+import { decodeChecked, DigestHistory, encode, Message, Signer } from "./wire";
 
 export interface ConnectionInfo {
   transport: string;
@@ -35,19 +40,22 @@ class SendQueue {
 
 export class Server {
   readonly signer: Signer;
+  readonly watchdog = new Watchdog();
   private readonly shell = new zmq.Router();
-  private readonly control = new zmq.Router();
   private readonly stdin = new zmq.Router();
-  private readonly iopub = new zmq.Publisher();
-  private readonly hb = new zmq.Reply();
-  private readonly queues: Record<"shell" | "control" | "iopub" | "stdin", SendQueue>;
+  // No high-water mark: a PUB socket drops messages past it, and a dropped
+  // `status: idle` leaves the frontend showing "busy" for good. Stream
+  // output is coalesced (output.ts), so the queue stays short.
+  private readonly iopub = new zmq.Publisher({ sendHighWaterMark: 0 });
+  private readonly queues: Record<"shell" | "iopub" | "stdin", SendQueue>;
+  private readonly digests = new DigestHistory();
+  private handler: ((msg: Message, channel: Channel) => Promise<void>) | undefined;
   private closed = false;
 
   constructor(private readonly info: ConnectionInfo) {
     this.signer = new Signer(info.key, info.signature_scheme);
     this.queues = {
       shell: new SendQueue(this.shell),
-      control: new SendQueue(this.control),
       iopub: new SendQueue(this.iopub),
       stdin: new SendQueue(this.stdin),
     };
@@ -58,52 +66,67 @@ export class Server {
     return `${this.info.transport}://${this.info.ip}${sep}${port}`;
   }
 
-  async bind(): Promise<void> {
+  /**
+   * Binds every socket; the heartbeat and control ones on the watchdog
+   * thread, whose interrupts go to `onInterrupt`.
+   */
+  async bind(onInterrupt: (forced: boolean, request: Message | undefined) => void): Promise<void> {
+    const events: WatchdogEvents = {
+      control: (frames) => this.receive(frames, "control"),
+      interrupt: (forced, frames) => {
+        const r = decodeChecked(frames, this.signer);
+        onInterrupt(forced, r.ok ? r.msg : undefined);
+      },
+      log: (text) => logInternal(text),
+    };
     await Promise.all([
       this.shell.bind(this.address(this.info.shell_port)),
-      this.control.bind(this.address(this.info.control_port)),
       this.stdin.bind(this.address(this.info.stdin_port)),
       this.iopub.bind(this.address(this.info.iopub_port)),
-      this.hb.bind(this.address(this.info.hb_port)),
+      this.watchdog.start(this.address(this.info.hb_port), this.address(this.info.control_port), this.info.key, this.info.signature_scheme, events),
     ]);
   }
 
   /**
-   * Starts the receive loops. Shell requests are handled one at a time in
+   * Starts handling requests. Shell requests are handled one at a time in
    * arrival order (execute_request must not overlap); control requests are
-   * handled as they come, so interrupt and shutdown get through while a cell runs.
+   * handled as they come, so shutdown gets through while a cell runs
+   * (interrupt_request never reaches here: the watchdog thread takes it).
    */
   serve(handle: (msg: Message, channel: Channel) => Promise<void>): void {
-    void this.loop(this.shell, "shell", handle, true);
-    void this.loop(this.control, "control", handle, false);
-    void (async () => {
-      for await (const frames of this.hb) {
-        if (this.closed) break;
-        await this.hb.send(frames);
-      }
-    })().catch(() => undefined);
+    this.handler = handle;
+    void this.shellLoop();
   }
 
-  private async loop(
-    sock: zmq.Router,
-    channel: Channel,
-    handle: (msg: Message, channel: Channel) => Promise<void>,
-    sequential: boolean,
-  ): Promise<void> {
-    try {
-      for await (const frames of sock) {
-        const msg = decode(frames, this.signer);
-        if (!msg) continue; // unsigned or malformed: the spec says to ignore it
-        const done = handle(msg, channel).catch((e) => logInternal(e));
-        if (sequential) await done;
+  private async shellLoop(): Promise<void> {
+    for (;;) {
+      try {
+        for await (const frames of this.shell) await this.receive(frames, "shell");
+        return; // the socket was closed
+      } catch (e) {
+        if (this.closed) return;
+        logInternal(e); // a failed receive: log it and keep serving
       }
-    } catch (e) {
-      if (!this.closed) logInternal(e);
     }
   }
 
+  private receive(frames: Buffer[], channel: Channel): Promise<void> {
+    // Control frames were checked (signature, replay) on the watchdog thread.
+    const r = decodeChecked(frames, this.signer, channel === "shell" ? this.digests : undefined);
+    if (!r.ok) {
+      logInternal(`${channel}: ${r.reason}; message skipped`);
+      return Promise.resolve();
+    }
+    return (this.handler?.(r.msg, channel) ?? Promise.resolve()).catch((e) => logInternal(e));
+  }
+
   reply(channel: Channel, parent: Message, msgType: string, content: unknown, metadata?: Record<string, unknown>): Promise<void> {
-    return this.queues[channel].send(encode(this.signer, msgType, content, parent, parent.identities, metadata));
+    const frames = encode(this.signer, msgType, content, parent, parent.identities, metadata);
+    if (channel === "control") {
+      this.watchdog.sendControl(frames);
+      return Promise.resolve();
+    }
+    return this.queues[channel].send(frames);
   }
 
   publish(msgType: string, content: unknown, parent: Message | undefined, metadata?: Record<string, unknown>): Promise<void> {
@@ -111,9 +134,10 @@ export class Server {
     return this.queues.iopub.send(encode(this.signer, msgType, content, parent, topic, metadata));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
-    for (const s of [this.shell, this.control, this.stdin, this.iopub, this.hb]) s.close();
+    await this.watchdog.close();
+    for (const s of [this.shell, this.stdin, this.iopub]) s.close();
   }
 }
 

@@ -39,20 +39,68 @@ export class Signer {
   }
 }
 
+/** What decodeChecked found: a message, or why the frames were not one. */
+export type Decoded = { ok: true; msg: Message } | { ok: false; reason: string };
+
+/**
+ * Remembers the signatures of recent messages, so a signed message sent a
+ * second time (a replay) is refused, as jupyter_client's Session does.
+ */
+export class DigestHistory {
+  private readonly seen = new Set<string>();
+  constructor(private readonly size = 1 << 16) {}
+
+  /** Records `digest`; false if it was seen before. */
+  add(digest: string): boolean {
+    if (this.seen.has(digest)) return false;
+    if (this.seen.size >= this.size) {
+      // Forget the older half (a Set iterates in insertion order).
+      let drop = this.size >> 1;
+      for (const d of this.seen) {
+        if (drop-- <= 0) break;
+        this.seen.delete(d);
+      }
+    }
+    this.seen.add(digest);
+    return true;
+  }
+}
+
+/**
+ * Parses raw frames and says why when they are not a valid message: no
+ * delimiter, too few frames, a bad signature, a replayed signature (when a
+ * history is given), or JSON that does not parse. Never throws.
+ */
+export function decodeChecked(frames: Buffer[], signer: Signer, history?: DigestHistory): Decoded {
+  const at = frames.findIndex((f) => f.toString() === DELIMITER);
+  if (at < 0) return { ok: false, reason: "no <IDS|MSG> delimiter" };
+  if (frames.length < at + 6) return { ok: false, reason: `${frames.length - at - 1} frames after the delimiter, 5 needed` };
+  const [sig, header, parent, metadata, content] = frames.slice(at + 1, at + 6);
+  if (signer.sign([header, parent, metadata, content]) !== sig.toString()) return { ok: false, reason: "bad signature" };
+  if (history && sig.length > 0 && !history.add(sig.toString())) return { ok: false, reason: "replayed message (its signature was seen before)" };
+  try {
+    const msg: Message = {
+      identities: frames.slice(0, at),
+      header: JSON.parse(header.toString()),
+      parent_header: JSON.parse(parent.toString()),
+      metadata: JSON.parse(metadata.toString()),
+      content: JSON.parse(content.toString()),
+      buffers: frames.slice(at + 6),
+    };
+    if (typeof msg.header !== "object" || msg.header === null || typeof msg.header.msg_type !== "string") {
+      return { ok: false, reason: "header has no msg_type" };
+    }
+    if (typeof msg.content !== "object" || msg.content === null) return { ok: false, reason: "content is not a JSON object" };
+    return { ok: true, msg };
+  } catch (e) {
+    return { ok: false, reason: `invalid JSON (${(e as Error).message})` };
+  }
+}
+
 /** Parses raw frames; returns undefined for a message with a bad signature or shape. */
 export function decode(frames: Buffer[], signer: Signer): Message | undefined {
-  const at = frames.findIndex((f) => f.toString() === DELIMITER);
-  if (at < 0 || frames.length < at + 6) return undefined;
-  const [sig, header, parent, metadata, content] = frames.slice(at + 1, at + 6);
-  if (signer.sign([header, parent, metadata, content]) !== sig.toString()) return undefined;
-  return {
-    identities: frames.slice(0, at),
-    header: JSON.parse(header.toString()),
-    parent_header: JSON.parse(parent.toString()),
-    metadata: JSON.parse(metadata.toString()),
-    content: JSON.parse(content.toString()),
-    buffers: frames.slice(at + 6),
-  };
+  const r = decodeChecked(frames, signer);
+  return r.ok ? r.msg : undefined;
 }
 
 /** Builds the frames of a new message of `msgType` answering (or caused by) `parent`. */

@@ -22,7 +22,9 @@ export function kernelSpec(root = packageRoot()): Record<string, unknown> {
     argv: [process.execPath, path.join(root, "bin", "slimlab.js"), "kernel", "{connection_file}"],
     display_name: DISPLAY_NAME,
     language: "typescript",
-    interrupt_mode: "signal",
+    // "message": interrupt_request arrives on control, which the watchdog thread
+    // serves even while a cell keeps the main thread busy (kernel/watchdog-worker.ts).
+    interrupt_mode: "message",
     metadata: { debugger: false },
   };
 }

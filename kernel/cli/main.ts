@@ -7,6 +7,7 @@
  */
 import * as fs from "fs";
 import { isSlimlabError, SlimlabError } from "../../plugins/core/errors";
+import { realExit } from "../guard";
 import { startKernel } from "../main";
 import { install, parseScope, uninstall } from "./install";
 import { collectNotebooks, runNotebookInProcess, runNotebooks } from "./runner";
@@ -70,11 +71,11 @@ export async function main(argv: string[]): Promise<number> {
 export function run(argv: string[]): void {
   main(argv).then(
     (code) => {
-      if (code >= 0) process.exit(code);
+      if (code >= 0) realExit(code);
     },
     (e) => {
       say(isSlimlabError(e) ? `slimlab: ${e.message}` : String((e as Error).stack ?? e));
-      process.exit(isSlimlabError(e) ? 2 : 1);
+      realExit(isSlimlabError(e) ? 2 : 1);
     },
   );
 }

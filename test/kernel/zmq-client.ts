@@ -51,6 +51,9 @@ export class KernelClient {
   private closed = false;
   exited: Promise<number | null>;
 
+  /** The heartbeat's address (tcp://127.0.0.1:port). */
+  hbAddress = "";
+
   private constructor(
     private readonly dir: string,
     private readonly signer: Signer,
@@ -91,6 +94,7 @@ export class KernelClient {
     iopub.connect(at(iopub_port));
     iopub.subscribe();
     const client = new KernelClient(dir, new Signer(info.key, info.signature_scheme), shell, control, iopub, cwd, file, argv);
+    client.hbAddress = at(hb_port);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const id = await client.send("shell", "kernel_info_request", {});
@@ -121,6 +125,43 @@ export class KernelClient {
       }
     } catch (e) {
       if (!this.closed) this.badMessages.push(`${name}: receive failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Signed frames of a new request (to send as they are, twice, or after tampering). */
+  frames(msgType: string, content: Record<string, unknown>): Buffer[] {
+    return encode(this.signer, msgType, content, undefined, []);
+  }
+
+  /** Frames whose content is not JSON, correctly signed. */
+  malformedFrames(msgType: string): Buffer[] {
+    const good = this.frames(msgType, {});
+    const json = good.slice(2, 5).map((b) => b.toString());
+    const bad = "{not json";
+    return [good[0], Buffer.from(this.signer.sign([...json, bad])), ...json.map((j) => Buffer.from(j)), Buffer.from(bad)];
+  }
+
+  /** Sends raw frames on a channel. */
+  async sendFrames(channel: "shell" | "control", frames: Buffer[]): Promise<void> {
+    await (channel === "shell" ? this.shell : this.control).send(frames);
+  }
+
+  /** Every message received on `channel` so far. */
+  received(channel: ChannelName): Message[] {
+    return this.log[channel];
+  }
+
+  /** One heartbeat round trip; resolves with its milliseconds, rejects after `timeoutMs`. */
+  async ping(timeoutMs = 2000): Promise<number> {
+    const req = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
+    req.connect(this.hbAddress);
+    const t0 = Date.now();
+    try {
+      await req.send("ping");
+      await req.receive();
+      return Date.now() - t0;
+    } finally {
+      req.close();
     }
   }
 

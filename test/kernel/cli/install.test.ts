@@ -54,7 +54,7 @@ describe("kernel/cli/install", function () {
     assert.deepEqual(argv.slice(2), ["kernel", "{connection_file}"]);
     assert.equal(spec.display_name, DISPLAY_NAME);
     assert.equal(spec.language, "typescript");
-    assert.equal(spec.interrupt_mode, "signal");
+    assert.equal(spec.interrupt_mode, "message");
     assert.equal(KERNEL_NAME, "slimlab");
   });
 
