@@ -13,8 +13,9 @@
  *    power-of-two codebooks, binary/ternary α per channel, codes narrower
  *    than their uint8 container) is saved in slimlab's compact format:
  *
- *      <dir>/quantized.json  {format: "slimlab-quantized", version: 1,
- *                             model: "tfjs/model.json",
+ *      <dir>/quantized.json  {format: "slimlab-quantized", version: 2,
+ *                             model: "tfjs/model.json", modelJson: {...},
+ *                             codes: "codes.bin",
  *                             weights: [{name, shape, scheme, bits,
  *                                        offset, bytes, decoding, kept?}]}
  *      <dir>/codes.bin       each weight's codes packed at `bits` bits per
@@ -32,15 +33,26 @@
  *    (value = code·scale[c] + min[c] in double, then float32), {kind:
  *    "codebook", codebook[]} or {kind: "float16"}. loadCompact(dir) reads
  *    it back.
+ *
+ *    quantized.json holds a copy of tfjs/model.json (`modelJson`) and names
+ *    the codes file (`codes`), so it is one self-contained entry point: when
+ *    --force replaces a save, the data files get tagged names
+ *    (codes.<tag>.bin, tfjs/group1-shard1of1.<tag>.bin) and tfjs/model.json
+ *    and quantized.json each switch from the old model to the new by one
+ *    atomic rename (toolkit/safe-write.ts), so neither ever mixes the two.
+ *    Version 1 (no modelJson, codes always codes.bin) is still read.
+ *
+ * Every save directory also holds slimlab's `.slimlab-save.json` marker;
+ * --force replaces only such a directory (toolkit/safe-target.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import * as path from "path";
-import { SlimlabError, isSlimlabError, show } from "../core/errors";
+import { SlimlabError, show } from "../core/errors";
 import { restoreDepthMultipliers } from "../toolkit/clone";
-import { readArtifacts, writeArtifacts } from "../toolkit/io";
+import { artifactsFromModelJson, layoutArtifacts, readArtifacts } from "../toolkit/io";
 import { weightRole } from "../toolkit/layers";
+import { SaveFile, isInsideName, tagged, writeSaveDir } from "../toolkit/safe-write";
 import { applyQuantized } from "./apply";
 import { Decoding, QuantizedTensor, decode } from "./quantized";
 
@@ -55,29 +67,6 @@ export function tfjsNative(q: QuantizedTensor): boolean {
 function tfjsDecodable(q: QuantizedTensor): boolean {
   if (q.kept) return false; // its zeros have no code in the linear form
   return q.decoding.kind === "float16" || (q.decoding.kind === "linear" && q.decoding.scale.length === 1);
-}
-
-/**
- * Fails early when `dir` would be overwritten without force.
- *
- * @param dir target directory
- * @param force whether replacing a non-empty directory is allowed
- * @param fn the public function's name
- * @throws SlimlabError E_FILE when `dir` is a file, or a non-empty directory and force is off
- * @example
- *   await checkSaveTarget("out/q", false, "quantize");
- */
-export async function checkSaveTarget(dir: string, force: boolean, fn: string): Promise<void> {
-  let stat: import("fs").Stats;
-  try {
-    stat = await fs.stat(dir);
-  } catch {
-    return;
-  }
-  if (!stat.isDirectory()) throw new SlimlabError("E_FILE", `${fn}: save path ${show(dir)} is a file, not a directory; choose a directory path`);
-  if ((await fs.readdir(dir)).length > 0 && !force) {
-    throw new SlimlabError("E_FILE", `${fn}: save directory ${show(dir)} exists and is not empty; pass --force (force: true) to replace it, or choose another directory`);
-  }
 }
 
 function leBytes(q: QuantizedTensor): Uint8Array {
@@ -212,29 +201,37 @@ export interface SaveResult {
 }
 
 /**
- * Saves a quantized model atomically: stock tfjs format when every quantized
- * weight fits it (see {@link tfjsNative}), otherwise the compact format
- * plus a tfjs-loadable copy in `<dir>/tfjs/` (module comment).
+ * Saves a quantized model crash-safely (toolkit/safe-write.ts): stock tfjs
+ * format when every quantized weight fits it (see {@link tfjsNative}),
+ * otherwise the compact format plus a tfjs-loadable copy in `<dir>/tfjs/`
+ * (module comment).
  *
  * @param model the quantized model (its weights hold decoded values)
  * @param quantized weight name → quantized tensor (quantizedWeights(model))
  * @param dir target directory
- * @param force replace a non-empty directory
+ * @param force replace an earlier slimlab save at `dir` (never other files)
  * @returns directory, format, files and bytes
- * @throws SlimlabError E_FILE when `dir` is non-empty without force or cannot be written
+ * @throws SlimlabError E_FILE as assertReplaceable (an earlier save without
+ *   force, a directory slimlab did not write, the working or home directory
+ *   or an ancestor), or when `dir` cannot be written
  * @example
  *   await saveQuantized(r.model, quantizedWeights(r.model), "out/q8", false);
  */
 export async function saveQuantized(model: tf.LayersModel, quantized: ReadonlyMap<string, QuantizedTensor>, dir: string, force: boolean): Promise<SaveResult> {
   const fn = "saveQuantized";
-  await checkSaveTarget(dir, force, fn);
   const artifacts = await tfjsArtifacts(model, quantized);
   const allNative = [...quantized.values()].every(tfjsNative);
   if (allNative) {
-    const r = await writeArtifacts(dir, artifacts, { force });
-    return { dir: r.dir, format: "tfjs", files: r.files, bytes: r.weightBytes + r.modelJsonBytes };
+    let bytes = 0;
+    let shards: string[] = [];
+    await writeSaveDir(dir, (tag) => {
+      const l = layoutArtifacts(artifacts, { tag }, fn);
+      bytes = l.weightBytes + l.modelJsonBytes;
+      shards = l.json.weightsManifest[0].paths;
+      return l.files;
+    }, { fn, force, kind: "tfjs" });
+    return { dir: path.resolve(dir), format: "tfjs", files: ["model.json", ...shards], bytes };
   }
-  const target = path.resolve(dir);
   const entries: CompactEntry[] = [];
   const blobs: Uint8Array[] = [];
   let offset = 0;
@@ -253,49 +250,25 @@ export async function saveQuantized(model: tf.LayersModel, quantized: ReadonlyMa
     }
     entries.push(entry);
   }
-  const json = JSON.stringify({ format: "slimlab-quantized", version: 1, model: "tfjs/model.json", weights: entries });
   const bin = new Uint8Array(offset);
   let at = 0;
   for (const b of blobs) {
     bin.set(b, at);
     at += b.byteLength;
   }
-  let tmp: string | undefined;
-  try {
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    tmp = await fs.mkdtemp(path.join(path.dirname(target), `.${path.basename(target)}.tmp-`));
-    const inner = await writeArtifacts(path.join(tmp, "tfjs"), artifacts);
-    await fs.writeFile(path.join(tmp, "codes.bin"), bin);
-    await fs.writeFile(path.join(tmp, "quantized.json"), json);
-    await swapIn(tmp, target);
-    tmp = undefined;
-    return {
-      dir: target,
-      format: "compact",
-      files: ["quantized.json", "codes.bin", ...inner.files.map((f) => `tfjs/${f}`)],
-      bytes: Buffer.byteLength(json) + bin.byteLength + inner.weightBytes + inner.modelJsonBytes,
-    };
-  } catch (e) {
-    if (isSlimlabError(e)) throw e;
-    throw new SlimlabError("E_FILE", `${fn}: cannot write ${show(dir)}: ${(e as Error).message}`);
-  } finally {
-    if (tmp !== undefined) await fs.rm(tmp, { recursive: true, force: true });
-  }
-}
-
-/** Moves the finished `tmp` onto `target`, an old target aside first (deleted after). */
-async function swapIn(tmp: string, target: string): Promise<void> {
-  const exists = await fs.stat(target).then(() => true, () => false);
-  if (!exists) return fs.rename(tmp, target);
-  const old = path.join(path.dirname(target), `.${path.basename(target)}.old-${randomBytes(6).toString("hex")}`);
-  await fs.rename(target, old);
-  try {
-    await fs.rename(tmp, target);
-  } catch (e) {
-    await fs.rename(old, target);
-    throw e;
-  }
-  await fs.rm(old, { recursive: true, force: true });
+  let bytes = 0;
+  // Data files first (tagged when replacing a save), then the two entry points that name them.
+  const build = (tag: string): SaveFile[] => {
+    const tfjs = layoutArtifacts(artifacts, { tag, prefix: "tfjs/" }, fn);
+    const codes = tagged("codes.bin", tag);
+    const json = JSON.stringify({ format: "slimlab-quantized", version: 2, model: "tfjs/model.json", modelJson: tfjs.json, codes, weights: entries });
+    bytes = Buffer.byteLength(json) + bin.byteLength + tfjs.weightBytes + tfjs.modelJsonBytes;
+    const [tfjsEntry] = tfjs.files.splice(-1);
+    return [...tfjs.files, { name: codes, data: bin }, tfjsEntry, { name: "quantized.json", data: json, entry: true }];
+  };
+  const r = await writeSaveDir(dir, build, { fn, force, kind: "compact" });
+  const order = ["quantized.json", tagged("codes.bin", r.tag), "tfjs/model.json"];
+  return { dir: r.dir, format: "compact", files: [...order, ...r.files.filter((f) => !order.includes(f))], bytes };
 }
 
 /**
@@ -305,30 +278,41 @@ async function swapIn(tmp: string, target: string): Promise<void> {
  *
  * @param dir a directory written by saveQuantized with format "compact"
  * @returns the model and its quantized tensors (weight name → tensor)
- * @throws SlimlabError E_FILE when quantized.json or codes.bin is missing,
- *   malformed or does not fit the model
+ * @throws SlimlabError E_FILE when quantized.json or the codes file it
+ *   names is missing, malformed or does not fit the model
  * @example
  *   const { model, weights } = await loadCompact("out/q4");
  */
 export async function loadCompact(dir: string): Promise<{ model: tf.LayersModel; weights: Map<string, QuantizedTensor> }> {
   const fn = "loadCompact";
-  let meta: { format?: string; model?: string; weights?: CompactEntry[] };
-  let bin: Uint8Array;
+  let meta: { format?: string; model?: string; modelJson?: tf.io.ModelJSON; codes?: string; weights?: CompactEntry[] };
   try {
     meta = JSON.parse(await fs.readFile(path.join(dir, "quantized.json"), "utf8"));
-    bin = await fs.readFile(path.join(dir, "codes.bin"));
   } catch (e) {
-    throw new SlimlabError("E_FILE", `${fn}: ${show(dir)} has no readable quantized.json and codes.bin (${(e as Error).message}); expected a directory written by quantize --save in compact format`);
+    throw new SlimlabError("E_FILE", `${fn}: ${show(dir)} has no readable quantized.json (${(e as Error).message}); expected a directory written by quantize --save in compact format`);
   }
   if (meta.format !== "slimlab-quantized" || !Array.isArray(meta.weights)) {
     throw new SlimlabError("E_FILE", `${fn}: ${show(dir)}/quantized.json has format ${show(meta.format)}; expected "slimlab-quantized"`);
   }
-  const modelDir = path.join(dir, path.dirname(meta.model ?? "tfjs/model.json"));
-  const model = await tf.loadLayersModel(tf.io.fromMemory(await readArtifacts(modelDir)));
+  const codesName = meta.codes ?? "codes.bin";
+  const modelName = meta.model ?? "tfjs/model.json";
+  for (const name of [codesName, modelName]) {
+    if (!isInsideName(name)) throw new SlimlabError("E_FILE", `${fn}: ${show(dir)}/quantized.json names ${show(name)}, which leaves the directory; only relative file names are allowed`);
+  }
+  let bin: Uint8Array;
+  try {
+    bin = await fs.readFile(path.join(dir, codesName));
+  } catch (e) {
+    throw new SlimlabError("E_FILE", `${fn}: ${show(dir)} has no readable ${codesName} (${(e as Error).message}); the save is incomplete, save it again`);
+  }
+  const modelDir = path.join(dir, path.posix.dirname(modelName));
+  // Version 2 carries its own copy of tfjs/model.json, so it never pairs the codes with another save's model.
+  const artifacts = meta.modelJson !== undefined ? await artifactsFromModelJson(meta.modelJson, modelDir, fn) : await readArtifacts(modelDir);
+  const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   const weights = new Map<string, QuantizedTensor>();
   for (const e of meta.weights) {
     const n = e.shape.reduce((a, b) => a * b, 1);
-    if (e.offset + e.bytes + (e.kept?.maskBytes ?? 0) > bin.byteLength) throw new SlimlabError("E_FILE", `${fn}: codes of ${e.name} run past the end of codes.bin in ${show(dir)}`);
+    if (e.offset + e.bytes + (e.kept?.maskBytes ?? 0) > bin.byteLength) throw new SlimlabError("E_FILE", `${fn}: codes of ${e.name} run past the end of ${codesName} in ${show(dir)}`);
     const width = e.decoding.kind === "float16" ? 16 : e.bits;
     let raw = unpackCodes(bin.subarray(e.offset, e.offset + e.bytes), width, e.kept ? e.kept.count : n);
     let kept: Uint8Array | undefined;

@@ -96,7 +96,7 @@ export const quantizeMagic = defineMagic({
     maxDrop: { type: "number", min: 0, help: "mixed precision: largest accuracy drop in percentage points (needs --data)" },
     huffman: { type: "boolean", help: "report Huffman-coded index sizes" },
     save: { type: "string", help: "directory to save the quantized model to" },
-    force: { type: "boolean", help: "replace a non-empty --save directory" },
+    force: { type: "boolean", help: "replace an earlier slimlab save at --save (never other files)" },
     inplace: { type: "boolean", help: "write the quantized weights into the given model" },
     quiet: { type: "boolean", help: "do not display the table and figures" },
   },

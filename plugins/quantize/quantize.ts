@@ -10,10 +10,11 @@ import { SlimlabError, show, suggestion } from "../core/errors";
 import { PlotlyFigure } from "../core/figure";
 import { cloneModel } from "../toolkit/clone";
 import { requireModel, selectLayers } from "../toolkit/layers";
+import { assertReplaceable } from "../toolkit/safe-write";
 import { TrainData, TrainHistory } from "../toolkit/train";
 import { applyQuantized } from "./apply";
 import { OBSERVERS, Observer, calibrate, calibrationInputs } from "./calibrate";
-import { SaveResult, checkSaveTarget, saveQuantized } from "./export";
+import { SaveResult, saveQuantized } from "./export";
 import { Insertion, insertFakeQuant } from "./insert";
 import { KmeansInit, clusteredValues, codebookMse, kmeansCodebook } from "./kmeans";
 import { MixedChoice, chooseBits } from "./mixed";
@@ -59,7 +60,7 @@ export interface CommonOptions {
   huffman?: boolean;
   /** Save to this directory (tfjs format, or compact + tfjs copy). */
   save?: string;
-  /** Replace a non-empty save directory. */
+  /** Replace an earlier slimlab save at `save` (never other files, the working or home directory). */
   force?: boolean;
   /** Write the quantized weights into `model` itself (not with activations/dynamic). */
   inplace?: boolean;
@@ -153,8 +154,9 @@ function resolve(options: QuantizeOptions, fn: string): Resolved {
  * @returns the new model, layer rows, sizes, quantized tensors, figures
  * @throws SlimlabError E_ARG for bits outside the scheme's range, NaN/Inf
  *   weights (naming the layer), --qat without data, conflicting options;
- *   E_DATA for an empty calibration set; E_FILE when --save names a
- *   non-empty directory without force; E_TYPE/E_MODEL for a bad model.
+ *   E_DATA for an empty calibration set; E_FILE when --save names an
+ *   earlier save without force, a directory slimlab did not write, or the
+ *   working or home directory or an ancestor; E_TYPE/E_MODEL for a bad model.
  *   On any error nothing is written and the model is unchanged.
  * @example
  *   const r = await quantize(model, { scheme: "affine", bits: 8, perChannel: true });
@@ -166,7 +168,7 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
   const m = requireModel(model, fn);
   const r = resolve(options, fn);
   const o = options as CommonOptions;
-  if (o.save !== undefined) await checkSaveTarget(o.save, o.force === true, fn);
+  if (o.save !== undefined) await assertReplaceable(o.save, { fn, force: o.force === true });
   const registry = o.registry ?? builtinQuantizables();
   const layers = o.layers !== undefined ? selectLayers(m, o.layers).map((l) => l.layer) : m.layers;
   let targets: WeightTarget[] = r.weights ? quantizableWeights(layers, registry) : [];

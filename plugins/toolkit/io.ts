@@ -5,23 +5,23 @@
  * raw little-endian weight shards "group1-shard{i}of{n}.bin", concatenated in
  * manifest order with no padding (tfjs "layers-model" format).
  *
- * Writes are atomic: everything goes to a temporary directory beside the
- * target, which is then renamed into place, so a crash never leaves half a
- * model behind.
+ * Writes go through safe-write.ts: a save only replaces an earlier slimlab
+ * save (marked by `.slimlab-save.json`), and a crash at any moment leaves the
+ * old or the new model loadable at the target.
  */
 import * as tf from "@tensorflow/tfjs";
-import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import * as path from "path";
 import { SlimlabError, isSlimlabError, show } from "../core/errors";
 import { restoreDepthMultipliers } from "./clone";
 import { requireModel } from "./layers";
+import { SaveFile, tagged, writeSaveDir } from "./safe-write";
 
 /** tfjs-converter's default shard size (4 MiB). */
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 export interface WriteOptions {
-  /** Replace an existing non-empty directory (its other files are deleted). Default false. */
+  /** Replace an earlier slimlab save at the target (never other files). Default false. */
   force?: boolean;
   /** Largest shard in bytes; default 4 MiB like tfjs-converter. */
   shardBytes?: number;
@@ -31,7 +31,7 @@ export interface WriteOptions {
 export interface WriteResult {
   /** Absolute path of the directory. */
   dir: string;
-  /** File names inside it: model.json first, then the shards. */
+  /** File names inside it: model.json first, then the shards (the marker not included). */
   files: string[];
   /** Total size of the weight shards. */
   weightBytes: number;
@@ -46,15 +46,6 @@ function fileError(fn: string, target: string, e: unknown): SlimlabError {
   if (isSlimlabError(e)) return e;
   const why = e instanceof Error ? e.message : String(e);
   return new SlimlabError("E_FILE", `${fn}: cannot access ${show(target)}: ${why}`);
-}
-
-async function statOrNull(p: string): Promise<import("fs").Stats | null> {
-  try {
-    return await fs.stat(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
 }
 
 /**
@@ -76,26 +67,31 @@ export function manifestBytes(specs: readonly tf.io.WeightsManifestEntry[]): num
   return total;
 }
 
+/** A model.json and its weight shards, named and sliced, ready for writeSaveDir. */
+export interface ArtifactLayout {
+  /** The content of model.json. */
+  json: tf.io.ModelJSON;
+  /** The weight shards, then model.json (an entry), each name under `prefix`. */
+  files: SaveFile[];
+  /** Total size of the weight shards. */
+  weightBytes: number;
+  /** Size of model.json. */
+  modelJsonBytes: number;
+}
+
 /**
- * Writes model artifacts (as `model.save(tf.io.withSaveHandler(...))` hands
- * them over, or as a quantizer builds them: weightSpecs may carry
- * `quantization`) to `dir` as model.json plus weight shards.
+ * Lays out model artifacts as model.json plus weight shards; pure (no files).
  *
- * @param dir target directory; created (with parents) if missing
  * @param artifacts modelTopology, weightSpecs and weightData at least
- * @param opts force replaces a non-empty directory; shardBytes caps shard size
- * @returns the directory, file names and sizes
- * @throws SlimlabError E_FILE when `dir` is a file, is a non-empty directory
- *   and force is not set, or cannot be written; E_ARG for bad artifacts or
- *   shardBytes
+ * @param opts shardBytes (default 4 MiB); tag from writeSaveDir, put into the
+ *   shard names; prefix before every name (e.g. "tfjs/")
+ * @param fn the public function's name, for messages
+ * @returns the model.json content, the files and the sizes
+ * @throws SlimlabError E_ARG for bad artifacts or shardBytes
  * @example
- *   await model.save(tf.io.withSaveHandler(async (a) => {
- *     await writeArtifacts("out/m", a);
- *     return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
- *   }));
+ *   layoutArtifacts(a, { tag: "" }).files.map((f) => f.name); // ["group1-shard1of1.bin", "model.json"]
  */
-export async function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts, opts: WriteOptions = {}): Promise<WriteResult> {
-  const fn = "writeArtifacts";
+export function layoutArtifacts(artifacts: tf.io.ModelArtifacts, opts: { shardBytes?: number; tag?: string; prefix?: string } = {}, fn = "writeArtifacts"): ArtifactLayout {
   const shardBytes = opts.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (!Number.isInteger(shardBytes) || shardBytes < 1) {
     throw new SlimlabError("E_ARG", `${fn}: shardBytes must be a positive integer, received ${show(shardBytes)}`);
@@ -103,15 +99,14 @@ export async function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifact
   if (artifacts?.modelTopology == null) {
     throw new SlimlabError("E_ARG", `${fn}: artifacts have no modelTopology; pass what model.save hands to tf.io.withSaveHandler`);
   }
-  const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  const data = new Uint8Array(artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData));
   const specs = artifacts.weightSpecs ?? [];
   const expected = manifestBytes(specs);
   if (expected !== null && expected !== data.byteLength) {
     throw new SlimlabError("E_ARG", `${fn}: weightSpecs describe ${expected} bytes but weightData has ${data.byteLength}`);
   }
-  const target = path.resolve(dir);
   const count = Math.max(1, Math.ceil(data.byteLength / shardBytes));
-  const shards = Array.from({ length: count }, (_, i) => `group1-shard${i + 1}of${count}.bin`);
+  const shards = Array.from({ length: count }, (_, i) => tagged(`group1-shard${i + 1}of${count}.bin`, opts.tag ?? ""));
   const json: tf.io.ModelJSON = {
     modelTopology: artifacts.modelTopology,
     format: artifacts.format ?? "layers-model",
@@ -124,50 +119,41 @@ export async function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifact
   if (artifacts.signature != null) json.signature = artifacts.signature;
   if (artifacts.modelInitializer != null) json.modelInitializer = artifacts.modelInitializer;
   const jsonText = JSON.stringify(json);
-
-  let tmp: string | undefined;
-  try {
-    const existing = await statOrNull(target);
-    if (existing !== null && !existing.isDirectory()) {
-      throw new SlimlabError("E_FILE", `${fn}: ${show(dir)} is a file, not a directory; choose a directory path`);
-    }
-    const occupied = existing !== null && (await fs.readdir(target)).length > 0;
-    if (occupied && opts.force !== true) {
-      throw new SlimlabError("E_FILE", `${fn}: directory ${show(dir)} exists and is not empty; pass {force: true} to replace it, or choose another directory`);
-    }
-    const parent = path.dirname(target);
-    await fs.mkdir(parent, { recursive: true });
-    tmp = await fs.mkdtemp(path.join(parent, `.${path.basename(target)}.tmp-`));
-    const bytes = new Uint8Array(data);
-    for (let i = 0; i < count; i++) {
-      await fs.writeFile(path.join(tmp, shards[i]), bytes.subarray(i * shardBytes, Math.min(bytes.length, (i + 1) * shardBytes)));
-    }
-    await fs.writeFile(path.join(tmp, "model.json"), jsonText);
-    await swapIn(tmp, target, existing !== null);
-    tmp = undefined;
-  } catch (e) {
-    throw fileError(fn, dir, e);
-  } finally {
-    if (tmp !== undefined) await fs.rm(tmp, { recursive: true, force: true });
-  }
-  return { dir: target, files: ["model.json", ...shards], weightBytes: data.byteLength, modelJsonBytes: Buffer.byteLength(jsonText) };
+  const prefix = opts.prefix ?? "";
+  const files: SaveFile[] = shards.map((name, i) => ({ name: prefix + name, data: data.subarray(i * shardBytes, Math.min(data.length, (i + 1) * shardBytes)) }));
+  files.push({ name: `${prefix}model.json`, data: jsonText, entry: true });
+  return { json, files, weightBytes: data.byteLength, modelJsonBytes: Buffer.byteLength(jsonText) };
 }
 
-/** Renames the finished `tmp` onto `target`, moving an old target aside first and deleting it after. */
-async function swapIn(tmp: string, target: string, exists: boolean): Promise<void> {
-  if (!exists) {
-    await fs.rename(tmp, target);
-    return;
-  }
-  const old = path.join(path.dirname(target), `.${path.basename(target)}.old-${randomBytes(6).toString("hex")}`);
-  await fs.rename(target, old);
-  try {
-    await fs.rename(tmp, target);
-  } catch (e) {
-    await fs.rename(old, target); // put the previous model back
-    throw e;
-  }
-  await fs.rm(old, { recursive: true, force: true });
+async function writeArtifactsAs(fn: string, dir: string, artifacts: tf.io.ModelArtifacts, opts: WriteOptions): Promise<WriteResult> {
+  let layout: ArtifactLayout | undefined;
+  const r = await writeSaveDir(dir, (tag) => (layout = layoutArtifacts(artifacts, { shardBytes: opts.shardBytes, tag }, fn)).files, { fn, force: opts.force, kind: "tfjs" });
+  const l = layout as ArtifactLayout;
+  return { dir: r.dir, files: ["model.json", ...(l.json.weightsManifest[0].paths)], weightBytes: l.weightBytes, modelJsonBytes: l.modelJsonBytes };
+}
+
+/**
+ * Writes model artifacts (as `model.save(tf.io.withSaveHandler(...))` hands
+ * them over, or as a quantizer builds them: weightSpecs may carry
+ * `quantization`) to `dir` as model.json plus weight shards, crash-safely
+ * (safe-write.ts), with a `.slimlab-save.json` marker beside them.
+ *
+ * @param dir target directory; created (with parents) if missing
+ * @param artifacts modelTopology, weightSpecs and weightData at least
+ * @param opts force replaces an earlier slimlab save; shardBytes caps shard size
+ * @returns the directory, file names and sizes
+ * @throws SlimlabError E_FILE when `dir` is a file, the working or home
+ *   directory or an ancestor, an earlier save and force is not set, a
+ *   non-empty directory slimlab did not write, or cannot be written; E_ARG
+ *   for bad artifacts or shardBytes
+ * @example
+ *   await model.save(tf.io.withSaveHandler(async (a) => {
+ *     await writeArtifacts("out/m", a);
+ *     return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+ *   }));
+ */
+export async function writeArtifacts(dir: string, artifacts: tf.io.ModelArtifacts, opts: WriteOptions = {}): Promise<WriteResult> {
+  return writeArtifactsAs("writeArtifacts", dir, artifacts, opts);
 }
 
 /** A manifest path must stay inside the model directory. */
@@ -209,6 +195,24 @@ export async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> 
   } catch (e) {
     throw new SlimlabError("E_FILE", `${fn}: model.json in ${show(dir)} is not valid JSON (${(e as Error).message})`);
   }
+  return artifactsFromModelJson(json, dir, fn);
+}
+
+/**
+ * Turns the content of a model.json into ModelArtifacts, reading the weight
+ * shards it names from `dir` (for a model.json kept elsewhere, e.g. inside
+ * quantized.json).
+ *
+ * @param json parsed model.json content
+ * @param dir the directory the manifest paths are relative to
+ * @param fn the public function's name, for messages
+ * @returns the artifacts (weightSpecs keep any `quantization`, weightData is one buffer)
+ * @throws SlimlabError E_FILE as readArtifacts
+ * @example
+ *   const a = await artifactsFromModelJson(meta.modelJson, "out/q4/tfjs");
+ */
+export async function artifactsFromModelJson(json: tf.io.ModelJSON, dir: string, fn = "readArtifacts"): Promise<tf.io.ModelArtifacts> {
+  const target = path.resolve(dir);
   if (typeof json !== "object" || json === null || json.modelTopology == null) {
     throw new SlimlabError("E_FILE", `${fn}: model.json in ${show(dir)} has no modelTopology; it is not a tfjs model`);
   }
@@ -242,11 +246,12 @@ export async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> 
 }
 
 /**
- * Saves a LayersModel to `dir` (model.json + group1-shard*.bin) atomically.
+ * Saves a LayersModel to `dir` (model.json + group1-shard*.bin) crash-safely;
+ * see writeArtifacts for what it may replace.
  *
  * @param model a built tf.LayersModel
  * @param dir target directory
- * @param opts force replaces a non-empty directory; shardBytes caps shard size
+ * @param opts force replaces an earlier slimlab save; shardBytes caps shard size
  * @returns the directory, file names and sizes
  * @throws SlimlabError E_FILE as writeArtifacts; E_TYPE / E_MODEL as requireModel
  * @example
@@ -258,7 +263,7 @@ export async function saveModel(model: tf.LayersModel, dir: string, opts: WriteO
   await m.save(
     tf.io.withSaveHandler(async (artifacts) => {
       restoreDepthMultipliers(artifacts.modelTopology, m);
-      result = await writeArtifacts(dir, artifacts, opts);
+      result = await writeArtifactsAs("saveModel", dir, artifacts, opts);
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     })
   );

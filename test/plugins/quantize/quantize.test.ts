@@ -107,7 +107,7 @@ describe("quantize (model)", () => {
     await assert.rejects(invokeMagic(quantizeMagic, [m], { qat: true, epochs: 1, quiet: true }), { code: "E_ARG", message: "%quantize: --qat needs --data <var> with {xs, ys} training tensors; received no --data" });
     const dir = await tmpdir();
     await fs.writeFile(path.join(dir, "keep.txt"), "x");
-    await assert.rejects(quantize(m, { bits: 8, save: dir }), { code: "E_FILE", message: `quantize: save directory ${JSON.stringify(dir)} exists and is not empty; pass --force (force: true) to replace it, or choose another directory` });
+    await assert.rejects(quantize(m, { bits: 8, save: dir }), { code: "E_FILE", message: `quantize: directory ${JSON.stringify(dir)} is not empty and is not a slimlab save (no .slimlab-save.json); slimlab only replaces its own saves, so choose a new directory, or delete this one by hand if it is a save from an older slimlab` });
     assert.deepStrictEqual(await fs.readdir(dir), ["keep.txt"]);
     sameBits(snapshot(m), before);
   });
@@ -193,7 +193,7 @@ describe("quantize export", () => {
     const dir = path.join(await tmpdir(), "q4");
     const r = await quantize(m, { scheme: "affine", bits: 4, perChannel: true, save: dir });
     assert.strictEqual(r.saved?.format, "compact");
-    assert.deepStrictEqual((await fs.readdir(dir)).sort(), ["codes.bin", "quantized.json", "tfjs"]);
+    assert.deepStrictEqual((await fs.readdir(dir)).sort(), [".slimlab-save.json", "codes.bin", "quantized.json", "tfjs"]);
     const { model, weights } = await loadCompact(dir);
     sameBits(snapshot(model), snapshot(r.model));
     assert.deepStrictEqual([...weights.keys()], [...quantizedWeights(r.model).keys()]);

@@ -3,8 +3,27 @@ import * as assert from "assert";
 import * as os from "os";
 import * as path from "path";
 import { promises as fs } from "fs";
-import { loadModel, readArtifacts, saveModel, writeArtifacts } from "../../../plugins/toolkit/io";
+import { layoutArtifacts, loadModel, readArtifacts, saveModel, writeArtifacts } from "../../../plugins/toolkit/io";
+import { SAVE_MARKER, writeSaveDir } from "../../../plugins/toolkit/safe-write";
 import { assertNoLeak, assertRejects, convNet, denseNet, input, predict, release } from "./helpers";
+import { assertUnchanged, crashAt, plant, scratch, snapshotTree, untilCrash, withCwd } from "../../support/files";
+
+/** Loads `dir` with stock tfjs's own loader (tf.io.http, reading the files from disk), as a browser would. */
+async function stockLoad(dir: string): Promise<tf.LayersModel> {
+  const fetchFunc = async (input: RequestInfo | URL) => {
+    const url = input instanceof Request ? input.url : String(input);
+    const file = path.join(dir, decodeURIComponent(new URL(url).pathname.slice("/m/".length)));
+    return fs.readFile(file).then((b) => new Response(b), () => new Response("missing", { status: 404 }));
+  };
+  return tf.loadLayersModel(tf.io.http("http://slimlab.test/m/model.json", { fetchFunc }));
+}
+
+/** What model.save hands to a save handler. */
+async function artifactsOf(m: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let out: tf.io.ModelArtifacts | undefined;
+  await m.save(tf.io.withSaveHandler(async (a) => ((out = a), { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) })));
+  return out as tf.io.ModelArtifacts;
+}
 
 describe("toolkit/io", () => {
   let root: string;
@@ -21,8 +40,9 @@ describe("toolkit/io", () => {
     const info = await saveModel(m, dir);
     assert.deepStrictEqual(info.files, ["model.json", "group1-shard1of1.bin"]);
     assert.strictEqual(info.weightBytes, 4 * m.countParams());
-    assert.deepStrictEqual((await fs.readdir(dir)).sort(), ["group1-shard1of1.bin", "model.json"]);
+    assert.deepStrictEqual((await fs.readdir(dir)).sort(), [SAVE_MARKER, "group1-shard1of1.bin", "model.json"]);
     assert.deepStrictEqual(await fs.readdir(path.join(root, "nested")), ["conv"], "no temporary directory left behind");
+    assert.deepStrictEqual(JSON.parse(await fs.readFile(path.join(dir, SAVE_MARKER), "utf8")).files, ["group1-shard1of1.bin", "model.json"]);
     const json = JSON.parse(await fs.readFile(path.join(dir, "model.json"), "utf8"));
     assert.strictEqual(json.format, "layers-model");
     assert.deepStrictEqual(json.weightsManifest[0].paths, ["group1-shard1of1.bin"]);
@@ -35,26 +55,83 @@ describe("toolkit/io", () => {
     release(x, m, loaded);
   });
 
-  it("needs force to replace a non-empty directory, and then replaces it whole", async () => {
+  it("needs force to replace an earlier save, then replaces only slimlab's files; stock tfjs loads the new model", async () => {
     const m = denseNet();
+    const m2 = denseNet(9);
     const dir = path.join(root, "m");
     await fs.mkdir(dir);
     await saveModel(m, dir); // an empty directory is fine
-    await fs.writeFile(path.join(dir, "stale.txt"), "old");
+    await fs.writeFile(path.join(dir, "notes.txt"), "mine");
     await assertRejects(
-      saveModel(m, dir),
+      saveModel(m2, dir),
       "E_FILE",
-      `writeArtifacts: directory ${JSON.stringify(dir)} exists and is not empty; pass {force: true} to replace it, or choose another directory`
+      `saveModel: directory ${JSON.stringify(dir)} holds an earlier slimlab save; pass --force (force: true) to replace it, or choose another directory`
     );
-    await saveModel(m, dir, { force: true });
-    assert.deepStrictEqual((await fs.readdir(dir)).sort(), ["group1-shard1of1.bin", "model.json"]);
+    const info = await saveModel(m2, dir, { force: true });
+    const shard = info.files[1];
+    assert.match(shard, /^group1-shard1of1\.[0-9a-f]{8}\.bin$/, "the replacement's shard has a fresh name");
+    assert.deepStrictEqual((await fs.readdir(dir)).sort(), [SAVE_MARKER, shard, "model.json", "notes.txt"]);
+    assert.strictEqual(await fs.readFile(path.join(dir, "notes.txt"), "utf8"), "mine");
     assert.deepStrictEqual(await fs.readdir(root), ["m"], "no temporary or old directory left behind");
+    const loaded = await stockLoad(dir);
+    const x = input([2, 4]);
+    assert.deepStrictEqual(predict(loaded, x), predict(m2, x));
     const file = path.join(root, "file");
     await fs.writeFile(file, "x");
-    await assertRejects(saveModel(m, file, { force: true }), "E_FILE", `writeArtifacts: ${JSON.stringify(file)} is a file, not a directory; choose a directory path`);
+    await assertRejects(saveModel(m, file, { force: true }), "E_FILE", `saveModel: ${JSON.stringify(file)} is a file, not a directory; choose a directory path`);
+    release(x, m, m2, loaded);
+  });
+
+  it("with force still refuses folders slimlab did not write, the working directory and its parent; nothing is deleted", async () => {
+    const m = denseNet();
+    await plant(root, { "work/nb/analysis.ipynb": '{"cells": []}', "work/nb/data.csv": "a,b\n1,2\n", "work/other/x.txt": "x", "mine/model.json": "{}", "mine/group1-shard1of1.bin": "old" });
+    const before = await snapshotTree(root);
+    const nb = path.join(root, "work", "nb");
+    await withCwd(nb, async () => {
+      await assertRejects(
+        saveModel(m, ".", { force: true }),
+        "E_FILE",
+        `saveModel: "." is the working directory, which a save never replaces (--force only replaces an earlier slimlab save); choose a new directory such as "./saved-model"`,
+        { oneLine: true }
+      );
+      const never = `which a save never replaces (--force only replaces an earlier slimlab save); choose a new directory such as "./saved-model"`;
+      await assertRejects(saveModel(m, "..", { force: true }), "E_FILE", `saveModel: ".." is an ancestor of the working directory (${JSON.stringify(nb)}), ${never}`);
+      await assertRejects(saveModel(m, root, { force: true }), "E_FILE", `saveModel: ${JSON.stringify(root)} is an ancestor of the working directory (${JSON.stringify(nb)}), ${never}`);
+      await assertRejects(
+        saveModel(m, "../../mine", { force: true }),
+        "E_FILE",
+        `saveModel: directory "../../mine" is not empty and is not a slimlab save (no .slimlab-save.json); slimlab only replaces its own saves, so choose a new directory, or delete this one by hand if it is a save from an older slimlab`
+      );
+      await saveModel(m, "q8"); // a new subfolder of the working directory is fine
+    });
+    await fs.rm(path.join(nb, "q8"), { recursive: true });
+    await assertUnchanged(root, before);
     m.dispose();
   });
 
+  it("a crash at any step of a replacement leaves a model stock tfjs loads, the old or the new; the next save tidies up", async () => {
+    const a = denseNet(1);
+    const b = denseNet(2);
+    const x = input([3, 4]);
+    const [pa, pb] = [predict(a, x), predict(b, x)];
+    const newArtifacts = await artifactsOf(b);
+    const dir = path.join(root, "m");
+    const steps = layoutArtifacts(newArtifacts, { shardBytes: 64 }).files.length + 3; // written, marked, one per file, cleaned
+    assert.ok(steps >= 8, "several shards, so crashes fall between them");
+    for (let k = 0; k < steps; k++) {
+      await saveModel(a, dir, { force: true, shardBytes: 64 });
+      const count = (await fs.readdir(dir)).length;
+      const crash = crashAt(k);
+      const step = await untilCrash(writeSaveDir(dir, (tag) => layoutArtifacts(newArtifacts, { tag, shardBytes: 64 }).files, { fn: "writeArtifacts", force: true, onStep: crash.onStep }), crash.reached);
+      const loaded = await stockLoad(dir);
+      const seen = predict(loaded, x);
+      assert.deepStrictEqual(seen, step === "placed model.json" || step === "cleaned" ? pb : pa, `after a crash at ${step}`);
+      loaded.dispose();
+      await saveModel(b, dir, { force: true, shardBytes: 64 });
+      assert.strictEqual((await fs.readdir(dir)).length, count, `leftovers of the crash at ${step} are removed`);
+    }
+    release(x, a, b);
+  });
   it("splits weights into shards and reads them back in order", async () => {
     const m = convNet();
     const dir = path.join(root, "sharded");
