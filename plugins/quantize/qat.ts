@@ -20,27 +20,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
-import { OptimizerName, TrainHistory, TrainData, train } from "../toolkit/train";
+import { TrainHistory, train } from "../toolkit/train";
 import { weightRole } from "../toolkit/layers";
 import { LayerConfig, quantizeTensor } from "./quantizer";
 import { QuantizedTensor } from "./quantized";
 import { fineTuneCentroids } from "./centroids";
+import { QatOptions } from "./qat-options";
 
-/** Options of quantization-aware training. */
-export interface QatOptions {
-  /** Training data {xs, ys}. */
-  data: TrainData;
-  epochs: number;
-  /** Default 64. */
-  batchSize?: number;
-  /** Default 1e-3 (adam). */
-  lr?: number;
-  optimizer?: OptimizerName;
-  /** Default 1. */
-  seed?: number;
-  /** Pruning masks: weight name ("<layer>/<role>", as plugins/prune names them) → 0/1 tensor; masked weights stay 0. */
-  masks?: ReadonlyMap<string, tf.Tensor>;
-}
+export type { QatOptions } from "./qat-options";
 
 /** One weight trained quantization-aware. */
 export interface QatWeight {
