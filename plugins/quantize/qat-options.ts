@@ -18,6 +18,9 @@ export interface QatOptions {
   optimizer?: OptimizerName;
   /** Default 1. */
   seed?: number;
-  /** Pruning masks: weight name ("<layer>/<role>", as plugins/prune names them) → 0/1 tensor; masked weights stay 0. */
+  /**
+   * Pruning masks: weight name ("<layer>/<role>", as plugins/prune names them)
+   * → 0/1 tensor; masked weights stay 0. Default: the model's own masks.
+   */
   masks?: ReadonlyMap<string, tf.Tensor>;
 }

@@ -3,6 +3,7 @@ import * as assert from "assert";
 import { cloneModel } from "../../../plugins/toolkit/clone";
 import { applyMasks, copyMasks, findWeight, getMasks, removeMasks } from "../../../plugins/toolkit/masks";
 import { rebuild } from "../../../plugins/toolkit/surgery";
+import { train } from "../../../plugins/toolkit/train";
 import { convNet, denseNet } from "./helpers";
 
 /** A 0/1 mask of `shape` with a zero wherever (flat index % period) === 0. */
@@ -94,6 +95,21 @@ describe("toolkit/masks", () => {
     assert.strictEqual((plain.artifacts.userDefinedMetadata as { slimlab?: unknown } | undefined)?.slimlab, undefined);
     assert.strictEqual(getMasks(plain.loaded).size, 0, "a model saved after removeMasks has no masks");
     plain.loaded.dispose();
+    m.dispose();
+  });
+
+  it("train() re-applies the masks after every step, before afterStep", async () => {
+    const m = denseNet();
+    applyMasks(m, new Map([["fc1/kernel", stripes([4, 6], 2)]]));
+    const xs = tf.randomNormal([16, 4], 0, 1, "float32", 2);
+    const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), "int32"), 3);
+    const seen: number[] = [];
+    const start = values(m, "fc1/kernel");
+    await train(m, { xs, ys }, { epochs: 1, batchSize: 4, seed: 1, lr: 0.1, progress: false, callbacks: { afterStep: (model) => void seen.push(values(model, "fc1/kernel").filter((v, i) => i % 2 === 0 && v !== 0).length) } });
+    assert.deepStrictEqual(seen, [0, 0, 0, 0]);
+    const end = values(m, "fc1/kernel");
+    assert.ok(end.some((v, i) => i % 2 === 1 && v !== start[i]), "the survivors trained");
+    tf.dispose([xs, ys]);
     m.dispose();
   });
 
