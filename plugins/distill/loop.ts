@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { host, Progress } from "../core/host";
+import { reapplyMasks } from "../toolkit/masks";
 import { mulberry32, shuffledIndices } from "../toolkit/shuffle";
 import type { BatchLogs, CallbackResult, EpochLogs } from "../toolkit/train";
 import { formatSeconds, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName } from "../toolkit/pace";
@@ -162,7 +163,8 @@ async function step(model: tf.LayersModel, data: OneHotData, idx: number[], opti
 }
 
 /**
- * Trains `model` in place on `objective` with seeded shuffled mini-batches.
+ * Trains `model` in place on `objective` with seeded shuffled mini-batches;
+ * a pruned model's masks are re-applied after every step.
  * The abort signal is checked before every batch: an interrupt ends the run
  * at a step boundary with the weights of the last completed step, the bar
  * ends "interrupted" and the history says where it stopped; nothing throws.
@@ -213,6 +215,8 @@ export async function runLoop(
         }
         const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
         const [lossValue, accValue] = await step(model, data, idx, optimizer, objective);
+        // A pruned student stays pruned: its masks hold after every step, as in toolkit/train.ts.
+        reapplyMasks(model);
         history.steps++;
         steps++;
         seen += idx.length;

@@ -1,12 +1,15 @@
 /**
  * How pruning attaches to training (TF-MOT's UpdatePruningStep callback,
  * kept apart from the methods and schedules): after every optimizer step the
- * masks are multiplied in again, so pruned weights stay exactly zero while
- * the survivors learn; on the steps a schedule names, the masks are first
- * recomputed at the schedule's sparsity (Zhu & Gupta 2017, §3).
+ * masks are multiplied in again (toolkit/masks.ts reapplyMasks), so pruned
+ * weights stay exactly zero while the survivors learn; on the steps a
+ * schedule names, the masks are then recomputed at the schedule's sparsity
+ * (Zhu & Gupta 2017, §3).
  *
  * Two forms of the same thing: a tfjs callback for model.fit (onBatchEnd
- * runs after the batch's update) and an afterStep hook for toolkit/train.ts.
+ * runs after the batch's update and re-applies the masks, as slimlab's own
+ * loops do after each step) and an afterStep hook for toolkit/train.ts
+ * (which re-applies the masks itself, so the hook only prunes on schedule).
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError } from "../core/errors";
@@ -89,11 +92,10 @@ export class ScheduledPruner {
     if (this.done === 0 && isPruningStep(this.schedule, 0)) this.pruneAt(0);
   }
 
-  /** After each optimizer step: recompute masks on pruning steps, else re-apply them. */
+  /** After each optimizer step (and the masks' re-application): recompute the masks on pruning steps. */
   afterStep(): void {
     this.done++;
     if (isPruningStep(this.schedule, this.done)) this.pruneAt(this.done);
-    else reapplyMasks(this.model);
   }
 
   /** Attaches a step's loss and accuracy to the record of that step, if it pruned. */
@@ -136,8 +138,8 @@ export class PruningCallback extends tf.CustomCallback {
     super({
       onTrainBegin: async () => pruner?.start(),
       onBatchEnd: async (_batch, logs) => {
-        if (pruner === undefined) reapplyMasks(target);
-        else {
+        reapplyMasks(target);
+        if (pruner !== undefined) {
           pruner.afterStep();
           pruner.note(logs?.loss, logs?.acc ?? logs?.accuracy);
         }
@@ -177,9 +179,10 @@ export interface PruningHook extends TrainCallbacks {
 }
 
 /**
- * Callbacks for toolkit/train.ts: `afterStep` re-applies the masks after each
- * optimizer step; with polynomial-schedule options it prunes on schedule
- * (to s_i right away when beginStep is 0). Changes `model` in place.
+ * Callbacks for toolkit/train.ts, which re-applies the model's masks after
+ * every optimizer step by itself: with polynomial-schedule options,
+ * `afterStep` prunes on schedule (to s_i right away when beginStep is 0);
+ * without options the hook does nothing more. Changes `model` in place.
  *
  * @param model the model passed to train
  * @param options optional, as for {@link pruningCallback}
@@ -190,10 +193,10 @@ export interface PruningHook extends TrainCallbacks {
  */
 export function pruningHook(model: tf.LayersModel, options?: PruneOptions): PruningHook {
   const p = options === undefined ? undefined : pruner(model, options, "pruningHook");
-  const m = requireModel(model, "pruningHook");
+  requireModel(model, "pruningHook");
   p?.start();
   return {
-    afterStep: () => (p === undefined ? reapplyMasks(m) : p.afterStep()),
+    afterStep: () => p?.afterStep(),
     onBatchEnd: (_step, logs) => p?.note(logs.loss, logs.acc),
     get history() {
       return p?.history ?? [];

@@ -1,14 +1,14 @@
 /**
  * Running a schedule on a model prune() owns: one shot, Han et al.'s
  * iterative prune → retrain rounds, or Zhu & Gupta's gradual pruning during
- * training. Training is toolkit/train.ts's loop (seeded, interruptible) with
- * the masks re-applied after every optimizer step.
+ * training. Training is toolkit/train.ts's loop (seeded, interruptible),
+ * which re-applies the masks after every optimizer step by itself.
  */
 import * as tf from "@tensorflow/tfjs";
 import { batches, DataSource, isDataset } from "../data/dataset";
 import { train, TrainData } from "../toolkit/train";
 import { polynomialFor, ScheduledPruner, ScheduleRecord } from "./attach";
-import { applyMasks, getMasks, reapplyMasks } from "./masks";
+import { applyMasks, getMasks } from "./masks";
 import { computeMasks, maskedFraction, MethodOutcome } from "./methods";
 import { Resolved } from "./options";
 import { IterativeSchedule, iterativeSchedule, iterativeSparsity } from "./schedule";
@@ -106,7 +106,6 @@ export async function runIterative(model: tf.LayersModel, r: Resolved, targets: 
       lr,
       optimizer: r.optimizer,
       validation: val,
-      callbacks: { afterStep: reapplyMasks },
       label: `prune round ${round}/${sched.rounds}`,
     });
     steps += h.steps;

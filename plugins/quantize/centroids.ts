@@ -21,7 +21,7 @@ import { OptimizerName, TrainHistory, train } from "../toolkit/train";
 import { weightRole } from "../toolkit/layers";
 import { SlimlabError, show } from "../core/errors";
 import { QuantizedTensor, decode } from "./quantized";
-import type { QatOptions } from "./qat";
+import type { QatOptions } from "./qat-options";
 
 /**
  * Per-cluster sums of a weight's gradient (eq. 3).

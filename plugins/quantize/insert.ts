@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError } from "../core/errors";
-import { compileLike, isSequential, modelConfig, modelFromConfig } from "../toolkit/clone";
+import { inherit, isSequential, modelConfig, modelFromConfig } from "../toolkit/clone";
 import { FakeQuant, FakeQuantConfig, registerQuantizeLayers } from "./fake-quant";
 
 /** Where to put one FakeQuant layer. */
@@ -43,7 +43,7 @@ function rewire(refs: unknown, from: string, to: string): void {
  * @param model source model (not changed)
  * @param insertions where and how
  * @param fn the public function's name
- * @returns the new model, compiled like the source if it was
+ * @returns the new model, compiled like the source if it was, with its pruning masks
  * @throws SlimlabError E_MODEL when a named layer is missing or called more than once
  * @example
  *   const m2 = insertFakeQuant(m, [{ layer: "fc1", where: "after", config: { bits: 8, mode: "static", min: 0, max: 6 } }], "quantize");
@@ -89,6 +89,6 @@ export function insertFakeQuant(model: tf.LayersModel, insertions: readonly Inse
   for (const layer of model.layers) {
     if (layer.weights.length > 0) out.getLayer(layer.name).setWeights(layer.getWeights());
   }
-  compileLike(out, model);
+  inherit(out, model);
   return out;
 }

@@ -9,7 +9,9 @@
  * pass: the model's variables hold Q(shadow); after each optimizer step
  * (the afterStep hook) the change the optimizer made, Δ = w − Q(shadow),
  * is added to the shadow, pruning masks are re-applied to it, and Q(shadow)
- * is written back. Δ is exactly the optimizer's update computed at the
+ * is written back. The masks are the model's own (toolkit/masks.ts) unless
+ * `masks` is given; train() has already zeroed the masked weights after the
+ * step, so Δ is 0 there and the shadow of a pruned weight stays 0. Δ is exactly the optimizer's update computed at the
  * quantized weights, so any optimizer works. Activation FakeQuant layers, if
  * present, pass gradients straight through by themselves (fake-quant.ts).
  *
@@ -20,27 +22,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
-import { OptimizerName, TrainHistory, TrainData, train } from "../toolkit/train";
+import { getMasks } from "../toolkit/masks";
+import { TrainHistory, train } from "../toolkit/train";
 import { weightRole } from "../toolkit/layers";
 import { LayerConfig, quantizeTensor } from "./quantizer";
 import { QuantizedTensor } from "./quantized";
 import { fineTuneCentroids } from "./centroids";
+import { QatOptions } from "./qat-options";
 
-/** Options of quantization-aware training. */
-export interface QatOptions {
-  /** Training data {xs, ys}. */
-  data: TrainData;
-  epochs: number;
-  /** Default 64. */
-  batchSize?: number;
-  /** Default 1e-3 (adam). */
-  lr?: number;
-  optimizer?: OptimizerName;
-  /** Default 1. */
-  seed?: number;
-  /** Pruning masks: weight name ("<layer>/<role>", as plugins/prune names them) → 0/1 tensor; masked weights stay 0. */
-  masks?: ReadonlyMap<string, tf.Tensor>;
-}
+export type { QatOptions } from "./qat-options";
 
 /** One weight trained quantization-aware. */
 export interface QatWeight {
@@ -75,8 +65,9 @@ function variableOf(model: tf.LayersModel, name: string): tf.LayerVariable {
  */
 export async function quantizationAwareTrain(model: tf.LayersModel, weights: readonly QatWeight[], opts: QatOptions): Promise<{ quantized: Map<string, QuantizedTensor>; history: TrainHistory }> {
   const masks = new Map<string, Float32Array>();
+  const given = opts.masks ?? getMasks(model);
   for (const w of weights) {
-    const m = opts.masks?.get(w.name);
+    const m = given.get(w.name);
     if (m === undefined) continue;
     if (m.shape.join(",") !== w.shape.join(",")) {
       throw new SlimlabError("E_ARG", `qat: mask of ${w.name} has shape [${m.shape.join(", ")}] but the weight [${w.shape.join(", ")}]; pass masks of the model being quantized`);

@@ -8,7 +8,10 @@ import { Scheme } from "./scheme";
 /**
  * How codes turn back into numbers.
  * - linear: value = fround(code·scale[c] + min[c]) in double arithmetic, per
- *   channel c along `axis` (one entry when per-tensor). This is exactly what
+ *   channel c along `axis` (one entry when per-tensor). When there are more
+ *   entries than shape[axis], the channel index runs over `axis` and every
+ *   axis after it, flattened: a DepthwiseConv2D kernel [kh, kw, in, m] with
+ *   axis 2 has in·m entries, output channel i·m + j. This is exactly what
  *   tfjs' weight loader computes for uint8/uint16 weights, so a per-tensor
  *   linear tensor saves as a stock tfjs quantized weight bit for bit.
  *   min = −Z·S (Jacob et al. 2018, r = S(q − Z)); binary and ternary use
@@ -94,10 +97,10 @@ function decodeCodes(q: Pick<QuantizedTensor, "codes" | "decoding" | "shape">): 
     for (let i = 0; i < out.length; i++) out[i] = halfToFloat(q.codes[i]);
     return out;
   }
-  const shape = q.shape;
   const axis = d.axis;
-  const outer = axis === undefined ? 1 : shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const channels = axis === undefined ? 1 : shape[axis];
+  const outer = axis === undefined ? 1 : q.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  // shape[axis] channels, or (a depthwise kernel's) the axes from `axis` on, flattened: see Decoding.
+  const channels = axis === undefined ? 1 : d.scale.length;
   const inner = out.length / (outer * channels);
   let i = 0;
   for (let o = 0; o < outer; o++) {

@@ -9,7 +9,7 @@ import { KmeansInit, quantizeKmeans } from "./kmeans";
 import { quantizeLinear } from "./linear";
 import { quantizePow2 } from "./pow2";
 import { QuantizedTensor } from "./quantized";
-import { Scheme } from "./scheme";
+import { Scheme, channelView } from "./scheme";
 
 /** How one weight is quantized. */
 export interface LayerConfig {
@@ -50,26 +50,37 @@ export function checkFinite(values: Float32Array, name: string, fn: string, sche
  * @param values finite float32 values
  * @param shape the weight's shape
  * @param config scheme, bits, perChannel, init
- * @param channelAxis the weight's output-channel axis (from the registry)
- * @returns the quantized tensor
+ * @param channelAxis the first axis of the weight's output-channel index
+ *   (from the registry): the output channel runs over this axis and the
+ *   ones after it (channelView), so a DepthwiseConv2D kernel [kh, kw, in, m]
+ *   with axis 2 gets in·m per-channel scales, one per output channel
+ * @returns the quantized tensor (its shape is `shape`; per-channel
+ *   decodings hold one scale per output channel)
  * @example
  *   quantizeTensor(w, [784, 300], { scheme: "affine", bits: 8, perChannel: true, init: "linear" }, 1);
  */
 export function quantizeTensor(values: Float32Array, shape: readonly number[], config: LayerConfig, channelAxis: number): QuantizedTensor {
-  const axis = config.perChannel && shape.length > 0 ? channelAxis : undefined;
+  const q = quantizeView(values, channelView(shape, channelAxis), config, channelAxis);
+  q.shape = [...shape];
+  return q;
+}
+
+/** The scheme's quantizer on the channel view (channel axis last when per-channel). */
+function quantizeView(values: Float32Array, view: readonly number[], config: LayerConfig, channelAxis: number): QuantizedTensor {
+  const axis = view.length > 0 ? channelAxis : undefined;
   switch (config.scheme) {
     case "affine":
     case "symmetric":
-      return quantizeLinear(values, shape, { bits: config.bits, mode: config.scheme, axis });
+      return quantizeLinear(values, view, { bits: config.bits, mode: config.scheme, axis: config.perChannel ? axis : undefined });
     case "kmeans":
-      return quantizeKmeans(values, shape, { bits: config.bits, init: config.init });
+      return quantizeKmeans(values, view, { bits: config.bits, init: config.init });
     case "pow2":
-      return quantizePow2(values, shape, config.bits);
+      return quantizePow2(values, view, config.bits);
     case "binary":
-      return quantizeBinary(values, shape, shape.length > 0 ? channelAxis : undefined);
+      return quantizeBinary(values, view, axis);
     case "ternary":
-      return quantizeTernary(values, shape, shape.length > 0 ? channelAxis : undefined);
+      return quantizeTernary(values, view, axis);
     case "float16":
-      return quantizeFloat16(values, shape);
+      return quantizeFloat16(values, view);
   }
 }

@@ -16,7 +16,12 @@ import { weightRole } from "../toolkit/layers";
 export interface QuantizableWeight {
   /** Weight role ("kernel", "depthwise_kernel", ...). */
   role: string;
-  /** Axis indexing output channels (for per-channel scales), as toolkit/layers.ts documents. */
+  /**
+   * First axis of the output-channel index (for per-channel scales): the
+   * output channel runs over this axis and all after it, flattened. It is
+   * the last axis for every kernel but the depthwise ones, [kh, kw, in, m],
+   * whose in·m output channels span axes 2 and 3.
+   */
   channelAxis: number;
 }
 

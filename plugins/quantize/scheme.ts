@@ -88,3 +88,22 @@ export function channelLayout(shape: readonly number[], axis: number | undefined
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   return { outer, channels: shape[axis], inner };
 }
+
+/**
+ * The shape a weight is quantized in, per output channel: the axes from
+ * `axis` to the last flattened into one channel axis. Every built-in kernel
+ * but the depthwise ones has its output channels on its last axis, so its
+ * view is its own shape; a DepthwiseConv2D kernel [kh, kw, in, m] has
+ * in·m output channels, channel i·m + j at [.., i, j] (TensorFlow's
+ * depthwise_conv2d layout), so its view is [kh, kw, in·m].
+ *
+ * @param shape the weight's shape
+ * @param axis the first axis of its output-channel index
+ * @returns the view's shape (same number of elements, channel axis last)
+ * @example
+ *   channelView([3, 3, 4, 2], 2); // [3, 3, 8]
+ */
+export function channelView(shape: readonly number[], axis: number): number[] {
+  if (shape.length === 0 || axis >= shape.length) return [...shape];
+  return [...shape.slice(0, axis), shape.slice(axis).reduce((a, b) => a * b, 1)];
+}

@@ -1,11 +1,16 @@
 /**
  * Deep copies of LayersModels: same topology, same weight values, new
  * variables. Every technique that "returns a new model and leaves the user's
- * variable untouched" (house rule 5) starts here.
+ * variable untouched" (house rule 5) starts here, and every model slimlab
+ * derives from another (cloneModel, surgery's rebuild, fake-quant insertion)
+ * goes through {@link inherit}, so what slimlab keeps beside the weights
+ * (compile settings, pruning masks) follows the model.
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError } from "../core/errors";
 import { requireModel, weightRole } from "./layers";
+import { onDispose } from "./lifetime";
+import { copyMasks } from "./masks";
 
 /**
  * Whether `model` is a tf.Sequential, so that copies can stay Sequential
@@ -120,7 +125,8 @@ function freshOptimizer(opt: tf.Optimizer): tf.Optimizer {
  * Compiles `copy` with the loss and metrics of `original` and a fresh
  * optimizer of the same class and settings, if `original` was compiled;
  * otherwise does nothing. The optimizer is new so that training the copy
- * does not move the original's Adam moments (and vice versa).
+ * does not move the original's Adam moments (and vice versa), and it is
+ * disposed with the copy (tfjs only disposes optimizers it created itself).
  *
  * @param copy the model to compile (changed in place)
  * @param original the model whose compile settings to reuse
@@ -130,13 +136,39 @@ function freshOptimizer(opt: tf.Optimizer): tf.Optimizer {
 export function compileLike(copy: tf.LayersModel, original: tf.LayersModel): void {
   const opt = original.optimizer as tf.Optimizer | undefined;
   if (opt == null || original.loss == null) return;
-  copy.compile({ optimizer: freshOptimizer(opt), loss: original.loss, metrics: original.metrics });
+  const fresh = freshOptimizer(opt);
+  copy.compile({ optimizer: fresh, loss: original.loss, metrics: original.metrics });
+  onDispose(copy, "optimizer", () => fresh.dispose());
+}
+
+/**
+ * Gives `copy`, a model derived from `original` that keeps its layer names
+ * (a clone, a rebuilt or extended model), what slimlab keeps beside the
+ * weights: the compile settings with a fresh optimizer (compileLike) and
+ * the pruning masks of every weight it shares by name and shape, so that a
+ * pruned model's zeros stay zeros whatever is done to its copies. The
+ * weights of `copy` are not written.
+ *
+ * @param copy the derived model (changed: compiled, masks registered)
+ * @param original the model it was derived from
+ * @param keepMask optional: carry only the masks of the weight names it
+ *   accepts (a weight rebuilt with other values in the same shape, such as
+ *   a cut layer's permuted channels, must not keep the old mask)
+ * @example
+ *   const out = modelFromConfig(editedConfig, isSequential(m), "myFn");
+ *   // ... set out's weights ...
+ *   inherit(out, m);
+ */
+export function inherit(copy: tf.LayersModel, original: tf.LayersModel, keepMask?: (name: string) => boolean): void {
+  compileLike(copy, original);
+  copyMasks(original, copy, keepMask);
 }
 
 /**
  * Copies a model: same topology and layer names, weights copied into new
- * variables (changing one model's weights never changes the other's), and
- * compiled like the original if it was compiled.
+ * variables (changing one model's weights never changes the other's),
+ * compiled like the original if it was compiled, with the original's
+ * pruning masks (see {@link inherit}).
  *
  * @param model a built Sequential or functional tf.LayersModel
  * @returns a model of the same class (Sequential stays Sequential) whose
@@ -157,6 +189,6 @@ export function cloneModel<T extends tf.LayersModel>(model: T): T {
   m.layers.forEach((layer) => {
     if (layer.weights.length > 0) copy.getLayer(layer.name).setWeights(layer.getWeights());
   });
-  compileLike(copy, m);
+  inherit(copy, m);
   return copy as T;
 }

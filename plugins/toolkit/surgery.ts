@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show, suggestion } from "../core/errors";
 import { CUTTABLE, Kept, inputShapes, propagate } from "./channels";
-import { compileLike, isSequential, modelConfig, modelFromConfig } from "./clone";
+import { inherit, isSequential, modelConfig, modelFromConfig } from "./clone";
 import { requireModel } from "./layers";
 
 /** Keep only these output channels (units/filters) of a Dense, Conv1D, Conv2D or SeparableConv2D. */
@@ -175,7 +175,10 @@ function bypass(config: tf.serialization.ConfigDict, sequential: boolean, name: 
  * @param model a built Sequential or functional tf.LayersModel (not changed)
  * @param edits at most one edit per layer
  * @returns a new model of the same class with new variables, compiled like
- *   the original if it was compiled
+ *   the original if it was compiled, with the original's pruning masks on
+ *   the weights of unedited layers and of layers replaced with given
+ *   weights of the same shapes (those must be zero where the masks are,
+ *   as a folded batch norm's are); cut layers get none (strip slices them)
  * @throws SlimlabError E_ARG for an unknown layer or op, a keep on a layer
  *   that cannot be cut, bad channel indices, two edits on one layer, a
  *   replaced layer that receives cut channels; E_MODEL when a cut reaches a
@@ -196,6 +199,8 @@ export function rebuild(model: tf.LayersModel, edits: readonly Edit[]): tf.Layer
 
   const kept = new Map<string, Kept>();
   const newWeights = new Map<string, tf.Tensor[]>();
+  /** Layers whose weights are re-made (cut, or replaced without weights): their old masks no longer fit. */
+  const remade = new Set<string>();
   const owned: tf.Tensor[] = [];
   let fastInit = true;
   try {
@@ -217,7 +222,10 @@ export function rebuild(model: tf.LayersModel, edits: readonly Edit[]): tf.Layer
         entry.config = { ...edit.config, name };
         if (old.batchInputShape !== undefined && entry.config.batchInputShape === undefined) entry.config.batchInputShape = old.batchInputShape;
         if (edit.weights !== undefined) newWeights.set(name, edit.weights);
-        else fastInit = false;
+        else {
+          fastInit = false;
+          remade.add(name);
+        }
         kept.set(name, null);
         continue;
       }
@@ -225,6 +233,7 @@ export function rebuild(model: tf.LayersModel, edits: readonly Edit[]): tf.Layer
       kept.set(name, step.out);
       if (step.config !== undefined) Object.assign(entry.config, step.config);
       if (step.weights !== undefined) {
+        remade.add(name);
         newWeights.set(name, step.weights);
         owned.push(...step.weights.filter((t) => !(t instanceof tf.Variable)));
       }
@@ -239,7 +248,7 @@ export function rebuild(model: tf.LayersModel, edits: readonly Edit[]): tf.Layer
       if (values !== undefined) setWeightsChecked(layer, values);
       else if (byName.get(layer.name)?.op !== "replace" && layer.weights.length > 0) layer.setWeights(m.getLayer(layer.name).getWeights());
     }
-    compileLike(out, m);
+    inherit(out, m, (weight) => !remade.has(weight.slice(0, weight.lastIndexOf("/"))));
     return out;
   } finally {
     tf.dispose(owned);

@@ -1,7 +1,9 @@
 /**
  * A small training loop for fine-tuning compressed models: seeded, stoppable
- * between batches, with a hook after every optimizer step (pruning re-applies
- * its masks there, so pruned weights stay zero between mask updates).
+ * between batches, with a hook after every optimizer step. A pruned model's
+ * masks are re-applied right after each step, before that hook (masks.ts),
+ * so pruned weights stay exactly zero through any fine-tuning run on it
+ * (QAT and centroid fine-tuning included).
  * model.fit has no such hook and shuffles with Math.random, so its runs
  * cannot be repeated bit for bit.
  */
@@ -9,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show, suggestion } from "../core/errors";
 import { host, Progress } from "../core/host";
 import { requireModel } from "./layers";
+import { reapplyMasks } from "./masks";
 import { LossSpec, ResolvedLoss, batchAccuracy, resolveLoss } from "./losses";
 import { mulberry32, shuffledIndices } from "./shuffle";
 import { formatSeconds, nextTick, OPTIMIZERS, OptimizerName } from "./pace";
@@ -56,7 +59,7 @@ export interface TrainCallbacks {
   onBatchEnd?(step: number, logs: BatchLogs): CallbackResult | Promise<CallbackResult>;
   /** After each complete epoch (and its validation). */
   onEpochEnd?(epoch: number, logs: EpochLogs): CallbackResult | Promise<CallbackResult>;
-  /** Right after each optimizer step, before onBatchEnd: re-apply masks, clip, project. */
+  /** Right after each optimizer step (and the model's masks, which train re-applies itself), before onBatchEnd: clip, project, prune on a schedule. */
   afterStep?(model: tf.LayersModel): void | Promise<void>;
 }
 
@@ -138,6 +141,7 @@ function makeOptimizer(opts: TrainOptions): { optimizer: tf.Optimizer; owned: bo
 
 /**
  * Trains `model` in place with `optimizer.minimize` on shuffled mini-batches.
+ * Pruned weights stay zero: the model's masks are re-applied after every step.
  *
  * Between batches the abort signal is checked: an interrupt ends the run at
  * a step boundary, the weights are those after the last completed step (and
@@ -195,6 +199,7 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
         }
         const idx = order.slice(b * batchSize, (b + 1) * batchSize);
         const [lossValue, accValue] = await step(m, data, idx, optimizer, vars, loss, dropoutRand);
+        reapplyMasks(m);
         if (opts.callbacks?.afterStep) await opts.callbacks.afterStep(m);
         history.steps++;
         steps++;

@@ -77,4 +77,27 @@ describe("prune/leak", () => {
     m.dispose();
     square.dispose();
   });
+
+  it("disposing a pruned model releases its masks and its optimizer: the tensor count returns to what it was", async () => {
+    const m = mlp();
+    m.compile({ optimizer: tf.train.adam(0.01), loss: "categoricalCrossentropy" });
+    const before = tf.memory().numTensors;
+    for (const options of [{ sparsity: 0.9 }, { method: "structured", sparsity: 0.5 }] as PruneOptions[]) {
+      const r = await prune(m, options);
+      assert.ok(r.masks.size > 0);
+      await r.model.fit(data.xs, data.ys, { epochs: 1, batchSize: 16, verbose: 0 });
+      r.model.dispose();
+      assert.ok([...r.masks.values()].every((t) => t.isDisposed), `${JSON.stringify(options)}: masks disposed`);
+      assert.strictEqual(tf.memory().numTensors, before, `${JSON.stringify(options)}: nothing left behind`);
+    }
+    // In place: the user's model owns the masks and releases them when disposed.
+    const pruned = await prune(m, { sparsity: 0.5, inplace: true });
+    assert.ok(tf.memory().numTensors > before);
+    (m.optimizer as tf.Optimizer).dispose();
+    const held = tf.memory().numTensors;
+    const weights = m.weights.length;
+    m.dispose();
+    assert.ok([...pruned.masks.values()].every((t) => t.isDisposed));
+    assert.strictEqual(tf.memory().numTensors, held - weights - pruned.masks.size, "the model's weights and its masks are gone");
+  });
 });

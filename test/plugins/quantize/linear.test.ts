@@ -92,7 +92,7 @@ describe("quantize/linear", () => {
     }
   });
 
-  it("per-channel on a middle axis (DepthwiseConv2D [kh, kw, in, m], axis 2)", () => {
+  it("per-channel on a middle axis: blocks of the trailing axes share a channel", () => {
     const x = randn(3 * 3 * 4 * 2, 9);
     for (let i = 0; i < x.length; i++) if (Math.floor(i / 2) % 4 === 3) x[i] *= 100; // channel 3 is large
     const q = quantizeLinear(x, [3, 3, 4, 2], { bits: 4, mode: "symmetric", axis: 2 });
