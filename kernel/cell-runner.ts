@@ -7,10 +7,11 @@
 import * as path from "path";
 import { isSlimlabError } from "../plugins/core/errors";
 import { setHost } from "../plugins/core/host";
-import { CellScope, installScopeTracking, resetEngineAfterTermination } from "./cell-scope";
+import { formatBytes, watchWasmAllocations } from "../plugins/backends/memory";
+import { CellScope, installScopeTracking, onCallbackPhase, recoverFromTermination } from "./cell-scope";
 import { KernelHost } from "./display/kernel-host";
 import { toMimeBundle } from "./display/format";
-import { CellError, describeLateError, ExecPhase, Executor } from "./executor";
+import { CellError, describeLateError, ExecPhase, Executor, memoryError } from "./executor";
 import { guardProcess } from "./guard";
 import { expandCell, Expansion } from "./magics/expand";
 import { loadPlugin } from "./magics/plugins";
@@ -74,12 +75,15 @@ export class CellRunner {
     });
     captureOutput((name, text) => this.sink.stream(name, text));
     installScopeTracking();
+    watchWasmAllocations();
     guardProcess((e, origin, kind) => this.reportLate(e, origin, kind));
   }
 
-  /** Tells the executor's phase changes to `listener` (the kernel's watchdog). */
-  onPhase(listener: (phase: ExecPhase) => void): void {
-    this.executor.onPhase = listener;
+  /** Tells what the main thread runs to `listener` (the kernel's watchdog): a cell's phases, and a cell's timer callbacks. */
+  onPhase(listener: (phase: ExecPhase | "callback") => void): void {
+    let phase: ExecPhase = "idle";
+    this.executor.onPhase = (p) => listener((phase = p));
+    onCallbackPhase((inside) => listener(inside ? "callback" : phase));
   }
 
   /** A late error goes to the running cell's output, or else to the cell that scheduled the failing work. */
@@ -152,17 +156,31 @@ export class CellRunner {
    * the signal its loops check, and ends it with KeyboardInterrupt (its
    * await is abandoned if it has not stopped within the grace time).
    *
-   * @param forced the cell's JavaScript was already terminated (watchdog.ts):
+   * @param forced the running JavaScript was already terminated (watchdog.ts):
    *   tfjs may have been stopped inside an op, so its scopes are repaired,
    *   and there is nothing to wait for
+   * @param memory set when the watchdog stopped the code because the heap
+   *   was about to run out: the cell ends with a MemoryError instead
    */
-  interrupt(forced = false): void {
-    if (forced) resetEngineAfterTermination();
+  interrupt(forced = false, memory?: { used: number; limit: number }): void {
+    const stoppedCallback = forced ? recoverFromTermination() : undefined;
+    const why = memory ? heapStopText(memory) : undefined;
+    if (stoppedCallback && !(this.running && stoppedCallback === this.scope)) {
+      // A timer callback was the code stopped (of a finished cell, or of another cell than the running one).
+      stoppedCallback.cancel();
+      const what = why ? `MemoryError: ${why}` : "KeyboardInterrupt: stopped a timer callback";
+      this.sink.stream("stderr", `${what} (from cell [${stoppedCallback.count}]); its other timers were cleared\n`, this.running ? undefined : stoppedCallback);
+    }
     if (!this.running) return;
     this.scope?.cancel();
     this.host.interrupt();
-    this.executor.interrupt(forced ? 0 : INTERRUPT_GRACE_MS);
+    this.executor.interrupt(forced ? 0 : INTERRUPT_GRACE_MS, why ? memoryError(why) : undefined);
   }
+}
+
+/** What a cell stopped for filling the JavaScript heap reports. */
+export function heapStopText(memory: { used: number; limit: number }): string {
+  return `the JavaScript heap reached ${formatBytes(memory.used)} of its ${formatBytes(memory.limit)} limit, so the code was stopped before Node would end the kernel; drop large arrays or objects you no longer need (or give Node a larger --max-old-space-size in the kernelspec)`;
 }
 
 function usageError(e: unknown): CellError {

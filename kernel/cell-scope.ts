@@ -70,6 +70,12 @@ let running: CellScope | undefined;
 let inCallback: CellScope | undefined;
 /** Whichever of the two was set last: the best guess for code that runs later (a promise continuation). */
 let lastActive: CellScope | undefined;
+/** Told when a cell's timer callback starts (true) and ends (false); the watchdog needs to know. */
+let callbackListener: (inside: boolean) => void = () => undefined;
+
+export function onCallbackPhase(listener: (inside: boolean) => void): void {
+  callbackListener = listener;
+}
 
 /** The global timer functions as Node made them, for the kernel's own timers (never cleared by an interrupt). */
 export const realTimers = {
@@ -124,10 +130,12 @@ export function installScopeTracking(): void {
           if (!repeats) scope.forgetTimer(handle);
           const outer = inCallback;
           inCallback = lastActive = scope;
+          callbackListener(true);
           try {
             return cb.apply(this, args);
           } finally {
             inCallback = outer;
+            callbackListener(outer !== undefined);
           }
         },
         ...rest,
@@ -158,17 +166,25 @@ export function installScopeTracking(): void {
 }
 
 /**
- * After the watchdog terminated running JavaScript, tfjs may have been
- * stopped inside `tidy` or a gradient tape, whose `finally` blocks never
- * ran. Close what they left open (the tensors of an unfinished tidy are
- * intermediates of the stopped computation, so they are disposed), so the
- * next cell starts with a clean engine.
+ * After the watchdog terminated running JavaScript, `finally` blocks that
+ * were on the stack never ran. Undo what they would have undone:
+ *   - tfjs may have been stopped inside `tidy` or a gradient tape: close
+ *     the open scopes (the tensors of an unfinished tidy are intermediates
+ *     of the stopped computation, so they are disposed);
+ *   - a cell's timer callback may have been the code stopped: forget that
+ *     it was running.
+ *
+ * @returns the cell whose timer callback was stopped, if that was the case
  */
-export function resetEngineAfterTermination(): void {
+export function recoverFromTermination(): CellScope | undefined {
   const engine = tf.engine();
   const state = engine.state as unknown as { scopeStack: unknown[]; gradientDepth: number; kernelDepth: number; activeTape: unknown };
   while (state.scopeStack.length > 0) engine.endScope();
   state.gradientDepth = 0;
   state.kernelDepth = 0;
   state.activeTape = null;
+  const stopped = inCallback;
+  inCallback = undefined;
+  callbackListener(false);
+  return stopped;
 }

@@ -6,6 +6,7 @@
 import Module from "module";
 import * as path from "path";
 import * as vm from "vm";
+import { explainMemoryError } from "../plugins/backends/memory";
 import { beginRun, CellScope, endRun, realTimers } from "./cell-scope";
 import { Converter, Diagnostic, expandShorthandProperties } from "./tslab-adapter";
 import { SourceMapper } from "./sourcemap";
@@ -43,7 +44,11 @@ export class Executor {
   private readonly sideModules = new Map<string, Module>();
   private abort: ((e: Error) => void) | undefined;
   private interruptRequested = false;
+  /** What an interrupted cell reports: KeyboardInterrupt unless the watchdog stopped it for memory. */
+  private interruptReason: CellError | undefined;
   private cellCount = 0;
+  /** Why synchronous code was broken into, when it was not the user (the kernel's watchdog, for memory). */
+  stopCause: () => CellError | undefined = () => undefined;
   /** Told when a cell starts and stops running synchronously, and while its awaited part runs. */
   onPhase: (phase: ExecPhase) => void = () => undefined;
 
@@ -70,8 +75,9 @@ export class Executor {
    * either way the cell's outcome is the interrupt, never `ok`. Variables
    * keep the values they had.
    */
-  interrupt(graceMs = 0): void {
+  interrupt(graceMs = 0, reason?: CellError): void {
     this.interruptRequested = true;
+    if (reason) this.interruptReason = reason;
     const abort = this.abort;
     if (!abort) return;
     const err = Object.assign(new Error("interrupted by the user"), { name: INTERRUPTED });
@@ -119,6 +125,7 @@ export class Executor {
     const cpu0 = process.cpuUsage();
     const timing = (): RunTiming => ({ cpu: process.cpuUsage(cpu0), wall: Number(process.hrtime.bigint() - t0) / 1e9 });
     this.interruptRequested = false;
+    this.interruptReason = undefined;
     // Start the cell from a macrotask of Node's own: its promise chain then
     // runs in a callback scope Node can unwind if the watchdog has to
     // terminate it (one opened by a native addon such as zeromq's aborts
@@ -140,7 +147,9 @@ export class Executor {
     } catch (e) {
       // Declarations made before the failure are kept, as in IPython.
       this.prevDecl = converted.declOutput ?? this.prevDecl;
-      if (this.interruptRequested) return { ok: false, error: interruptedError(), timing: timing() };
+      if (this.interruptRequested) return { ok: false, error: this.interruptReason ?? interruptedError(), timing: timing() };
+      const cause = isSigintBreak(e) ? this.stopCause() : undefined;
+      if (cause) return { ok: false, error: cause, timing: timing() };
       return { ok: false, error: runtimeError(e, filename, mapper), timing: timing() };
     } finally {
       this.abort = undefined;
@@ -200,11 +209,11 @@ function compileError(diags: Diagnostic[]): CellError {
 
 function runtimeError(e: unknown, filename: string, mapperOf: () => SourceMapper | undefined): CellError {
   if (!(e instanceof Error)) return { ename: "Error", evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
-  // SIGINT during a synchronous run (vm's breakOnSigint): Node >= 12 throws
-  // ERR_SCRIPT_EXECUTION_INTERRUPTED ("Script execution was interrupted by `SIGINT`").
-  if ((e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" || e.message === "Script execution interrupted.") return interruptedError();
+  if (isSigintBreak(e)) return interruptedError();
   if (e.name === INTERRUPTED) return interruptedError();
   if (e.name === "SlimlabError" && (e as { code?: string }).code === "E_INTERRUPTED") return interruptedError();
+  const memory = explainMemoryError(e);
+  if (memory) return memoryError(memory);
   // A slimlab usage error is the user's to fix, not a bug: one line, no stack.
   if (e.name === "SlimlabError") {
     const code = (e as { code?: string }).code;
@@ -226,6 +235,19 @@ function runtimeError(e: unknown, filename: string, mapperOf: () => SourceMapper
     }
   }
   return { ename: e.name, evalue: e.message, traceback: [`${e.name}: ${e.message}`, ...ours.slice(0, 12)] };
+}
+
+/**
+ * SIGINT during a synchronous run (vm's breakOnSigint): Node >= 12 throws
+ * ERR_SCRIPT_EXECUTION_INTERRUPTED ("Script execution was interrupted by `SIGINT`").
+ */
+function isSigintBreak(e: unknown): boolean {
+  return e instanceof Error && ((e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" || e.message === "Script execution interrupted.");
+}
+
+/** A cell that ran out of memory, in Python's name for it. */
+export function memoryError(text: string): CellError {
+  return { ename: "MemoryError", evalue: text, traceback: [`MemoryError: ${text}`] };
 }
 
 function interruptedError(): CellError {

@@ -7,7 +7,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { helpText } from "../plugins/core/magic";
-import { CellRunner } from "./cell-runner";
+import { CellRunner, heapStopText } from "./cell-runner";
+import { memoryError } from "./executor";
 import { realTimers } from "./cell-scope";
 import { realExit } from "./guard";
 import { History, HistoryQuery } from "./history";
@@ -55,6 +56,10 @@ export class Kernel {
       registerBuiltins,
     );
     this.runner.onPhase((phase) => this.server.watchdog.setPhase(phase));
+    this.runner.executor.stopCause = () => {
+      const m = this.server.watchdog.takeMemoryStop();
+      return m ? memoryError(heapStopText(m)) : undefined;
+    };
   }
 
   start(): void {
@@ -69,8 +74,8 @@ export class Kernel {
    * interrupt_request; the busy/idle pair the spec asks for every request
    * is published here, once the main thread is free to.
    */
-  interrupt(forced: boolean, request: Message | undefined): void {
-    this.runner.interrupt(forced);
+  interrupt(forced: boolean, request: Message | undefined, memory?: { used: number; limit: number }): void {
+    this.runner.interrupt(forced, memory);
     if (forced || !request) return; // a forced interrupt is the second word on the same request
     void this.server.publish("status", { execution_state: "busy" }, request);
     void this.server.publish("status", { execution_state: "idle" }, request);

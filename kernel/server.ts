@@ -9,6 +9,7 @@
  */
 import * as zmq from "zeromq";
 import { Watchdog, WatchdogEvents } from "./watchdog";
+import type { MemoryStop } from "./watchdog-worker";
 import { decodeChecked, DigestHistory, encode, Message, Signer } from "./wire";
 
 export interface ConnectionInfo {
@@ -70,12 +71,12 @@ export class Server {
    * Binds every socket; the heartbeat and control ones on the watchdog
    * thread, whose interrupts go to `onInterrupt`.
    */
-  async bind(onInterrupt: (forced: boolean, request: Message | undefined) => void): Promise<void> {
+  async bind(onInterrupt: (forced: boolean, request: Message | undefined, memory?: MemoryStop) => void): Promise<void> {
     const events: WatchdogEvents = {
       control: (frames) => this.receive(frames, "control"),
-      interrupt: (forced, frames) => {
-        const r = decodeChecked(frames, this.signer);
-        onInterrupt(forced, r.ok ? r.msg : undefined);
+      interrupt: (forced, frames, memory) => {
+        const r = frames.length > 0 ? decodeChecked(frames, this.signer) : undefined;
+        onInterrupt(forced, r?.ok ? r.msg : undefined, memory);
       },
       log: (text) => logInternal(text),
     };

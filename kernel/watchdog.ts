@@ -7,7 +7,9 @@
 import * as path from "path";
 import { Worker } from "worker_threads";
 import { realTimers } from "./cell-scope";
-import { ACK_SLOT, FromMain, PHASE, PHASE_SLOT, ToMain, WatchdogData } from "./watchdog-worker";
+import * as v8 from "v8";
+import { KERNEL_NODE_FLAGS } from "./node-flags";
+import { ACK_SLOT, FromMain, LIMIT_KIB_SLOT, MemoryStop, PHASE, PHASE_SLOT, SHARED_SLOTS, STOP_SLOT, ToMain, USED_KIB_SLOT, WatchdogData } from "./watchdog-worker";
 
 export type Phase = keyof typeof PHASE;
 
@@ -15,16 +17,17 @@ export interface WatchdogEvents {
   /** A control message other than interrupt_request, as raw frames. */
   control(frames: Buffer[]): void;
   /**
-   * The user asked to interrupt (the request's raw frames, already answered);
-   * `forced` when the running JavaScript was already terminated.
+   * The user asked to interrupt (the request's raw frames, already answered),
+   * or the heap was about to run out (`memory`, no frames); `forced` when
+   * the running JavaScript was already terminated.
    */
-  interrupt(forced: boolean, frames: Buffer[]): void;
+  interrupt(forced: boolean, frames: Buffer[], memory?: MemoryStop): void;
   /** Something for the kernel's log. */
   log(text: string): void;
 }
 
 export class Watchdog {
-  private readonly shared = new SharedArrayBuffer(8);
+  private readonly shared = new SharedArrayBuffer(4 * SHARED_SLOTS);
   private readonly slots = new Int32Array(this.shared);
   private worker: Worker | undefined;
 
@@ -35,7 +38,16 @@ export class Watchdog {
    * @param control control address (zmq ROUTER)
    */
   async start(hb: string, control: string, key: string, scheme: string, on: WatchdogEvents): Promise<void> {
-    const data: WatchdogData = { hb, control, key, scheme, shared: this.shared };
+    const flags = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
+    const data: WatchdogData = {
+      hb,
+      control,
+      key,
+      scheme,
+      shared: this.shared,
+      heapLimit: v8.getHeapStatistics().heap_size_limit,
+      mayTerminateCallbacks: KERNEL_NODE_FLAGS.every((f) => flags.includes(f)),
+    };
     const worker = new Worker(path.join(__dirname, "watchdog-worker.js"), { workerData: data });
     this.worker = worker;
     await new Promise<void>((resolve, reject) => {
@@ -52,7 +64,7 @@ export class Watchdog {
             break;
           case "interrupt":
             Atomics.add(this.slots, ACK_SLOT, 1);
-            on.interrupt(m.forced, m.frames.map((f) => Buffer.from(f)));
+            on.interrupt(m.forced, m.frames.map((f) => Buffer.from(f)), m.memory);
             break;
           case "log":
             on.log(m.text);
@@ -66,6 +78,15 @@ export class Watchdog {
   sendControl(frames: Buffer[]): void {
     const m: FromMain = { type: "send", frames };
     this.worker?.postMessage(m);
+  }
+
+  /**
+   * Why synchronous code was just broken into, if the watchdog did it for
+   * lack of memory (read once: the reason is cleared).
+   */
+  takeMemoryStop(): MemoryStop | undefined {
+    if (Atomics.exchange(this.slots, STOP_SLOT, 0) !== 1) return undefined;
+    return { used: Atomics.load(this.slots, USED_KIB_SLOT) * 1024, limit: Atomics.load(this.slots, LIMIT_KIB_SLOT) * 1024 };
   }
 
   /** Records what the main thread is doing, for the next interrupt. */

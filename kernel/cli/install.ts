@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { SlimlabError } from "../../plugins/core/errors";
 import { packageRoot } from "../modules";
+import { KERNEL_NODE_FLAGS } from "../node-flags";
 
 export type InstallScope = { kind: "user" } | { kind: "sys-prefix" } | { kind: "prefix"; prefix: string } | { kind: "default" };
 
@@ -19,7 +20,7 @@ export const DISPLAY_NAME = "TypeScript (slimlab)";
 /** The kernel.json slimlab installs. */
 export function kernelSpec(root = packageRoot()): Record<string, unknown> {
   return {
-    argv: [process.execPath, path.join(root, "bin", "slimlab.js"), "kernel", "{connection_file}"],
+    argv: [process.execPath, ...KERNEL_NODE_FLAGS, path.join(root, "bin", "slimlab.js"), "kernel", "{connection_file}"],
     display_name: DISPLAY_NAME,
     language: "typescript",
     // "message": interrupt_request arrives on control, which the watchdog thread

@@ -10,6 +10,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as zmq from "zeromq";
+import { KERNEL_NODE_FLAGS } from "../../kernel/node-flags";
 import { decode, encode, Message, Signer } from "../../kernel/wire";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -28,7 +29,7 @@ function freePort(): Promise<number> {
 }
 
 /** Node arguments that start slimlab's kernel (the default). */
-export const SLIMLAB = (connectionFile: string): string[] => [path.join(ROOT, "bin", "slimlab.js"), "kernel", connectionFile];
+export const SLIMLAB = (connectionFile: string): string[] => [...KERNEL_NODE_FLAGS, path.join(ROOT, "bin", "slimlab.js"), "kernel", connectionFile];
 /** Node arguments that start plain tslab's kernel, for comparisons (bench/kernel.ts). */
 export const PLAIN_TSLAB = (connectionFile: string): string[] => [path.join(ROOT, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", connectionFile];
 

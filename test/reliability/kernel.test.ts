@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Message } from "../../kernel/wire";
+import { KERNEL_NODE_FLAGS } from "../../kernel/node-flags";
 import { KernelClient } from "../kernel/zmq-client";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -185,6 +186,22 @@ describe("reliability: the kernel over ZeroMQ never dies, never hangs", function
     });
   });
 
+  it("a runaway timer callback of a finished cell is stopped by interrupt_request", async () => {
+    const id = await k.startExecute("setTimeout(() => { while (true) {} }, 1000);");
+    await k.finish("shell", id, 30000);
+    await sleep(1500); // the callback is spinning now
+    await k.send("control", "interrupt_request", {});
+    await k.waitFor("iopub", (m) => m.parent_header.msg_id === id && /KeyboardInterrupt: stopped a timer callback \(from cell \[\d+\]\)/.test(String(m.content.text ?? "")), 15000);
+    await stillAlive();
+  });
+
+  it("a tensor too large for the wasm heap is a MemoryError naming its size and the limit", async () => {
+    const { reply } = await k.execute('import * as tf from "@tensorflow/tfjs";\ntf.zeros([2 ** 30]);', 60000);
+    assert.equal(reply.content.ename, "MemoryError", JSON.stringify(reply.content));
+    assert.match(String(reply.content.evalue), /^a tensor of 4\.0 GiB does not fit in the wasm backend's memory \(at most 4\.0 GiB; the heap holds [\d.]+ [KMG]iB already\)/);
+    await stillAlive();
+  });
+
   it("the heartbeat answers during a 10 s synchronous cell", async () => {
     const id = await k.startExecute("const until = Date.now() + 10000;\nwhile (Date.now() < until) {}\n'done'");
     await started(id);
@@ -238,5 +255,33 @@ describe("reliability: the kernel over ZeroMQ never dies, never hangs", function
       await k.send("shell", "no_such_request", {});
       await stillAlive();
     });
+  });
+});
+
+describe("reliability: a cell that fills the JavaScript heap is stopped with a MemoryError (kernel with a 512 MB heap)", function () {
+  this.timeout(120000);
+  let tmp: string;
+  let k: KernelClient;
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "slimlab-heap-"));
+    const argv = (file: string) => [...KERNEL_NODE_FLAGS, "--max-old-space-size=512", path.resolve(__dirname, "../../../bin/slimlab.js"), "kernel", file];
+    k = await KernelClient.start(tmp, 60000, argv);
+  });
+
+  after(async () => {
+    await k?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("fills the heap, gets MemoryError, and the kernel goes on", async () => {
+    const first = await k.execute("let survivor = 7;");
+    assert.equal(first.reply.content.status, "ok");
+    const { reply } = await k.execute("const hog: number[][] = [];\nfor (;;) hog.push(new Array(1000).fill(1.5));", 90000);
+    assert.equal(reply.content.ename, "MemoryError", JSON.stringify(reply.content));
+    assert.match(String(reply.content.evalue), /^the JavaScript heap reached [\d.]+ MiB of its [\d.]+ MiB limit, so the code was stopped before Node would end the kernel/);
+    assert.equal(k.proc.exitCode, null);
+    const after = await k.execute("survivor");
+    assert.equal(after.reply.content.status, "ok");
   });
 });
