@@ -120,7 +120,8 @@ function freshOptimizer(opt: tf.Optimizer): tf.Optimizer {
  * Compiles `copy` with the loss and metrics of `original` and a fresh
  * optimizer of the same class and settings, if `original` was compiled;
  * otherwise does nothing. The optimizer is new so that training the copy
- * does not move the original's Adam moments (and vice versa).
+ * does not move the original's Adam moments (and vice versa); disposing
+ * `copy` disposes that optimizer.
  *
  * @param copy the model to compile (changed in place)
  * @param original the model whose compile settings to reuse
@@ -131,6 +132,10 @@ export function compileLike(copy: tf.LayersModel, original: tf.LayersModel): voi
   const opt = original.optimizer as tf.Optimizer | undefined;
   if (opt == null || original.loss == null) return;
   copy.compile({ optimizer: freshOptimizer(opt), loss: original.loss, metrics: original.metrics });
+  // compile() only owns optimizers it creates from a name; this one belongs
+  // to the copy alone, so copy.dispose() must free its variables too (Adam
+  // makes two at construction).
+  (copy as unknown as { isOptimizerOwned: boolean }).isOptimizerOwned = true;
 }
 
 /**
