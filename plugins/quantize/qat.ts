@@ -20,6 +20,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
+import type { Caller } from "../toolkit/pace";
 import { OptimizerName, TrainHistory, TrainData, train } from "../toolkit/train";
 import { weightRole } from "../toolkit/layers";
 import { LayerConfig, quantizeTensor } from "./quantizer";
@@ -40,6 +41,8 @@ export interface QatOptions {
   seed?: number;
   /** Pruning masks: weight name ("<layer>/<role>", as plugins/prune names them) → 0/1 tensor; masked weights stay 0. */
   masks?: ReadonlyMap<string, tf.Tensor>;
+  /** For the E_INTERRUPTED message: who trains and what an interrupt leaves (default train's). */
+  caller?: Caller;
 }
 
 /** One weight trained quantization-aware. */
@@ -69,7 +72,8 @@ function variableOf(model: tf.LayersModel, name: string): tf.LayerVariable {
  * @param opts data, epochs and training settings
  * @returns the final quantized tensors (also written into the model) and the history
  * @throws SlimlabError E_ARG when a mask's shape differs from its weight, or
- *   kmeans weights are mixed with other schemes; train's errors
+ *   kmeans weights are mixed with other schemes; train's errors (E_INTERRUPTED
+ *   when the user interrupts)
  * @example
  *   const { quantized } = await quantizationAwareTrain(m, weights, { data: train, epochs: 1 });
  */
@@ -119,6 +123,7 @@ export async function quantizationAwareTrain(model: tf.LayersModel, weights: rea
     lr: opts.lr,
     optimizer: opts.optimizer,
     label: `qat ${model.name}`,
+    caller: opts.caller,
     callbacks: {
       afterStep: (m) => {
         for (const w of weights) {
