@@ -12,7 +12,7 @@ import { assertFinite } from "../toolkit/finite";
 import { requireModel } from "../toolkit/layers";
 import { weightSnapshot } from "../toolkit/snapshot";
 import { rebuild } from "../toolkit/surgery";
-import { evaluate, TrainData } from "../toolkit/train";
+import { checkSamples, evaluate, TrainData } from "../toolkit/train";
 import { ScheduleRecord } from "./attach";
 import { Histogram, histogram, histogramFigure, layerScoreFigure, range, scheduleFigure, sparsityFigure } from "./figures";
 import { LayerScore, removable, scoreLayers } from "./layer-pruning";
@@ -149,6 +149,9 @@ export async function prune(model: tf.LayersModel, options: PruneOptions): Promi
   try {
     const data = await tensors(r.data);
     const val = await tensors(r.val);
+    // Before anything is pruned: data that cannot go through the model.
+    if (data !== undefined) checkSamples(m, data, "prune", "data");
+    if (val !== undefined) checkSamples(m, val, "prune", "val");
     if (r.method === "layer") return await pruneLayers(m, r, selection.targets, selection.skipped, (val ?? data) as TrainData);
     return await pruneMasked(m, r, selection, data, val);
   } finally {

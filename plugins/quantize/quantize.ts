@@ -14,7 +14,7 @@ import { assertFinite } from "../toolkit/finite";
 import { requireModel, selectLayers } from "../toolkit/layers";
 import { Caller, checkpoint } from "../toolkit/pace";
 import { weightSnapshot } from "../toolkit/snapshot";
-import { TrainData, TrainHistory } from "../toolkit/train";
+import { checkSamples, TrainData, TrainHistory } from "../toolkit/train";
 import { applyQuantized, quantizedWeights, setQuantizedWeights } from "./apply";
 import { OBSERVERS, Observer, calibrate, calibrationInputs } from "./calibrate";
 import { SaveResult, checkSaveTarget, saveQuantized } from "./export";
@@ -194,6 +194,10 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
     originals.set(t.name, values);
   }
   const xs = r.activations && !o.dynamic ? calibrationInputs(o.calibrate, fn) : undefined;
+  // Before anything is quantized: samples that cannot go through the model.
+  if (xs !== undefined) checkSamples(m, { xs }, fn, "--calibrate");
+  if (o.qat !== undefined) checkSamples(m, o.qat.data, fn, "--data");
+  if (o.mixed?.data !== undefined) checkSamples(m, o.mixed.data, fn, "--data");
 
   let mixed: MixedChoice | undefined;
   if (o.mixed !== undefined) {

@@ -112,6 +112,34 @@ function checkData(data: TrainData | undefined, fn: string, what: string): numbe
   return n;
 }
 
+/**
+ * Checks that samples fit a single-input model before anything runs: inputs
+ * of the model's input shape, and one-hot labels as wide as its output.
+ * Otherwise the first forward pass fails inside tfjs, possibly after the
+ * model was already changed (a pruning round, quantized weights).
+ *
+ * @param model the model the samples are for
+ * @param data the samples; `ys` may be omitted (calibration inputs)
+ * @param fn the public function's name
+ * @param what the argument's name in messages ("data", "val", "--calibrate")
+ * @throws SlimlabError E_DATA naming both shapes
+ * @example
+ *   checkSamples(model, { xs, ys }, "prune", "val");
+ */
+export function checkSamples(model: tf.LayersModel, data: { xs: tf.Tensor; ys?: tf.Tensor }, fn: string, what: string): void {
+  const shape = (s: readonly (number | null)[]) => `[${s.map((d) => (d === null ? "any" : String(d))).join(", ")}]`;
+  const want = model.inputs[0].shape.slice(1);
+  const got = data.xs.shape.slice(1);
+  if (model.inputs.length === 1 && (got.length !== want.length || want.some((d, i) => d !== null && d !== got[i]))) {
+    throw new SlimlabError("E_DATA", `${fn}: ${what}.xs has samples of shape ${shape(got)} but model "${model.name}" takes ${shape(want)}; pass inputs of that shape`);
+  }
+  const out = model.outputs[0].shape;
+  const width = out[out.length - 1];
+  if (data.ys !== undefined && data.ys.rank === 2 && out.length === 2 && width !== null && width > 1 && data.ys.shape[1] !== 1 && data.ys.shape[1] !== width) {
+    throw new SlimlabError("E_DATA", `${fn}: ${what}.ys has rows of ${data.ys.shape[1]} values but model "${model.name}" outputs ${width}; pass one-hot labels of width ${width} or class indices`);
+  }
+}
+
 function positiveInt(value: unknown, name: string): number {
   if (!Number.isInteger(value) || (value as number) < 1) {
     throw new SlimlabError("E_ARG", `train: ${name} must be a positive integer, received ${show(value)}`);
@@ -157,7 +185,8 @@ function makeOptimizer(opts: TrainOptions): { optimizer: tf.Optimizer; owned: bo
  * @param data training samples
  * @param opts epochs, batchSize, seed and the optional settings above
  * @returns per-epoch averages, the step count and how the run ended
- * @throws SlimlabError E_TYPE/E_DATA for bad data, E_ARG for bad options,
+ * @throws SlimlabError E_TYPE/E_DATA for bad data (also samples or one-hot
+ *   labels that do not fit the model), E_ARG for bad options,
  *   E_MODEL for a multi-output model, E_INTERRUPTED when the user
  *   interrupts; errors thrown by callbacks propagate (the bar ends "error")
  * @example
@@ -173,6 +202,8 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
   const batchSize = positiveInt(opts.batchSize, "batchSize");
   if (!Number.isInteger(opts.seed)) throw new SlimlabError("E_ARG", `train: seed must be an integer, received ${show(opts.seed)}`);
   const loss = resolveLoss(opts.loss, m, data.ys, "train");
+  checkSamples(m, data, "train", "data");
+  if (opts.validation !== undefined) checkSamples(m, opts.validation, "train", "validation");
   const { optimizer, owned } = makeOptimizer(opts);
   const signal = opts.signal ?? host().signal();
   const caller = opts.caller ?? { fn: "train", leaves: "the model keeps the weights of the last completed step; run the cell again to go on training" };
@@ -319,6 +350,7 @@ export async function evaluate(
   const n = checkData(data, "evaluate", "data");
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new SlimlabError("E_ARG", `evaluate: batchSize must be a positive integer, received ${show(batchSize)}`);
   const resolved = resolveLoss(loss, m, data.ys, "evaluate");
+  checkSamples(m, data, caller.fn, "data");
   let sumLoss = 0;
   let sumAcc = 0;
   for (let start = 0; start < n; start += batchSize) {

@@ -50,18 +50,28 @@ describe("prune failures and interrupts", () => {
     tf.dispose([data.xs, data.ys, wide.xs, wide.ys]);
   });
 
-  it("--inplace: a failure after pruning (scoring on val that does not fit) puts weights and masks back exactly", async () => {
+  it("--inplace: a failure after pruning (while scoring on val, in a later round) puts weights and masks back exactly", async () => {
     const m = mlp();
     // Masks from an earlier in-place run must survive too.
     await prune(m, { sparsity: 0.3, inplace: true });
     const [before, masks] = [bits(m), maskValues(m)];
     const tensors = tf.memory().numTensors;
-    for (const options of [
-      { sparsity: 0.7, val: wide, inplace: true },
-      { method: "structured", remove: 2, val: wide, inplace: true },
-      { sparsity: 0.7, schedule: "iterative", steps: 2, data, val: wide, batchSize: 16, inplace: true },
-    ] as PruneOptions[]) {
-      await assert.rejects(prune(m, options));
+    const cases: [PruneOptions, number][] = [
+      [{ sparsity: 0.7, val: data, inplace: true }, 1],
+      [{ method: "structured", remove: 2, val: data, inplace: true }, 1],
+      // Round 1 trains 2 steps and scores val in one batch; the 4th forward pass is round 2's first step.
+      [{ sparsity: 0.7, schedule: "iterative", steps: 2, data, val: data, batchSize: 16, inplace: true }, 4],
+    ];
+    for (const [options, failAt] of cases) {
+      let calls = 0;
+      const apply = m.apply;
+      m.apply = function (this: tf.LayersModel, ...args: Parameters<tf.LayersModel["apply"]>) {
+        if (++calls === failAt) throw new Error("injected failure");
+        return apply.apply(this, args);
+      };
+      await assert.rejects(prune(m, options), /^Error: injected failure$/);
+      delete (m as unknown as Record<string, unknown>).apply;
+      assert.strictEqual(calls, failAt, "the failure came after pruning");
       assert.deepStrictEqual(bits(m), before, `${options.method ?? "magnitude"}: weights bit-identical`);
       assert.deepStrictEqual(maskValues(m), masks, "the masks of before");
       assert.strictEqual(tf.memory().numTensors, tensors, "no tensor left behind");

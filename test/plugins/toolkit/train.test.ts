@@ -227,6 +227,13 @@ describe("toolkit/train", () => {
       "E_ARG",
       'train: unknown loss "categoricalCrossEntropy" (did you mean categoricalCrossentropy?); allowed: categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, or a function (yTrue, yPred) => tf.Scalar'
     );
+    // Samples that cannot go through the model: refused before the first step, not by tfjs inside it.
+    const before = weights(m);
+    const wide = tf.zeros([48, 3]);
+    await assertRejects(train(m, { xs: wide, ys: data.onehot.ys }, base), "E_DATA", /^train: data\.xs has samples of shape \[3\] but model "sequential_\d+" takes \[2\]; pass inputs of that shape$/);
+    await assertRejects(train(m, data.onehot, { ...base, validation: { xs: data.onehot.xs, ys: tf.oneHot(tf.zeros([48], "int32"), 5) } }), "E_DATA", /^train: validation\.ys has rows of 5 values but model "sequential_\d+" outputs 2; pass one-hot labels of width 2 or class indices$/);
+    assert.deepStrictEqual(weights(m), before, "no step ran");
+    wide.dispose();
     const sgd = tf.train.sgd(0.1);
     await assertRejects(
       train(m, data.onehot, { ...base, optimizer: sgd, lr: 0.01 }),
