@@ -40,7 +40,9 @@ export function dataFrameBundle(df: { columns?: string[]; index: unknown[]; valu
   return { "text/plain": df.toString(), "text/html": htmlTable(df.columns ?? ["value"], df.index, df.values) };
 }
 
-/** The MIME bundle of `rows` shown as a table (through a danfo DataFrame). */
+/** The MIME bundle of `rows` shown as a table (through a danfo DataFrame); no rows give an empty table. */
 export function tableBundle(rows: readonly Row[]): MimeBundle {
+  // danfo cannot build a DataFrame without rows.
+  if (rows.length === 0) return { "text/plain": "(no rows)", "text/html": htmlTable([], [], []) };
   return dataFrameBundle(toDataFrame(rows) as unknown as Parameters<typeof dataFrameBundle>[0]);
 }

@@ -10,11 +10,13 @@ import { plotlyBundle } from "../core/figure";
 import { host, LiveDisplay } from "../core/host";
 import { Row, tableBundle } from "../core/table";
 import { cloneModel } from "../toolkit/clone";
+import { assertFinite } from "../toolkit/finite";
 import { requireModel } from "../toolkit/layers";
+import { weightSnapshot } from "../toolkit/snapshot";
 import { ChartRun, curvesFigure } from "./chart";
 import { fmtShape, prepareData } from "./data";
 import { hintLoss, hintProjection, resolveHint } from "./hint";
-import { LoopHistory, LoopOptions, Objective, OneHotData, Score, StopPoint, runLoop, scoreLogits } from "./loop";
+import { LoopHistory, LoopOptions, Objective, OneHotData, Score, runLoop, scoreLogits } from "./loop";
 import { distillationLoss, hardLabelLoss } from "./loss";
 import { allLogits, forward, logitsNet, withFeature } from "./nets";
 import { checkOptions, DistillOptions, Settings } from "./options";
@@ -24,7 +26,7 @@ import { narrowStudent } from "./student";
 export interface StudentRun {
   student: tf.LayersModel;
   history: LoopHistory;
-  /** On `test` (or `val`); absent without such data or after an interrupt. */
+  /** On `test` (or `val`); absent without such data. */
   score?: Score;
 }
 
@@ -39,10 +41,6 @@ export interface ComparisonRow extends Row {
 
 /** What distill() returns. The caller owns (and disposes) `student` and `baseline.student`. */
 export interface DistillResult extends StudentRun {
-  /** A run was interrupted: the student has the weights of its last completed step; no baseline or table followed. */
-  interrupted: boolean;
-  /** Where the interrupted run stopped. */
-  stoppedAt?: StopPoint & { run: "distilled" | "baseline" };
   teacherScore?: Score;
   /** With `baseline`: the same student trained on hard labels only, same budget and seed. */
   baseline?: StudentRun;
@@ -133,8 +131,9 @@ function compare(teacher: tf.LayersModel, teacherScore: Score, student: StudentR
  * Training shows a progress bar (epoch, step, loss, samples/s, ETA) and a
  * Plotly chart of loss and accuracy redrawn each epoch; at the end a table of
  * teacher / distilled / baseline test errors. An interrupt (host().signal())
- * stops at a batch boundary: the student keeps the weights of the last
- * completed step, `interrupted` and `stoppedAt` say where, nothing throws.
+ * stops at the next batch boundary with SlimlabError E_INTERRUPTED: the
+ * models made here are freed and an `inplace` student gets its weights back,
+ * so nothing of the stopped run is left and the rest of the cell does not run.
  * Runs with models without dropout are bit-reproducible for a seed.
  *
  * @param teacher a built single-output classifier ending in softmax (or linear logits)
@@ -145,7 +144,9 @@ function compare(teacher: tf.LayersModel, teacherScore: Score, student: StudentR
  * @throws SlimlabError before anything is trained: E_TYPE/E_MODEL for a bad
  *   teacher or student (output shapes differ, no softmax to strip), E_ARG for
  *   a bad option (T ≤ 0, α outside [0, 1], a hint layer that does not exist),
- *   E_DATA/E_TYPE for empty or mismatched data; never for an interrupt
+ *   E_DATA/E_TYPE for empty or mismatched data, E_MODEL for NaN/Inf weights
+ *   in the teacher or student; E_INTERRUPTED when the user interrupts (an
+ *   `inplace` student is then, as on any error, restored exactly)
  * @example
  *   const r = await distill(teacher, { data: train, val: test, studentWidth: 0.5, temperature: 4, alpha: 0.9, epochs: 5, baseline: true });
  *   r.comparison; // teacher / distilled / baseline test errors
@@ -155,10 +156,14 @@ export async function distill(teacher: tf.LayersModel, options: DistillOptions):
   const s = checkOptions(options);
   logitsNet(t);
   if (options.student !== undefined) checkStudent(t, options.student);
+  assertFinite(t, "distill", "distilling it");
+  if (options.student !== undefined) assertFinite(options.student, "distill", "distilling into it");
   const classes = t.outputs[0].shape[t.outputs[0].shape.length - 1] as number;
   const inputShape = t.inputs[0].shape;
   const owned: tf.Tensor[] = [];
   const models: tf.LayersModel[] = [];
+  const saved = s.inplace && options.student !== undefined ? weightSnapshot(options.student) : undefined;
+  const leaves = saved ? "the student got its weights back; run the cell again to start over" : "no student was kept; run the cell again to start over";
   let ok = false;
   try {
     const train = await prepareData(options.data, "data", inputShape, classes);
@@ -200,6 +205,7 @@ export async function distill(teacher: tf.LayersModel, options: DistillOptions):
       patience: s.patience,
       validation: val,
       signal,
+      leaves,
       callbacks: options.callbacks,
       progress: s.progress,
       onHistory: (h) => {
@@ -208,30 +214,25 @@ export async function distill(teacher: tf.LayersModel, options: DistillOptions):
       },
     });
 
-    const distilledRun: ChartRun = { name: "distilled", history: { epochs: [], steps: 0, interrupted: false, stoppedEarly: false, seconds: 0 } };
+    const distilledRun: ChartRun = { name: "distilled", history: { epochs: [], steps: 0, stoppedEarly: false, seconds: 0 } };
     runs.push(distilledRun);
     const objective = distillObjective(t, student, s, cache, projection, hintNets);
     const history = await runLoop(student, logitsOf(student), train, objective, loopOptions(`distill ${student.name}`, distilledRun));
-    const result: DistillResult = { student, history, interrupted: history.interrupted };
-    if (history.stoppedAt) result.stoppedAt = { ...history.stoppedAt, run: "distilled" };
+    const result: DistillResult = { student, history };
 
-    if (baselineModel !== undefined && !history.interrupted) {
-      const baselineRun: ChartRun = { name: "baseline", history: { epochs: [], steps: 0, interrupted: false, stoppedEarly: false, seconds: 0 } };
+    if (baselineModel !== undefined) {
+      const baselineRun: ChartRun = { name: "baseline", history: { epochs: [], steps: 0, stoppedEarly: false, seconds: 0 } };
       runs.push(baselineRun);
       const bh = await runLoop(baselineModel, logitsOf(baselineModel), train, hardObjective(baselineModel), loopOptions(`baseline ${baselineModel.name}`, baselineRun));
       result.baseline = { student: baselineModel, history: bh };
-      if (bh.stoppedAt) result.stoppedAt = { ...bh.stoppedAt, run: "baseline" };
-      result.interrupted = bh.interrupted;
-    } else if (baselineModel !== undefined) {
-      models.splice(models.indexOf(baselineModel), 1);
-      baselineModel.dispose();
     }
 
-    if (test !== undefined && !result.interrupted) {
+    if (test !== undefined) {
       const chunk = Math.max(256, s.batchSize);
-      result.teacherScore = await scoreLogits(logitsOf(t), test, chunk);
-      result.score = await scoreLogits(logitsOf(student), test, chunk);
-      if (result.baseline) result.baseline.score = await scoreLogits(logitsOf(result.baseline.student), test, chunk);
+      const stop = { signal, leaves };
+      result.teacherScore = await scoreLogits(logitsOf(t), test, chunk, stop);
+      result.score = await scoreLogits(logitsOf(student), test, chunk, stop);
+      if (result.baseline) result.baseline.score = await scoreLogits(logitsOf(result.baseline.student), test, chunk, stop);
       const table = compare(t, result.teacherScore, result, result.baseline);
       result.comparison = table.rows;
       if (table.gapClosed !== undefined) result.gapClosed = table.gapClosed;
@@ -244,7 +245,10 @@ export async function distill(teacher: tf.LayersModel, options: DistillOptions):
     return result;
   } finally {
     tf.dispose(owned);
-    // On a throw (bad hint, a callback's error) the caller never gets the models made here.
+    // On a throw (bad hint, a callback's error, an interrupt) the caller
+    // never gets the models made here, and an in-place student is put back.
     if (!ok) models.forEach((m) => m.dispose());
+    if (ok) saved?.discard();
+    else saved?.restore();
   }
 }

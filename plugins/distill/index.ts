@@ -10,5 +10,5 @@ export { distillationLoss, softTargetLoss, hardLabelLoss } from "./loss";
 export type { DistillLossOptions } from "./loss";
 export { narrowStudent, layerWidths } from "./student";
 export { parseHint, hintLoss } from "./hint";
-export type { DistillCallbacks, LoopHistory, Score, StopPoint } from "./loop";
+export type { DistillCallbacks, LoopHistory, Score } from "./loop";
 export { curvesFigure } from "./chart";

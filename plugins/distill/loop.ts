@@ -1,7 +1,7 @@
 /**
  * The training loop distillation runs on. It follows toolkit/train.ts (the
  * same seeded batch order, a step boundary as the only place an interrupt
- * takes effect, the same BatchLogs/EpochLogs), but its loss sees more than
+ * takes effect and E_INTERRUPTED there, the same BatchLogs/EpochLogs), but its loss sees more than
  * (labels, predictions): the teacher's outputs for the very samples of the
  * batch, which train.ts's loss function cannot be given. The hard-label
  * baseline runs through the same loop with α = 0, so both students get the
@@ -12,7 +12,7 @@ import { host, Progress } from "../core/host";
 import { reapplyMasks } from "../toolkit/masks";
 import { mulberry32, shuffledIndices } from "../toolkit/shuffle";
 import type { BatchLogs, CallbackResult, EpochLogs } from "../toolkit/train";
-import { formatSeconds, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName } from "../toolkit/pace";
+import { checkpoint, formatSeconds, isInterrupt, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName, releaseTape, stopIfInterrupted } from "../toolkit/pace";
 
 /** Samples with one-hot float32 labels [N, C], as the loop uses them. */
 export interface OneHotData {
@@ -38,25 +38,11 @@ export interface DistillCallbacks {
   onEpochEnd?(epoch: number, logs: EpochLogs): CallbackResult | Promise<CallbackResult>;
 }
 
-/** Where an interrupted run stopped. */
-export interface StopPoint {
-  /** 0-based epoch during which the interrupt arrived. */
-  epoch: number;
-  /** Batches completed in that epoch (the next one was not started). */
-  batch: number;
-  /** Optimizer steps completed in the whole run. */
-  step: number;
-}
-
 /** How one training run went. */
 export interface LoopHistory {
   epochs: EpochLogs[];
   /** Optimizer steps applied. */
   steps: number;
-  /** The abort signal stopped the run; the weights are those after step `steps`. */
-  interrupted: boolean;
-  /** Set when interrupted. */
-  stoppedAt?: StopPoint;
   /** Early stopping (patience) or a callback ended the run before its last epoch. */
   stoppedEarly: boolean;
   /** With patience: the 0-based epoch whose weights the model ends with. */
@@ -75,7 +61,10 @@ export interface LoopOptions {
   /** Stop after this many epochs without a lower validation loss and restore the best epoch's weights. */
   patience?: number;
   validation?: OneHotData;
+  /** Checked before every batch: an abort ends the run with E_INTERRUPTED. */
   signal: AbortSignal;
+  /** For the E_INTERRUPTED message: what an interrupt leaves behind. */
+  leaves: string;
   callbacks?: DistillCallbacks;
   progress: boolean;
   /** Called after each epoch with the history so far (live charts). */
@@ -101,15 +90,18 @@ export { OPTIMIZER_NAMES };
  * @param logits maps a batch of inputs to logits [B, C] (called inside tf.tidy)
  * @param data samples with one-hot labels
  * @param batchSize samples per forward pass
+ * @param stop checked before every batch: the signal and what an interrupt leaves (for the E_INTERRUPTED message)
  * @returns mean cross-entropy, accuracy and the exact number of errors
+ * @throws SlimlabError E_INTERRUPTED when `stop.signal` is aborted
  * @example
  *   const s = await scoreLogits((x) => net.apply(x, { training: false }) as tf.Tensor, test, 512);
  */
-export async function scoreLogits(logits: (x: tf.Tensor) => tf.Tensor, data: OneHotData, batchSize: number): Promise<Score> {
+export async function scoreLogits(logits: (x: tf.Tensor) => tf.Tensor, data: OneHotData, batchSize: number, stop?: { signal: AbortSignal; leaves: string }): Promise<Score> {
   const n = data.xs.shape[0];
   let sumLoss = 0;
   let correct = 0;
   for (let start = 0; start < n; start += batchSize) {
+    await checkpoint(stop?.signal, () => `distill: interrupted by the user while scoring ${start} of ${n} samples; ${stop?.leaves}`);
     const size = Math.min(batchSize, n - start);
     const both = tf.tidy(() => {
       const xb = tf.slice(data.xs, start, size);
@@ -119,8 +111,12 @@ export async function scoreLogits(logits: (x: tf.Tensor) => tf.Tensor, data: One
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(z, -1), tf.argMax(yb, -1)), "float32"));
       return tf.stack([ce, hits]);
     });
-    const values = await both.data();
-    both.dispose();
+    let values: Float32Array | Int32Array | Uint8Array;
+    try {
+      values = await both.data();
+    } finally {
+      both.dispose();
+    }
     sumLoss += values[0];
     correct += values[1];
   }
@@ -136,24 +132,32 @@ function snapshot(model: tf.LayersModel): tf.Tensor[] {
 
 /** One optimizer step on the samples `idx`; returns the batch loss and accuracy before the step. */
 async function step(model: tf.LayersModel, data: OneHotData, idx: number[], optimizer: tf.Optimizer, objective: Objective): Promise<[number, number]> {
-  const [cost, acc] = tf.tidy(() => {
-    const at = tf.tensor1d(idx, "int32");
-    const xb = tf.gather(data.xs, at);
-    const yb = tf.gather(data.ys, at) as tf.Tensor2D;
-    const targets = objective.targets(at, xb);
-    let accuracy: tf.Scalar | undefined;
-    const c = optimizer.minimize(
-      () => {
-        const { loss, logits } = objective.loss(xb, yb, targets);
-        // Accuracy of the same forward pass, kept so the gradient tidy spares it.
-        accuracy = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), tf.argMax(yb, -1)), "float32")) as tf.Scalar);
-        return model.calculateLosses().reduce<tf.Scalar>((sum, r) => tf.add(sum, r), loss);
-      },
-      true,
-      objective.vars
-    ) as tf.Scalar;
-    return [c, accuracy as tf.Scalar];
-  });
+  let accuracy: tf.Scalar | undefined;
+  let cost: tf.Scalar;
+  try {
+    cost = tf.tidy(() => {
+      const at = tf.tensor1d(idx, "int32");
+      const xb = tf.gather(data.xs, at);
+      const yb = tf.gather(data.ys, at) as tf.Tensor2D;
+      const targets = objective.targets(at, xb);
+      return optimizer.minimize(
+        () => {
+          const { loss, logits } = objective.loss(xb, yb, targets);
+          // Accuracy of the same forward pass, kept so the gradient tidy spares it.
+          accuracy = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), tf.argMax(yb, -1)), "float32")) as tf.Scalar);
+          return model.calculateLosses().reduce<tf.Scalar>((sum, r) => tf.add(sum, r), loss);
+        },
+        true,
+        objective.vars
+      ) as tf.Scalar;
+    });
+  } catch (e) {
+    // A step that throws must not leave the tape's or the accuracy's tensors behind.
+    releaseTape();
+    accuracy?.dispose();
+    throw e;
+  }
+  const acc = accuracy as tf.Scalar;
   try {
     const [l, a] = await Promise.all([cost.data(), acc.data()]);
     return [l[0], a[0]];
@@ -166,11 +170,11 @@ async function step(model: tf.LayersModel, data: OneHotData, idx: number[], opti
  * Trains `model` in place on `objective` with seeded shuffled mini-batches;
  * a pruned model's masks are re-applied after every step.
  * The abort signal is checked before every batch: an interrupt ends the run
- * at a step boundary with the weights of the last completed step, the bar
- * ends "interrupted" and the history says where it stopped; nothing throws.
+ * at a step boundary with SlimlabError E_INTERRUPTED (the model has the
+ * weights of the last completed step; the bar ends "interrupted").
  * With `patience` (and validation data) the run stops after that many epochs
  * without a lower validation loss, and the model ends with the weights of
- * its best epoch (unless interrupted).
+ * its best epoch.
  *
  * @param model the model whose weights are trained (changed in place)
  * @param logits its logits function, for validation
@@ -178,7 +182,8 @@ async function step(model: tf.LayersModel, data: OneHotData, idx: number[], opti
  * @param objective the loss and variables
  * @param opts epochs, batch size, seed, optimizer, validation, signal, ...
  * @returns the run's history
- * @throws errors thrown by callbacks or tfjs (the bar ends "error"); never for an interrupt
+ * @throws SlimlabError E_INTERRUPTED when the signal is aborted; errors
+ *   thrown by callbacks or tfjs (the bar ends "error")
  * @example
  *   const h = await runLoop(student, (x) => net.apply(x) as tf.Tensor, data, objective, opts);
  */
@@ -195,12 +200,12 @@ export async function runLoop(
   const bar: Progress | undefined = opts.progress ? host().progress(opts.label, total) : undefined;
   const optimizer = OPTIMIZERS[opts.optimizer](opts.lr);
   const rand = mulberry32(opts.seed);
-  const history: LoopHistory = { epochs: [], steps: 0, interrupted: false, stoppedEarly: false, seconds: 0 };
+  const history: LoopHistory = { epochs: [], steps: 0, stoppedEarly: false, seconds: 0 };
   const start = Date.now();
   let best: { loss: number; epoch: number; weights: tf.Tensor[] } | undefined;
   let status = "";
   try {
-    for (let epoch = 0; epoch < opts.epochs && !history.interrupted && !history.stoppedEarly; epoch++) {
+    for (let epoch = 0; epoch < opts.epochs && !history.stoppedEarly; epoch++) {
       const order = shuffledIndices(n, rand);
       const t0 = Date.now();
       let sumLoss = 0;
@@ -208,11 +213,7 @@ export async function runLoop(
       let seen = 0;
       let steps = 0;
       for (let b = 0; b < stepsPerEpoch; b++) {
-        if (opts.signal.aborted) {
-          history.interrupted = true;
-          history.stoppedAt = { epoch, batch: b, step: history.steps };
-          break;
-        }
+        stopIfInterrupted(opts.signal, () => `distill: interrupted by the user after ${history.steps} of ${total} steps (epoch ${epoch + 1}/${opts.epochs}, batch ${b + 1}/${stepsPerEpoch}) of "${opts.label}"; ${opts.leaves}`);
         const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
         const [lossValue, accValue] = await step(model, data, idx, optimizer, objective);
         // A pruned student stays pruned: its masks hold after every step, as in toolkit/train.ts.
@@ -235,8 +236,8 @@ export async function runLoop(
       if (steps === 0) break;
       const complete = steps === stepsPerEpoch;
       const logs: EpochLogs = { epoch, loss: sumLoss / seen, acc: sumAcc / seen, steps, samples: seen, seconds: (Date.now() - t0) / 1000, complete };
-      if (complete && opts.validation !== undefined && !opts.signal.aborted) {
-        const v = await scoreLogits(logits, opts.validation, Math.max(opts.batchSize, 256));
+      if (complete && opts.validation !== undefined) {
+        const v = await scoreLogits(logits, opts.validation, Math.max(opts.batchSize, 256), opts);
         logs.valLoss = v.loss;
         logs.valAcc = v.accuracy;
       }
@@ -252,19 +253,19 @@ export async function runLoop(
       opts.onHistory?.(history);
       if (complete && (await opts.callbacks?.onEpochEnd?.(epoch, logs)) === "stop") history.stoppedEarly = true;
     }
-    if (best !== undefined && !history.interrupted) {
+    if (best !== undefined) {
       model.setWeights(best.weights);
       history.bestEpoch = best.epoch;
     }
   } catch (e) {
-    bar?.end("error", e instanceof Error ? e.message : String(e));
+    if (isInterrupt(e)) bar?.end("interrupted", `stopped after ${history.steps} steps ${status}`);
+    else bar?.end("error", e instanceof Error ? e.message : String(e));
     throw e;
   } finally {
     if (best !== undefined) tf.dispose(best.weights);
     optimizer.dispose();
     history.seconds = (Date.now() - start) / 1000;
   }
-  const where = history.stoppedAt ? `stopped at epoch ${history.stoppedAt.epoch + 1} step ${history.stoppedAt.batch}/${stepsPerEpoch}` : `${history.steps} steps`;
-  bar?.end(history.interrupted ? "interrupted" : "done", `${where} ${status}`);
+  bar?.end("done", `${history.steps} steps ${status}`);
   return history;
 }

@@ -13,7 +13,7 @@ import { MimeBundle } from "../core/host";
 import { escapeHtml, Row, tableBundle } from "../core/table";
 import { benchBatch, BenchOptions, BenchRow, benchSettings } from "./bench";
 import { count, ms, sig, textTable } from "./format";
-import { checkModel } from "./inputs";
+import { checkAllocation, checkModel } from "./inputs";
 
 /** Backends in the order they are measured: fastest usually first. */
 const PREFERRED = ["tensorflow", "webgpu", "webgl", "wasm", "cpu"];
@@ -99,6 +99,7 @@ export async function backendsBench(model: tf.LayersModel, options: BackendsOpti
       throw new SlimlabError("E_ARG", `backendsBench: backend ${show(b)} is not registered; registered here: ${registered.join(", ")}`);
     }
   }
+  for (const b of s.batch) checkAllocation(m, b, "backendsBench", "batch");
   const original = tf.getBackend();
   const results: BackendRows[] = [];
   const skipped: { backend: string; reason: string }[] = [];

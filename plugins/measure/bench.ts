@@ -14,9 +14,10 @@ import { SlimlabError, show } from "../core/errors";
 import { host, MimeBundle } from "../core/host";
 import { escapeHtml, Row, tableBundle } from "../core/table";
 import { count, ms, sig, textTable } from "./format";
-import { checkBatches, checkInteger, checkModel, outputsOf, randomInputs } from "./inputs";
+import { checkAllocation, checkBatches, checkInteger, checkModel, outputsOf, randomInputs } from "./inputs";
 import { timingStats, TimingStats } from "./percentile";
-import { calibrate, Call, harnessOverhead, sampleTimes } from "./timing";
+import { nextTick, stopIfInterrupted } from "../toolkit/pace";
+import { calibrate, Call, harnessOverhead, sampleTimes, Stop } from "./timing";
 
 export interface BenchOptions {
   /** Batch sizes to measure (default [1, 8, 32]). */
@@ -25,7 +26,7 @@ export interface BenchOptions {
   runs?: number;
   /** Untimed calls before timing, per batch size (default 3). */
   warmup?: number;
-  /** Stops between samples when aborted (default: the running cell's, host().signal()). */
+  /** Stops before the next call when aborted, with E_INTERRUPTED (default: the running cell's, host().signal()). */
   signal?: AbortSignal;
 }
 
@@ -121,11 +122,15 @@ export function benchSettings(options: BenchOptions, fn: string): BenchSettings 
 /**
  * Times one batch size: warm-up, calibration of calls per sample, `runs`
  * samples, then the harness overhead with the same loop around a no-op.
+ * Every phase yields between calls or samples and checks the signal before
+ * each call, so an interrupt stops it after the call in progress.
  *
  * @param model a checked model
  * @param batch examples per call
  * @param s settings
  * @returns the batch size's row
+ * @throws SlimlabError E_ARG when the batch does not fit the backend's
+ *   memory, E_INTERRUPTED when the signal is aborted (the inputs are freed)
  * @example
  *   const row = await benchBatch(model, 32, benchSettings({}, "bench"));
  */
@@ -140,11 +145,20 @@ export async function benchBatch(model: tf.LayersModel, batch: number, s: BenchS
         tf.dispose(ys);
       }
     };
-    for (let i = 0; i < s.warmup; i++) await call();
-    const { inner } = await calibrate(call);
-    const times = await sampleTimes(call, s.runs, inner, s.signal);
+    const stop = (what: string): Stop => ({
+      signal: s.signal,
+      message: (done, of) => `${s.fn}: interrupted by the user after ${done} of ${of} ${what} at batch ${batch}; no result was kept, run the cell again`,
+    });
+    const warm = stop("warm-up calls");
+    for (let i = 0; i < s.warmup; i++) {
+      await nextTick();
+      stopIfInterrupted(s.signal, () => warm.message(i, s.warmup));
+      await call();
+    }
+    const { inner } = await calibrate(call, undefined, undefined, stop("pilot samples"));
+    const times = await sampleTimes(call, s.runs, inner, stop("timed samples"));
     const stats = timingStats(times);
-    const overheadMs = await harnessOverhead(s.runs, inner);
+    const overheadMs = await harnessOverhead(s.runs, inner, stop("overhead samples"));
     return { batch, runs: s.runs, inner, ms: stats, throughput: (batch * 1000) / stats.p50, overheadMs, overheadFraction: overheadMs / stats.p50 };
   } finally {
     tf.dispose(xs);
@@ -161,8 +175,9 @@ export async function benchBatch(model: tf.LayersModel, batch: number, s: BenchS
  * @returns a BenchResult: backend, and one row per batch size with
  *   latencies in ms, throughput in examples/s and the harness overhead
  * @throws SlimlabError E_TYPE for a non-model, E_MODEL for unknown input
- *   dimensions, E_ARG for a batch size ≤ 0 or bad runs/warmup,
- *   E_INTERRUPTED when the cell is interrupted
+ *   dimensions, E_ARG for a batch size ≤ 0, a batch that would not fit the
+ *   backend's memory (checked for every size before anything runs) or bad
+ *   runs/warmup, E_INTERRUPTED when the cell is interrupted
  * @example
  *   const r = await bench(model, { batch: [1, 32], runs: 30 });
  *   r.at(32)?.ms.p50; // median ms per batch of 32
@@ -170,6 +185,7 @@ export async function benchBatch(model: tf.LayersModel, batch: number, s: BenchS
 export async function bench(model: tf.LayersModel, options: BenchOptions = {}): Promise<BenchResult> {
   const m = checkModel(model, "bench");
   const s = benchSettings(options, "bench");
+  for (const b of s.batch) checkAllocation(m, b, "bench", "batch");
   const rows: BenchRow[] = [];
   for (const batch of s.batch) rows.push(await benchBatch(m, batch, s));
   return new BenchResult(m.name, tf.getBackend(), s.warmup, rows);

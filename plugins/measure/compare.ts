@@ -11,10 +11,12 @@ import { plotlyBundle, PlotlyFigure } from "../core/figure";
 import { MimeBundle } from "../core/host";
 import { escapeHtml, Row, tableBundle } from "../core/table";
 import { DataSource } from "../data/dataset";
+import { assertFinite } from "../toolkit/finite";
+import { checkpoint } from "../toolkit/pace";
 import { benchBatch, benchSettings } from "./bench";
 import { evaluateModel } from "./evaluate";
 import { bytes, ms, sig, textTable } from "./format";
-import { checkModel } from "./inputs";
+import { checkAllocation, checkModel } from "./inputs";
 import { size } from "./size";
 import { summary } from "./summary";
 
@@ -31,6 +33,8 @@ export interface CompareOptions {
   batch?: readonly [number, number];
   /** The data argument's name in messages (default "data"). */
   argName?: string;
+  /** Stops before the next call or batch when aborted, with E_INTERRUPTED (default host().signal()). */
+  signal?: AbortSignal;
 }
 
 /** One model's measurements; ratios are this model's value / the first model's. */
@@ -167,8 +171,11 @@ export function paretoFront(x: readonly number[], y: readonly number[]): boolean
  * @returns a CompareResult: one row per model (sizes, FLOPs, p50 latencies,
  *   accuracy, ratios to the first model, Pareto flags) and a scatter figure
  * @throws SlimlabError E_MISSING_ARG for no model, E_TYPE for a non-model
- *   (naming its position), E_ARG for bad names, runs or batch sizes, plus
- *   the errors of evaluateModel for data that does not fit
+ *   (naming its position), E_MODEL for NaN/Inf weights, E_ARG for bad
+ *   names, runs or batch sizes (or a batch that would not fit the backend's
+ *   memory), E_INTERRUPTED when the user interrupts, plus the errors of
+ *   evaluateModel for data that does not fit; all before or without keeping
+ *   any result
  * @example
  *   const r = await compare([model, pruned, quantized], { data: test, names: ["base", "pruned", "int8"] });
  *   r.rows[1].ratios.gzip; // e.g. 0.1 (ten times smaller gzipped)
@@ -180,18 +187,23 @@ export async function compare(models: readonly tf.LayersModel[], options: Compar
   const checked = models.map((m, i) => checkModel(m, `compare (model ${i + 1})`));
   const names = displayNames(checked, options.names);
   const batch = options.batch ?? [1, 32];
-  const s = benchSettings({ batch: [...batch], runs: options.runs ?? 10, warmup: options.warmup ?? 2 }, "compare");
+  const s = benchSettings({ batch: [...batch], runs: options.runs ?? 10, warmup: options.warmup ?? 2, signal: options.signal }, "compare");
   if (s.batch.length !== 2) throw new SlimlabError("E_ARG", `compare: batch got ${show(batch)}; allowed: two different batch sizes, e.g. [1, 32]`);
+  checked.forEach((m, i) => {
+    assertFinite(m, `compare (model ${i + 1})`, "comparing it");
+    for (const b of s.batch) checkAllocation(m, b, `compare (model ${i + 1})`, "batch");
+  });
   const measured = [];
   // One untimed pass of the harness first: otherwise the first model's
   // timings also pay for compiling the harness and the backend's kernels.
   await benchBatch(checked[0], s.batch[0], { ...s, runs: 1 });
   for (const [i, m] of checked.entries()) {
-    const sz = await size(m);
-    const flops = summary(m).totals.flops;
+    await checkpoint(s.signal, () => `compare: interrupted by the user after ${i} of ${checked.length} models; no result was kept, run the cell again`);
+    const sz = await size(m, { finiteChecked: true });
+    const flops = summary(m, { finiteChecked: true }).totals.flops;
     const small = await benchBatch(m, s.batch[0], s);
     const large = await benchBatch(m, s.batch[1], s);
-    const accuracy = options.data === undefined ? NaN : (await evaluateModel(m, options.data, { argName: options.argName })).accuracy;
+    const accuracy = options.data === undefined ? NaN : (await evaluateModel(m, options.data, { argName: options.argName, signal: s.signal, finiteChecked: true })).accuracy;
     measured.push({ name: names[i], params: sz.params, nonZeros: sz.nonZeros, savedBytes: sz.savedBytes, gzipBytes: sz.gzipBytes, sparseBytes: sz.sparseBytes, flops, latencySmallMs: small.ms.p50, latencyLargeMs: large.ms.p50, accuracy });
   }
   const base = measured[0];

@@ -6,12 +6,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError } from "../core/errors";
 import { plotlyBundle, PlotlyFigure } from "../core/figure";
-import { MimeBundle } from "../core/host";
+import { host, MimeBundle } from "../core/host";
 import { escapeHtml } from "../core/table";
 import { asLabeledData, batches, DataSource, isDataset } from "../data/dataset";
+import { assertFinite } from "../toolkit/finite";
 import { LossSpec, resolveLoss } from "../toolkit/losses";
+import { checkpoint } from "../toolkit/pace";
 import { count, sig, textTable } from "./format";
-import { checkFits, checkInteger, checkModel } from "./inputs";
+import { checkAllocation, checkFits, checkInteger, checkModel } from "./inputs";
 
 export interface EvaluateOptions {
   /** Examples per forward pass for tensor data (default 256; a Dataset keeps its own batches). */
@@ -20,6 +22,10 @@ export interface EvaluateOptions {
   loss?: LossSpec;
   /** The data argument's name in messages (default "data"; the magic passes "--data"). */
   argName?: string;
+  /** Checked before every batch: an abort stops with E_INTERRUPTED (default host().signal()). */
+  signal?: AbortSignal;
+  /** Skip the NaN/Inf weight check (a caller that already made it, e.g. compare). */
+  finiteChecked?: boolean;
 }
 
 /** What `evaluateModel` returns. `confusion[t][p]` counts examples of true class t predicted as p. */
@@ -126,7 +132,9 @@ async function scoreBatch(
  * @throws SlimlabError E_TYPE for a non-model or bad data, E_MODEL for a
  *   model whose output is not [N, C], E_DATA when the examples' shape does
  *   not fit the model, a label is not a class index, or the one-hot width
- *   differs from C; E_ARG for a bad batchSize
+ *   differs from C; E_ARG for a bad batchSize or one whose forward pass
+ *   would not fit the backend's memory; E_MODEL for NaN/Inf weights;
+ *   E_INTERRUPTED when the user interrupts (checked before every batch)
  * @example
  *   const r = await evaluateModel(model, loadMnist({ split: "test", subset: 1000 }));
  *   r.accuracy; r.confusion[3][5]; // 3s taken for 5s
@@ -141,7 +149,12 @@ export async function evaluateModel(model: tf.LayersModel, data: DataSource, opt
     throw new SlimlabError("E_MODEL", `evaluateModel: model "${m.name}" has output shape ${JSON.stringify(m.outputs.map((o) => o.shape))}; allowed: one output [N, C] of class scores`);
   }
   const source = asLabeledData(data, argName);
-  if (!isDataset(source)) checkFits(m, source.xs.shape, "evaluateModel", argName);
+  if (!isDataset(source)) {
+    checkFits(m, source.xs.shape, "evaluateModel", argName);
+    checkAllocation(m, Math.min(batchSize, source.xs.shape[0]), "evaluateModel", "batchSize");
+  }
+  if (options.finiteChecked !== true) assertFinite(m, "evaluateModel", "evaluating it");
+  const signal = options.signal ?? host().signal();
   const binary = width === 1;
   const classes = binary ? 2 : width;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
@@ -150,6 +163,7 @@ export async function evaluateModel(model: tf.LayersModel, data: DataSource, opt
   let lossName = "";
   for await (const b of batches(source, batchSize, { argName })) {
     try {
+      await checkpoint(signal, () => `evaluateModel: interrupted by the user after ${n} examples; nothing was measured, run the cell again`);
       checkFits(m, b.xs.shape, "evaluateModel", argName);
       const r = await scoreBatch(m, b.xs, b.ys, classes, binary, options.loss, argName);
       for (let i = 0; i < r.truth.length; i++) {

@@ -5,8 +5,10 @@
  * that %summary, %bench, %evaluate and %compare word their errors alike.
  */
 import * as tf from "@tensorflow/tfjs";
+import { totalmem } from "os";
 import { SlimlabError, show } from "../core/errors";
 import { requireModel } from "../toolkit/layers";
+import { bytes } from "./format";
 
 /**
  * Checks that `value` is a built tf.LayersModel (see toolkit requireModel).
@@ -45,6 +47,64 @@ export function inputShapes(model: tf.LayersModel, fn: string): number[][] {
   });
 }
 
+/** Elements of one example of a shape with the batch axis first (unknown dimensions count 1). */
+function perExample(shape: readonly (number | null)[]): number {
+  return shape.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1);
+}
+
+/** The shapes a layer outputs (one or several). */
+function outputShapes(layer: tf.layers.Layer): (number | null)[][] {
+  const s = layer.outputShape as (number | null)[] | (number | null)[][];
+  return Array.isArray(s[0]) ? (s as (number | null)[][]) : [s as (number | null)[]];
+}
+
+/**
+ * The largest single allocation the active backend allows, and why:
+ * the wasm backend's memory is at most 4 GiB; elsewhere a tensor's values
+ * pass through a typed array, which holds at most 2^32 elements (16 GiB of
+ * float32), and no more than the machine's memory.
+ *
+ * @returns the limit in bytes and the reason, for messages
+ * @example
+ *   allocationLimit(); // {bytes: 4294967296, why: "the wasm backend's memory is at most 4 GiB"} on wasm
+ */
+export function allocationLimit(): { bytes: number; why: string } {
+  if (tf.getBackend() === "wasm") return { bytes: 2 ** 32, why: "the wasm backend's memory is at most 4 GiB" };
+  const typedArray = 2 ** 32 * 4;
+  const ram = totalmem();
+  return ram < typedArray
+    ? { bytes: ram, why: `this machine has ${bytes(ram)} of memory` }
+    : { bytes: typedArray, why: "a typed array holds at most 2^32 float32 values" };
+}
+
+/**
+ * Checks, before anything is allocated, that running `model` on `batch`
+ * examples fits the backend: the inputs plus the largest layer output (both
+ * live during the forward pass), 4 bytes per value, against allocationLimit().
+ * Without this a huge batch fails deep inside tfjs ("offset is out of
+ * bounds", "Invalid typed array length") or exhausts the machine's memory.
+ *
+ * @param model a built model
+ * @param batch examples per forward pass
+ * @param fn the public function's name
+ * @param flag the option's name as the user wrote it ("batch", "batchSize")
+ * @throws SlimlabError E_ARG naming the bytes needed, the limit and the largest batch that fits
+ * @example
+ *   checkAllocation(model, 1e9, "bench", "batch"); // throws
+ */
+export function checkAllocation(model: tf.LayersModel, batch: number, fn: string, flag: string): void {
+  const input = model.inputs.reduce((a, t) => a + 4 * perExample(t.shape), 0);
+  const peak = model.layers.reduce((a, l) => Math.max(a, outputShapes(l).reduce((b, s) => b + 4 * perExample(s), 0)), 0);
+  const needed = batch * (input + peak);
+  const limit = allocationLimit();
+  if (needed <= limit.bytes) return;
+  const fits = Math.floor(limit.bytes / (input + peak));
+  throw new SlimlabError(
+    "E_ARG",
+    `${fn}: ${flag} ${batch} needs about ${needed} bytes (${bytes(needed)}: inputs ${bytes(batch * input)} + largest layer output ${bytes(batch * peak)}) but the limit is ${limit.bytes} bytes (${bytes(limit.bytes)}: ${limit.why}); pass ${flag} <= ${fits}`
+  );
+}
+
 /**
  * Seeded inputs of `batch` examples for every model input: uniform in
  * [0, 1) for float inputs, zeros for integer ones (valid indices for an
@@ -55,17 +115,21 @@ export function inputShapes(model: tf.LayersModel, fn: string): number[][] {
  * @param fn the public function's name, for messages
  * @param seed seed of the values (default 1)
  * @returns one tensor per model input
- * @throws SlimlabError E_MODEL for unknown input dimensions
+ * @throws SlimlabError E_MODEL for unknown input dimensions, E_ARG when the
+ *   batch would not fit the backend's memory (checkAllocation)
  * @example
  *   const [x] = randomInputs(model, 8, "bench");
  */
 export function randomInputs(model: tf.LayersModel, batch: number, fn: string, seed = 1): tf.Tensor[] {
   const shapes = inputShapes(model, fn);
-  return shapes.map((shape, i) => {
-    const dtype = model.inputs[i].dtype;
-    const full = [batch, ...shape];
-    return dtype === "int32" ? tf.zeros(full, "int32") : tf.randomUniform(full, 0, 1, "float32", seed + i);
-  });
+  checkAllocation(model, batch, fn, "batch");
+  return tf.tidy(() =>
+    shapes.map((shape, i) => {
+      const dtype = model.inputs[i].dtype;
+      const full = [batch, ...shape];
+      return dtype === "int32" ? tf.zeros(full, "int32") : tf.randomUniform(full, 0, 1, "float32", seed + i);
+    })
+  );
 }
 
 /**

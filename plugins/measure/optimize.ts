@@ -19,12 +19,13 @@ import * as tf from "@tensorflow/tfjs";
 import { MimeBundle } from "../core/host";
 import { escapeHtml } from "../core/table";
 import { isSequential, modelConfig } from "../toolkit/clone";
+import { assertFinite } from "../toolkit/finite";
 import { weightRole } from "../toolkit/layers";
 import { Edit, rebuild } from "../toolkit/surgery";
 import { benchBatch, benchSettings } from "./bench";
 import { foldBatchNorm } from "./fold";
 import { sig, ms } from "./format";
-import { checkInteger, checkModel, outputsOf, randomInputs } from "./inputs";
+import { checkAllocation, checkInteger, checkModel, outputsOf, randomInputs } from "./inputs";
 import { countKernels, KernelCount } from "./kernels";
 
 export interface OptimizeOptions {
@@ -266,14 +267,20 @@ function plan(model: tf.LayersModel): { g: Graph; view: View; folds: Map<string,
 
 async function maxAbsDiff(a: tf.LayersModel, b: tf.LayersModel): Promise<number> {
   const xs = randomInputs(a, 4, "optimize", 11);
-  const d = tf.tidy(() => {
-    const ya = outputsOf(a, xs);
-    const yb = outputsOf(b, xs);
-    return tf.max(tf.stack(ya.map((y, i) => tf.max(tf.abs(tf.sub(y, yb[i]))))));
-  });
-  const v = (await d.data())[0];
-  tf.dispose([d, ...xs]);
-  return v;
+  try {
+    const d = tf.tidy(() => {
+      const ya = outputsOf(a, xs);
+      const yb = outputsOf(b, xs);
+      return tf.max(tf.stack(ya.map((y, i) => tf.max(tf.abs(tf.sub(y, yb[i]))))));
+    });
+    try {
+      return (await d.data())[0];
+    } finally {
+      d.dispose();
+    }
+  } finally {
+    tf.dispose(xs);
+  }
 }
 
 /**
@@ -286,7 +293,10 @@ async function maxAbsDiff(a: tf.LayersModel, b: tf.LayersModel): Promise<number>
  *   removed and left, the largest output difference on random inputs,
  *   kernels per predict and latency before and after
  * @throws SlimlabError E_TYPE for a non-model, E_MODEL for an unbuilt one,
- *   shared layers or a graph tfjs cannot rebuild, E_ARG for bad options
+ *   NaN/Inf weights, shared layers or a graph tfjs cannot rebuild, E_ARG for
+ *   bad options or a batch that would not fit the backend's memory,
+ *   E_INTERRUPTED when the user interrupts the latency measurement; on any
+ *   error the new model is freed
  * @example
  *   const r = await optimize(model);
  *   r.folded;        // [{batchNorm: "bn1", into: "conv1"}, ...]
@@ -296,6 +306,8 @@ export async function optimize(model: tf.LayersModel, options: OptimizeOptions =
   const m = checkModel(model, "optimize");
   const batch = checkInteger(options.batch ?? 1, "optimize", "batch");
   const settings = options.measure === false ? undefined : benchSettings({ batch: [batch], runs: options.runs ?? 20, warmup: options.warmup ?? 3 }, "optimize");
+  checkAllocation(m, batch, "optimize", "batch");
+  assertFinite(m, "optimize", "optimizing it");
   const p = plan(m);
   const edits: Edit[] = [];
   const owned: tf.Tensor[] = [];
@@ -329,13 +341,18 @@ export async function optimize(model: tf.LayersModel, options: OptimizeOptions =
   } finally {
     tf.dispose(owned);
   }
-  const diff = await maxAbsDiff(m, out);
-  const kernels = { before: await countKernels(m, batch), after: await countKernels(out, batch) };
-  let latency: OptimizeResult["latency"];
-  if (settings !== undefined) {
-    const before = await benchBatch(m, batch, settings);
-    const after = await benchBatch(out, batch, settings);
-    latency = { batch, beforeMs: before.ms.p50, afterMs: after.ms.p50, ratio: after.ms.p50 / before.ms.p50 };
+  try {
+    const diff = await maxAbsDiff(m, out);
+    const kernels = { before: await countKernels(m, batch), after: await countKernels(out, batch) };
+    let latency: OptimizeResult["latency"];
+    if (settings !== undefined) {
+      const before = await benchBatch(m, batch, settings);
+      const after = await benchBatch(out, batch, settings);
+      latency = { batch, beforeMs: before.ms.p50, afterMs: after.ms.p50, ratio: after.ms.p50 / before.ms.p50 };
+    }
+    return new OptimizeResult(out, folded, fused, p.removed, p.skipped, diff, kernels, latency);
+  } catch (e) {
+    out.dispose();
+    throw e;
   }
-  return new OptimizeResult(out, folded, fused, p.removed, p.skipped, diff, kernels, latency);
 }

@@ -25,6 +25,7 @@ import { SlimlabError } from "../core/errors";
 import { MimeBundle } from "../core/host";
 import { escapeHtml, Row, tableBundle } from "../core/table";
 import { bytes, count, sig, textTable } from "./format";
+import { assertFinite } from "../toolkit/finite";
 import { checkModel } from "./inputs";
 import { weightStorage } from "./sparse";
 import { quantizedWeights } from "../quantize/apply";
@@ -42,6 +43,8 @@ export interface SizeOptions {
    * 32-centroid weight sharing as Deep Compression counts it.
    */
   valueBits?: number;
+  /** Skip the NaN/Inf weight check (a caller that already made it, e.g. compare). */
+  finiteChecked?: boolean;
 }
 
 /** One layer's share of the sizes. */
@@ -71,8 +74,10 @@ export class SizeResult {
     readonly layers: readonly SizeRow[]
   ) {}
 
+  /** float32 bytes / each size; 1 for a model without weights (nothing to shrink). */
   get ratios(): { saved: number; gzip: number; sparse: number } {
-    return { saved: this.float32Bytes / this.savedBytes, gzip: this.float32Bytes / this.gzipBytes, sparse: this.float32Bytes / this.sparseBytes };
+    const ratio = (x: number) => (this.float32Bytes === 0 ? 1 : this.float32Bytes / x);
+    return { saved: ratio(this.savedBytes), gzip: ratio(this.gzipBytes), sparse: ratio(this.sparseBytes) };
   }
 
   tableRows(): Row[] {
@@ -88,20 +93,23 @@ export class SizeResult {
   toString(): string {
     const head = `Model "${this.model}": ${count(this.params)} weights, ${count(this.nonZeros)} non-zero (${sig((100 * this.nonZeros) / Math.max(1, this.params))}%); model.json ${bytes(this.modelJsonBytes)} not included`;
     const formats = textTable(["format", "bytes", "size", "ratio"], this.tableRows().map((r) => [String(r.format), count(r.bytes as number), String(r.size), `${sig(r.ratio as number)}×`]));
-    const layers = textTable(
-      ["layer", "params", "non-zeros", "float32", "saved", "sparse", "index bits"],
-      this.layers.map((l) => [l.layer, count(l.params), count(l.nonZeros), count(l.float32Bytes), count(l.savedBytes), count(l.sparseBytes), l.indexBits ? String(l.indexBits) : "-"])
-    );
+    const layers =
+      this.layers.length === 0
+        ? "no layer has weights"
+        : textTable(
+            ["layer", "params", "non-zeros", "float32", "saved", "sparse", "index bits"],
+            this.layers.map((l) => [l.layer, count(l.params), count(l.nonZeros), count(l.float32Bytes), count(l.savedBytes), count(l.sparseBytes), l.indexBits ? String(l.indexBits) : "-"])
+          );
     return [head, formats, "", layers].join("\n");
   }
 
   toMimeBundle(): MimeBundle {
     const formats = tableBundle(this.tableRows());
-    const layers = tableBundle(this.layers.map((l) => ({ ...l })));
+    const layers = this.layers.length === 0 ? "<p>No layer has weights.</p>" : tableBundle(this.layers.map((l) => ({ ...l })))["text/html"];
     const note = `Ratios are float32 bytes / bytes. Sparse: kernels in relative-index CSR (Han et al. 2016), other weights as saved.`;
     return {
       "text/plain": this.toString(),
-      "text/html": `<p>Model "${escapeHtml(this.model)}"</p>${formats["text/html"]}<p>${escapeHtml(note)}</p>${layers["text/html"]}`,
+      "text/html": `<p>Model "${escapeHtml(this.model)}"</p>${formats["text/html"]}<p>${escapeHtml(note)}</p>${layers}`,
     };
   }
 }
@@ -184,19 +192,24 @@ function quantizedStorage(q: QuantizedTensor, name: string, values: ArrayLike<nu
  * @param model a built tf.LayersModel, or tfjs ModelArtifacts (e.g. a
  *   quantizer's, whose manifest entries carry `quantization`)
  * @param options valueBits for the sparse count (default: the stored width)
- * @returns a SizeResult (bytes, ratios to float32, per-layer rows)
+ * @returns a SizeResult (bytes, ratios to float32, per-layer rows); a model
+ *   without weights (only Flatten, say) has every size 0 and ratios 1
  * @throws SlimlabError E_TYPE for anything else, E_MODEL for an unbuilt
- *   model, E_ARG for a bad valueBits or a dtype without a fixed size
+ *   model or NaN/Inf weights, E_ARG for a bad valueBits or a dtype without a fixed size
  * @example
  *   const s = await size(model);
  *   s.ratios.sparse; // e.g. 9.8 after pruning 90%
  */
 export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options: SizeOptions = {}): Promise<SizeResult> {
-  const artifacts = isArtifacts(model) ? model : await artifactsOf(checkModel(model, "size"));
   const { valueBits } = options;
   if (valueBits !== undefined && (!Number.isInteger(valueBits) || valueBits < 1 || valueBits > 32)) {
     throw new SlimlabError("E_ARG", `size: valueBits got ${valueBits}; allowed: an integer from 1 to 32`);
   }
+  if (!isArtifacts(model)) {
+    checkModel(model, "size");
+    if (options.finiteChecked !== true) assertFinite(model, "size", "measuring it");
+  }
+  const artifacts = isArtifacts(model) ? model : await artifactsOf(model);
   const specs = artifacts.weightSpecs ?? [];
   const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   const decoded = tf.io.decodeWeights(data, specs);
@@ -235,7 +248,7 @@ export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options
     const name = isArtifacts(model) ? String((artifacts.modelTopology as { config?: { name?: string } }).config?.name ?? "artifacts") : (model as tf.LayersModel).name;
     return new SizeResult(
       name, sum("params"), sum("nonZeros"), sum("float32Bytes"), sum("savedBytes"),
-      quantized.size === 0 ? gzipBytes(data) : gzipBytes(asStored), sum("sparseBytes"), Buffer.byteLength(json), layers
+      specs.length === 0 ? 0 : quantized.size === 0 ? gzipBytes(data) : gzipBytes(asStored), sum("sparseBytes"), Buffer.byteLength(json), layers
     );
   } finally {
     tf.dispose(decoded);

@@ -9,6 +9,7 @@ import { MimeBundle } from "../core/host";
 import { escapeHtml, Row, tableBundle, toDataFrame } from "../core/table";
 import { elements, layerCalls, layerCostIn } from "./cost";
 import { bytes, count, textTable } from "./format";
+import { assertFinite } from "../toolkit/finite";
 import { checkModel } from "./inputs";
 
 /** One layer of a summary. */
@@ -136,14 +137,17 @@ function rowOf(model: tf.LayersModel, layer: tf.layers.Layer): SummaryRow {
  *
  * @param model a built tf.LayersModel (Sequential or functional; nested
  *   models appear as one row with their layers' sum)
+ * @param options finiteChecked: skip the NaN/Inf weight check (a caller that already made it, e.g. compare)
  * @returns a SummaryResult with `rows`, `totals` and a table view
- * @throws SlimlabError E_TYPE for a non-model, E_MODEL for an empty or unbuilt one
+ * @throws SlimlabError E_TYPE for a non-model, E_MODEL for an empty or
+ *   unbuilt one or one with NaN/Inf weights
  * @example
  *   const s = summary(lenet5());
  *   s.totals.macs; // 2293000
  */
-export function summary(model: tf.LayersModel): SummaryResult {
+export function summary(model: tf.LayersModel, options: { finiteChecked?: boolean } = {}): SummaryResult {
   const m = checkModel(model, "summary");
+  if (options.finiteChecked !== true) assertFinite(m, "summary", "summarizing it");
   const rows = m.layers.map((layer) => rowOf(m, layer));
   const params = rows.reduce((a, r) => a + r.params, 0);
   const nz = rows.reduce((a, r) => a + r.nonZeros, 0);

@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError } from "../core/errors";
+import { host } from "../core/host";
 import { inputShapes } from "../toolkit/channels";
 import { rebuild } from "../toolkit/surgery";
 import { evaluate, TrainData } from "../toolkit/train";
@@ -77,7 +78,9 @@ export function removable(model: tf.LayersModel, targets: readonly Target[], lit
  * @param val validation data
  * @param count how many to remove (≤ candidates)
  * @param batchSize evaluation batch size
+ * @param caller for the E_INTERRUPTED message: the public name and what an interrupt leaves
  * @returns the intact model's loss/accuracy and one score per candidate (lowest loss first)
+ * @throws SlimlabError E_INTERRUPTED when the user interrupts (checked before every batch)
  * @example
  *   const { scores } = await scoreLayers(model, cands, val, 1, 256);
  */
@@ -86,14 +89,16 @@ export async function scoreLayers(
   candidates: readonly Target[],
   val: TrainData,
   count: number,
-  batchSize: number
+  batchSize: number,
+  caller = { fn: "prune", leaves: "nothing was removed; run the cell again to prune" }
 ): Promise<{ base: { loss: number; accuracy: number }; scores: LayerScore[] }> {
-  const base = await evaluate(model, val, batchSize);
+  const signal = host().signal();
+  const base = await evaluate(model, val, batchSize, undefined, signal, caller);
   const scores: LayerScore[] = [];
   for (const t of candidates) {
     const without = rebuild(model, [{ op: "remove", layer: t.info.name }]);
     try {
-      const e = await evaluate(without, val, batchSize);
+      const e = await evaluate(without, val, batchSize, undefined, signal, caller);
       scores.push({ layer: t.info.name, kind: t.info.className, loss: e.loss, accuracy: e.accuracy, delta: e.loss - base.loss, removed: false });
     } finally {
       without.dispose();

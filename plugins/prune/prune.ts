@@ -6,10 +6,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError } from "../core/errors";
 import { PlotlyFigure } from "../core/figure";
+import { host } from "../core/host";
 import { cloneModel } from "../toolkit/clone";
+import { assertFinite } from "../toolkit/finite";
 import { requireModel } from "../toolkit/layers";
+import { weightSnapshot } from "../toolkit/snapshot";
 import { rebuild } from "../toolkit/surgery";
-import { evaluate, TrainData } from "../toolkit/train";
+import { checkSamples, evaluate, TrainData } from "../toolkit/train";
 import { ScheduleRecord } from "./attach";
 import { Histogram, histogram, histogramFigure, layerScoreFigure, range, scheduleFigure, sparsityFigure } from "./figures";
 import { LayerScore, removable, scoreLayers } from "./layer-pruning";
@@ -17,7 +20,7 @@ import { applyMasks, copyMasks, findWeight, getMasks, removeMasks, weightName } 
 import { PruneOptions, Resolved, resolveOptions } from "./options";
 import { PruneMethod } from "./registry";
 import { LayerRow, layerRows, ModelSummary, pruneNote, summarize } from "./report";
-import { materialize, RunOutcome, runIterative, runOneShot, runPolynomial } from "./run";
+import { materialize, pruneCaller, RunOutcome, runIterative, runOneShot, runPolynomial } from "./run";
 import { ScheduleName } from "./schedule";
 import { strip } from "./strip";
 import { literalNames, selectTargets, Selection, Target } from "./targets";
@@ -51,8 +54,6 @@ export interface PruneResult {
   /** Layers left out, and why. */
   skipped: { layer: string; reason: string }[];
   stripped: boolean;
-  /** The user interrupted fine-tuning; the model holds the masks of the last completed round/step. */
-  interrupted: boolean;
   /** What changed and what did not, in plain words. */
   note: string;
   figures: PlotlyFigure[];
@@ -72,22 +73,30 @@ function kernelValues(model: tf.LayersModel, targets: readonly Target[]): Float3
 
 /**
  * Weights and masks of `model` (tf.clone shares the data: no copy), to put
- * back if an in-place run fails, or to let go of when it succeeds.
+ * back exactly if an in-place run fails, or to let go of when it succeeds.
  */
 function snapshot(model: tf.LayersModel): { restore(): void; discard(): void } {
-  const weights = model.weights.map((w) => tf.clone(w.read()));
+  const weights = weightSnapshot(model);
   const masks = new Map([...getMasks(model)].map(([n, t]) => [n, tf.clone(t)] as const));
   return {
     restore() {
-      model.weights.forEach((w, i) => w.write(weights[i]));
+      // Masks first (applyMasks writes masked weights and owns the clones),
+      // then the saved weights over them, bit for bit.
       removeMasks(model);
-      applyMasks(model, masks, "prune");
-      tf.dispose(weights);
+      if (masks.size > 0) applyMasks(model, masks, "prune");
+      weights.restore();
     },
     discard() {
-      tf.dispose([...weights, ...masks.values()]);
+      weights.discard();
+      tf.dispose([...masks.values()]);
     },
   };
+}
+
+/** Frees a model prune() made (its masks too). */
+function release(model: tf.LayersModel): void {
+  removeMasks(model);
+  model.dispose();
 }
 
 /**
@@ -113,12 +122,14 @@ function snapshot(model: tf.LayersModel): { restore(): void; discard(): void } {
  * @param model a built tf.LayersModel; not changed unless inplace
  * @param options see PruneOptions
  * @returns the pruned model and its report (rows, sizes, FLOPs, masks, figures, note)
- * @throws SlimlabError (the model is left exactly as it was):
+ * @throws SlimlabError (the model is left exactly as it was, weights and
+ *   masks bit for bit, and nothing prune made is kept):
  *   E_ARG for bad or conflicting options (sparsity outside [0, 1), sparsity
  *   with threshold, a glob matching no layer, count above the removable
  *   layers); E_MISSING_ARG for method layer or a fine-tuning schedule
  *   without data; E_MODEL for an unbuilt model or a layer that cannot be
- *   pruned that way; E_TYPE / E_DATA for a non-model or malformed data
+ *   pruned that way or NaN/Inf weights; E_TYPE / E_DATA for a non-model or
+ *   malformed data; E_INTERRUPTED when the user interrupts fine-tuning or scoring
  * @example
  *   const { model: sparse, note } = await prune(model, { sparsity: 0.9, scope: "global" });
  *   const { model: small } = await prune(cnn, { method: "structured", sparsity: 0.5, strip: true });
@@ -127,6 +138,7 @@ export async function prune(model: tf.LayersModel, options: PruneOptions): Promi
   const m = requireModel(model, "prune");
   const r = resolveOptions(options);
   const selection = selectTargets(m, r);
+  assertFinite(m, "prune", "pruning");
   const owned: tf.Tensor[] = [];
   const tensors = async (s: Resolved["data"]): Promise<TrainData | undefined> => {
     if (s === undefined) return undefined;
@@ -137,6 +149,9 @@ export async function prune(model: tf.LayersModel, options: PruneOptions): Promi
   try {
     const data = await tensors(r.data);
     const val = await tensors(r.val);
+    // Before anything is pruned: data that cannot go through the model.
+    if (data !== undefined) checkSamples(m, data, "prune", "data");
+    if (val !== undefined) checkSamples(m, val, "prune", "val");
     if (r.method === "layer") return await pruneLayers(m, r, selection.targets, selection.skipped, (val ?? data) as TrainData);
     return await pruneMasked(m, r, selection, data, val);
   } finally {
@@ -150,72 +165,70 @@ async function pruneMasked(m: tf.LayersModel, r: Resolved, selection: Selection,
   const [lo, hi] = range(beforeValues);
   const hBefore: Histogram | undefined = r.report ? histogram(beforeValues, lo, hi, 80, false) : undefined;
 
-  const work = r.inplace ? m : cloneModel(m);
-  if (!r.inplace) copyMasks(m, work);
   const saved = r.inplace ? snapshot(m) : undefined;
-  let run: RunOutcome;
+  const work = r.inplace ? m : cloneModel(m);
   let final = work;
-  let targets: Target[];
+  let workAlive = true;
   try {
-    targets = work === m ? selection.targets : selectTargets(work, r).targets;
+    if (!r.inplace) copyMasks(m, work);
+    const targets = work === m ? selection.targets : selectTargets(work, r).targets;
+    let run: RunOutcome;
     if (r.schedule === "iterative") run = await runIterative(work, r, targets, data as TrainData, val);
     else if (r.schedule === "polynomial") run = await runPolynomial(work, r, targets, data as TrainData);
     else run = runOneShot(work, r, targets);
     if (r.strip) final = strip(work, r.registry).model;
+    const masks = getMasks(work);
+    const removed: Record<string, number[]> = {};
+    if (r.method === "structured" || r.method === "neuron") {
+      for (const t of targets) {
+        const gone = removedUnits(t.info.layer, t.entry, masks);
+        if (gone.length > 0) removed[t.info.name] = gone;
+      }
+    }
+    if (final !== work) {
+      release(work);
+      workAlive = false;
+    }
+    // Accuracy after pruning: on val whenever given, else on the fine-tuning data.
+    const scoreOn = val ?? (r.schedule === "oneshot" ? undefined : data);
+    const evaluation = scoreOn === undefined ? undefined : await evaluate(final, scoreOn, 256, undefined, host().signal(), pruneCaller(r));
+    const rows = layerRows(final);
+    const after = summarize(final, rows, r.report);
+    const figures: PlotlyFigure[] = [];
+    if (r.report && hBefore !== undefined) {
+      const afterValues = kernelValues(final, targets);
+      const zeros = afterValues.reduce((n, a) => n + a.reduce((z, v) => z + (v === 0 ? 1 : 0), 0), 0);
+      figures.push(sparsityFigure(rows), histogramFigure(hBefore, histogram(afterValues, lo, hi, 80, true), zeros, run.thresholds));
+      if (run.history.length > 0) figures.push(scheduleFigure(run.history));
+    }
+    saved?.discard();
+    return {
+      model: final,
+      method: r.method,
+      schedule: r.schedule,
+      layers: rows,
+      before,
+      after,
+      masks: getMasks(final),
+      thresholds: Object.fromEntries(run.thresholds),
+      removedUnits: removed,
+      sweeps: run.sweeps,
+      removedLayers: [],
+      history: run.history,
+      evaluation,
+      skipped: selection.skipped,
+      stripped: r.strip,
+      note: pruneNote(r.method, before, after, r.strip),
+      figures,
+    };
   } catch (e) {
     if (saved !== undefined) saved.restore();
     else {
-      removeMasks(work);
-      work.dispose();
+      if (workAlive) release(work);
+      if (final !== work) release(final);
     }
     throw e;
   }
-  saved?.discard();
-  const masks = getMasks(work);
-  const removed: Record<string, number[]> = {};
-  if (r.method === "structured" || r.method === "neuron") {
-    for (const t of targets) {
-      const gone = removedUnits(t.info.layer, t.entry, masks);
-      if (gone.length > 0) removed[t.info.name] = gone;
-    }
-  }
-  if (final !== work) {
-    removeMasks(work);
-    work.dispose();
-  }
-  // Accuracy after pruning: on val whenever given, else on the fine-tuning data.
-  const scoreOn = val ?? (r.schedule === "oneshot" ? undefined : data);
-  const evaluation = scoreOn === undefined ? undefined : await evaluate(final, scoreOn);
-  const rows = layerRows(final);
-  const after = summarize(final, rows, r.report);
-  const figures: PlotlyFigure[] = [];
-  if (r.report && hBefore !== undefined) {
-    const afterValues = kernelValues(final, targets);
-    const zeros = afterValues.reduce((n, a) => n + a.reduce((z, v) => z + (v === 0 ? 1 : 0), 0), 0);
-    figures.push(sparsityFigure(rows), histogramFigure(hBefore, histogram(afterValues, lo, hi, 80, true), zeros, run.thresholds));
-    if (run.history.length > 0) figures.push(scheduleFigure(run.history));
-  }
-  const interruptedNote = run.interrupted ? " Fine-tuning was interrupted: the model holds the masks of the last completed step." : "";
-  return {
-    model: final,
-    method: r.method,
-    schedule: r.schedule,
-    layers: rows,
-    before,
-    after,
-    masks: getMasks(final),
-    thresholds: Object.fromEntries(run.thresholds),
-    removedUnits: removed,
-    sweeps: run.sweeps,
-    removedLayers: [],
-    history: run.history,
-    evaluation,
-    skipped: selection.skipped,
-    stripped: r.strip,
-    interrupted: run.interrupted,
-    note: pruneNote(r.method, before, after, r.strip) + interruptedNote,
-    figures,
-  };
 }
 
 async function pruneLayers(m: tf.LayersModel, r: Resolved, targets: Target[], skipped: PruneResult["skipped"], val: TrainData): Promise<PruneResult> {
@@ -228,10 +241,18 @@ async function pruneLayers(m: tf.LayersModel, r: Resolved, targets: Target[], sk
   const { base, scores } = await scoreLayers(m, cands.removable, val, r.count, 256);
   const gone = scores.filter((s) => s.removed).map((s) => s.layer);
   const final = rebuild(m, gone.map((layer) => ({ op: "remove" as const, layer })));
-  copyMasks(m, final);
-  const rows = layerRows(final);
-  const after = summarize(final, rows, r.report);
-  const evaluation = await evaluate(final, val);
+  let rows: LayerRow[];
+  let after: ModelSummary;
+  let evaluation: { loss: number; accuracy: number };
+  try {
+    copyMasks(m, final);
+    rows = layerRows(final);
+    after = summarize(final, rows, r.report);
+    evaluation = await evaluate(final, val, 256, undefined, host().signal(), pruneCaller(r));
+  } catch (e) {
+    release(final);
+    throw e;
+  }
   return {
     model: final,
     method: "layer",
@@ -249,7 +270,6 @@ async function pruneLayers(m: tf.LayersModel, r: Resolved, targets: Target[], sk
     evaluation,
     skipped: [...skipped, ...cands.skipped],
     stripped: true,
-    interrupted: false,
     note: `Removed ${gone.join(", ")} (validation loss ${base.loss.toFixed(4)} → ${evaluation.loss.toFixed(4)}, accuracy ${base.accuracy.toFixed(4)} → ${evaluation.accuracy.toFixed(4)}). ` + pruneNote("layer", before, after, true),
     figures: r.report ? [layerScoreFigure(base.loss, scores, gone), sparsityFigure(rows)] : [],
   };

@@ -2,7 +2,9 @@
  * Running a schedule on a model prune() owns: one shot, Han et al.'s
  * iterative prune → retrain rounds, or Zhu & Gupta's gradual pruning during
  * training. Training is toolkit/train.ts's loop (seeded, interruptible),
- * which re-applies the masks after every optimizer step by itself.
+ * which re-applies the masks after every optimizer step by itself. An
+ * interrupt ends a schedule with SlimlabError E_INTERRUPTED (prune() then
+ * puts the model back).
  */
 import * as tf from "@tensorflow/tfjs";
 import { batches, DataSource, isDataset } from "../data/dataset";
@@ -19,7 +21,22 @@ export interface RunOutcome {
   history: ScheduleRecord[];
   thresholds: ReadonlyMap<string, number>;
   sweeps?: number;
-  interrupted: boolean;
+}
+
+/**
+ * For E_INTERRUPTED messages of a prune run: the public name and what an
+ * interrupt leaves (prune() restores an in-place model and frees a copy).
+ *
+ * @param r resolved options
+ * @returns the caller as train() and evaluate() take it
+ * @example
+ *   await evaluate(model, val, 256, undefined, host().signal(), pruneCaller(r));
+ */
+export function pruneCaller(r: Pick<Resolved, "inplace">): { fn: string; leaves: string } {
+  return {
+    fn: "prune",
+    leaves: r.inplace ? "the model got its weights and masks back; run the cell again to prune" : "no pruned model was kept and the given one is unchanged; run the cell again to prune",
+  };
 }
 
 /** The learning rate train() uses by default for each optimizer (the "original" rate). */
@@ -38,13 +55,17 @@ export async function materialize(source: DataSource): Promise<{ data: TrainData
   if (!isDataset(source)) return { data: source, owned: false };
   const xs: tf.Tensor[] = [];
   const ys: tf.Tensor[] = [];
-  for await (const b of batches(source, 1, { argName: "data" })) {
-    xs.push(b.xs);
-    ys.push(b.ys);
+  try {
+    for await (const b of batches(source, 1, { argName: "data" })) {
+      xs.push(b.xs);
+      ys.push(b.ys);
+    }
+    // Both in one tidy: if ys cannot be joined, the joined xs goes too.
+    const data = tf.tidy(() => ({ xs: tf.concat(xs, 0), ys: tf.concat(ys, 0) }));
+    return { data, owned: true };
+  } finally {
+    tf.dispose([...xs, ...ys]);
   }
-  const data = { xs: tf.concat(xs, 0), ys: tf.concat(ys, 0) };
-  tf.dispose([...xs, ...ys]);
-  return { data, owned: true };
 }
 
 /**
@@ -56,7 +77,7 @@ export async function materialize(source: DataSource): Promise<{ data: TrainData
 export function runOneShot(model: tf.LayersModel, r: Resolved, targets: readonly Target[]): RunOutcome {
   const out = computeMasks(model, r, targets, getMasks(model));
   applyMasks(model, out.masks, "prune");
-  return { history: [], thresholds: out.thresholds ?? new Map(), sweeps: out.sweeps, interrupted: false };
+  return { history: [], thresholds: out.thresholds ?? new Map(), sweeps: out.sweeps };
 }
 
 /** The target of round `round` of `n`: sparsity rises as 1 − (1 − s)^(r/n); K units grow linearly; θ rules stay. */
@@ -85,7 +106,8 @@ function roundTarget(r: Resolved, round: number, n: number): { magnitude?: Resol
  * @param targets layers to prune
  * @param data training data
  * @param val optional held-out data (its accuracy goes into the history)
- * @returns the history (one record per round) and whether the user interrupted
+ * @returns the history (one record per round)
+ * @throws SlimlabError E_INTERRUPTED when the user interrupts (between batches); train's errors
  * @example
  *   await runIterative(work, r, targets, data);
  */
@@ -107,13 +129,13 @@ export async function runIterative(model: tf.LayersModel, r: Resolved, targets: 
       optimizer: r.optimizer,
       validation: val,
       label: `prune round ${round}/${sched.rounds}`,
+      caller: pruneCaller(r),
     });
     steps += h.steps;
     const last = h.epochs[h.epochs.length - 1];
     history.push({ step: steps, round, target: at.level, sparsity: maskedFraction(targets, getMasks(model)), loss: last?.loss, accuracy: last?.acc, valLoss: last?.valLoss, valAccuracy: last?.valAcc });
-    if (h.interrupted) return { history, thresholds: out.thresholds ?? new Map(), interrupted: true };
   }
-  return { history, thresholds: out.thresholds ?? new Map(), interrupted: false };
+  return { history, thresholds: out.thresholds ?? new Map() };
 }
 
 /**
@@ -126,7 +148,8 @@ export async function runIterative(model: tf.LayersModel, r: Resolved, targets: 
  * @param data training data
  * @returns one history record per pruning event (with the loss and accuracy
  *   of the batch trained right after it)
- * @throws SlimlabError E_ARG when endStep lies beyond the run's steps
+ * @throws SlimlabError E_ARG when endStep lies beyond the run's steps,
+ *   E_INTERRUPTED when the user interrupts
  * @example
  *   await runPolynomial(work, r, targets, data);
  */
@@ -134,7 +157,7 @@ export async function runPolynomial(model: tf.LayersModel, r: Resolved, targets:
   const total = r.epochs * Math.ceil(data.xs.shape[0] / r.batchSize);
   const pruner = new ScheduledPruner(model, r, targets, polynomialFor(r, total));
   pruner.start();
-  const h = await train(model, data, {
+  await train(model, data, {
     epochs: r.epochs,
     batchSize: r.batchSize,
     seed: r.seed,
@@ -145,6 +168,7 @@ export async function runPolynomial(model: tf.LayersModel, r: Resolved, targets:
       onBatchEnd: (_step, logs) => pruner.note(logs.loss, logs.acc),
     },
     label: "prune (polynomial schedule)",
+    caller: pruneCaller(r),
   });
-  return { history: pruner.history, thresholds: pruner.thresholds, interrupted: h.interrupted };
+  return { history: pruner.history, thresholds: pruner.thresholds };
 }

@@ -63,6 +63,20 @@ export function applyQuantized(model: tf.LayersModel, quantized: ReadonlyMap<str
 }
 
 /**
+ * Replaces the record of `model`'s quantized tensors (an in-place quantize
+ * that failed puts back what the model had before; an empty map forgets it).
+ *
+ * @param model the model
+ * @param table weight name → quantized tensor, e.g. a copy of quantizedWeights(model) taken earlier
+ * @example
+ *   const before = new Map(quantizedWeights(m)); ...; setQuantizedWeights(m, before);
+ */
+export function setQuantizedWeights(model: tf.LayersModel, table: ReadonlyMap<string, QuantizedTensor>): void {
+  if (table.size === 0) SIDE_TABLE.delete(model);
+  else SIDE_TABLE.set(model, new Map(table));
+}
+
+/**
  * The quantized tensors recorded for `model` by applyQuantized.
  *
  * @param model a model returned by quantize

@@ -13,6 +13,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
+import { host } from "../core/host";
+import { Caller, checkpoint } from "../toolkit/pace";
 import { linearParams } from "./linear";
 import { rint } from "./scheme";
 
@@ -30,6 +32,10 @@ export interface CalibrateOptions {
   batchSize?: number;
   /** Values kept per layer for percentile/mse; default 200000. */
   maxSamples?: number;
+  /** Checked before every batch (default host().signal()). */
+  signal?: AbortSignal;
+  /** For the E_INTERRUPTED message: who calibrates and what an interrupt leaves. */
+  caller?: Caller;
 }
 
 /**
@@ -99,7 +105,7 @@ export function observeRange(sample: Float32Array, lo: number, hi: number, opts:
  * @param xs calibration inputs (at least one example)
  * @param opts observer and its settings
  * @returns layer name → [lo, hi]
- * @throws SlimlabError E_ARG for a bad percentile
+ * @throws SlimlabError E_ARG for a bad percentile, E_INTERRUPTED when the user interrupts
  * @example
  *   const ranges = await calibrate(model, ["fc1", "fc2"], xs, { observer: "percentile" });
  */
@@ -115,14 +121,21 @@ export async function calibrate(model: tf.LayersModel, layers: readonly string[]
   const lo = new Array<number>(layers.length).fill(Infinity);
   const hi = new Array<number>(layers.length).fill(-Infinity);
   const samples: number[][] = layers.map(() => []);
+  const signal = opts.signal ?? host().signal();
+  const caller = opts.caller ?? { fn: "calibrate", leaves: "no ranges were kept; run the cell again" };
   for (let start = 0; start < n; start += batch) {
+    await checkpoint(signal, () => `${caller.fn}: interrupted by the user while calibrating on ${start} of ${n} samples; ${caller.leaves}`);
     const size = Math.min(batch, n - start);
     const outs = tf.tidy(() => {
       const y = probe.predict(tf.slice(xs, start, size));
       return Array.isArray(y) ? y : [y];
     });
-    const values = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-    tf.dispose(outs);
+    let values: Float32Array[];
+    try {
+      values = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+    } finally {
+      tf.dispose(outs);
+    }
     values.forEach((v, j) => {
       for (let i = 0; i < v.length; i++) {
         if (v[i] < lo[j]) lo[j] = v[i];

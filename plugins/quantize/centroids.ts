@@ -162,7 +162,7 @@ export async function fineTuneCentroids(model: tf.LayersModel, weights: Readonly
     const optimizer = new CentroidOptimizer(makeOptimizer(opts.optimizer, opts.lr), shared);
     let history: TrainHistory;
     try {
-      history = await train(model, opts.data, { epochs: opts.epochs, batchSize: opts.batchSize ?? 64, seed: opts.seed ?? 1, optimizer, label: `centroid fine-tuning ${model.name}` });
+      history = await train(model, opts.data, { epochs: opts.epochs, batchSize: opts.batchSize ?? 64, seed: opts.seed ?? 1, optimizer, label: `centroid fine-tuning ${model.name}`, caller: opts.caller });
     } finally {
       optimizer.dispose();
     }

@@ -18,7 +18,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
 import { PlotlyFigure } from "../core/figure";
+import { host } from "../core/host";
 import { cloneModel } from "../toolkit/clone";
+import { Caller, checkpoint } from "../toolkit/pace";
 import { weightRole } from "../toolkit/layers";
 import { TrainData, evaluate } from "../toolkit/train";
 import { errorStats } from "./metrics";
@@ -75,13 +77,26 @@ function setValues(model: tf.LayersModel, name: string, values: Float32Array, sh
  * @param base scheme and options every layer shares (bits are chosen here)
  * @param opts budgetKB or maxDrop (with data), optional candidates
  * @param fn the public function's name
+ * @param leaves for the E_INTERRUPTED message: what an interrupt leaves behind
  * @returns bits per weight name, the sensitivity table, accuracies and a chart
  * @throws SlimlabError E_ARG when the budget is below the smallest possible
- *   size, maxDrop lacks data, or candidates fall outside the scheme's range
+ *   size, maxDrop lacks data, or candidates fall outside the scheme's range;
+ *   E_INTERRUPTED when the user interrupts (checked before every candidate
+ *   and every evaluation batch)
  * @example
  *   const { bits } = await chooseBits(m, ws, cfg, { budgetKB: 30 }, "quantize");
  */
-export async function chooseBits(model: tf.LayersModel, weights: readonly MixedWeight[], base: LayerConfig, opts: MixedOptions, fn: string): Promise<MixedChoice> {
+export async function chooseBits(
+  model: tf.LayersModel,
+  weights: readonly MixedWeight[],
+  base: LayerConfig,
+  opts: MixedOptions,
+  fn: string,
+  leaves = "no bits were chosen; run the cell again"
+): Promise<MixedChoice> {
+  const signal = host().signal();
+  const caller: Caller = { fn, leaves };
+  const score = (m: tf.LayersModel, data: TrainData) => evaluate(m, data, 256, undefined, signal, caller);
   const range = BITS[base.scheme];
   const candidates = [...(opts.candidates ?? [2, 3, 4, 5, 6, 8].filter((b) => b >= range.min && b <= range.max))].sort((a, b) => a - b);
   const bad = candidates.find((b) => !Number.isInteger(b) || b < range.min || b > range.max);
@@ -93,17 +108,18 @@ export async function chooseBits(model: tf.LayersModel, weights: readonly MixedW
   }
   const work = opts.data ? cloneModel(model) : undefined;
   try {
-    const baseline = work && opts.data ? await evaluate(work, opts.data) : undefined;
+    const baseline = work && opts.data ? await score(work, opts.data) : undefined;
     const table: MixedChoice["sensitivity"] = [];
     const sens = new Map<string, Map<number, { s: number; bits: number; values: Float32Array }>>();
     for (const w of weights) {
       const perBits = new Map<number, { s: number; bits: number; values: Float32Array }>();
       for (const b of candidates) {
+        await checkpoint(signal, () => `${fn}: interrupted by the user while measuring the sensitivity of ${w.name} at ${b} bits; ${leaves}`);
         const q = quantizeTensor(w.float, w.shape, { ...base, bits: b }, w.channelAxis);
         let s: number;
         if (work && opts.data && baseline) {
           setValues(work, w.name, q.values, w.shape);
-          s = (await evaluate(work, opts.data)).loss - baseline.loss;
+          s = (await score(work, opts.data)).loss - baseline.loss;
           setValues(work, w.name, w.float, w.shape);
         } else {
           s = 10 ** (-errorStats(w.float, q.values).sqnrDb / 10);
@@ -153,13 +169,13 @@ export async function chooseBits(model: tf.LayersModel, weights: readonly MixedW
       const floor = baseline.accuracy - opts.maxDrop / 100;
       const frozen = new Set<string>();
       for (const w of weights) setValues(work, w.name, (sens.get(w.name)?.get(chosen.get(w.name) as number)?.values) as Float32Array, w.shape);
-      accuracy = (await evaluate(work, opts.data)).accuracy;
+      accuracy = (await score(work, opts.data)).accuracy;
       for (let move = nextMove(frozen); move !== undefined; move = nextMove(frozen)) {
         const [name, lower] = move;
         const w = weights.find((x) => x.name === name) as MixedWeight;
         const before = chosen.get(name) as number;
         setValues(work, name, sens.get(name)?.get(lower)?.values as Float32Array, w.shape);
-        const acc = (await evaluate(work, opts.data)).accuracy;
+        const acc = (await score(work, opts.data)).accuracy;
         if (acc >= floor) {
           chosen.set(name, lower);
           accuracy = acc;

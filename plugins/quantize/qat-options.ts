@@ -4,6 +4,7 @@
  * imports the other.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Caller } from "../toolkit/pace";
 import { OptimizerName, TrainData } from "../toolkit/train";
 
 /** Options of quantization-aware training. */
@@ -23,4 +24,6 @@ export interface QatOptions {
    * → 0/1 tensor; masked weights stay 0. Default: the model's own masks.
    */
   masks?: ReadonlyMap<string, tf.Tensor>;
+  /** For the E_INTERRUPTED message: who trains and what an interrupt leaves (default train's). */
+  caller?: Caller;
 }

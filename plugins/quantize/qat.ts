@@ -24,6 +24,7 @@ import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
 import { getMasks } from "../toolkit/masks";
 import { TrainHistory, train } from "../toolkit/train";
+import type { Caller } from "../toolkit/pace";
 import { weightRole } from "../toolkit/layers";
 import { LayerConfig, quantizeTensor } from "./quantizer";
 import { QuantizedTensor } from "./quantized";
@@ -59,7 +60,8 @@ function variableOf(model: tf.LayersModel, name: string): tf.LayerVariable {
  * @param opts data, epochs and training settings
  * @returns the final quantized tensors (also written into the model) and the history
  * @throws SlimlabError E_ARG when a mask's shape differs from its weight, or
- *   kmeans weights are mixed with other schemes; train's errors
+ *   kmeans weights are mixed with other schemes; train's errors (E_INTERRUPTED
+ *   when the user interrupts)
  * @example
  *   const { quantized } = await quantizationAwareTrain(m, weights, { data: train, epochs: 1 });
  */
@@ -110,6 +112,7 @@ export async function quantizationAwareTrain(model: tf.LayersModel, weights: rea
     lr: opts.lr,
     optimizer: opts.optimizer,
     label: `qat ${model.name}`,
+    caller: opts.caller,
     callbacks: {
       afterStep: (m) => {
         for (const w of weights) {

@@ -8,11 +8,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show, suggestion } from "../core/errors";
 import { PlotlyFigure } from "../core/figure";
+import { host } from "../core/host";
 import { cloneModel } from "../toolkit/clone";
+import { assertFinite } from "../toolkit/finite";
 import { requireModel, selectLayers } from "../toolkit/layers";
+import { Caller, checkpoint } from "../toolkit/pace";
 import { assertReplaceable } from "../toolkit/safe-write";
-import { TrainData, TrainHistory } from "../toolkit/train";
-import { applyQuantized } from "./apply";
+import { weightSnapshot } from "../toolkit/snapshot";
+import { checkSamples, TrainData, TrainHistory } from "../toolkit/train";
+import { applyQuantized, quantizedWeights, setQuantizedWeights } from "./apply";
 import { OBSERVERS, Observer, calibrate, calibrationInputs } from "./calibrate";
 import { SaveResult, saveQuantized } from "./export";
 import { Insertion, insertFakeQuant } from "./insert";
@@ -152,12 +156,16 @@ function resolve(options: QuantizeOptions, fn: string): Resolved {
  * @param options scheme and bits (discriminated by `scheme`, default affine
  *   8-bit) plus the common options; see {@link QuantizeOptions}
  * @returns the new model, layer rows, sizes, quantized tensors, figures
- * @throws SlimlabError E_ARG for bits outside the scheme's range, NaN/Inf
- *   weights (naming the layer), --qat without data, conflicting options;
- *   E_DATA for an empty calibration set; E_FILE when --save names an
- *   earlier save without force, a directory slimlab did not write, or the
- *   working or home directory or an ancestor; E_TYPE/E_MODEL for a bad model.
- *   On any error nothing is written and the model is unchanged.
+ * @throws SlimlabError E_ARG for bits outside the scheme's range, --qat
+ *   without data, conflicting options; E_DATA for an empty calibration set;
+ *   E_FILE when --save names an earlier save without force, a directory
+ *   slimlab did not write, or the working or home directory or an ancestor,
+ *   or the save fails; E_TYPE/E_MODEL for a bad model or NaN/Inf weights
+ *   (naming the layer); E_INTERRUPTED when the user interrupts (checked
+ *   before each weight is quantized and each batch of calibration, mixed
+ *   precision and QAT). On any error nothing is kept: a new model is freed,
+ *   and with `inplace` the model gets its weights (bit for bit) and
+ *   quantization record back.
  * @example
  *   const r = await quantize(model, { scheme: "affine", bits: 8, perChannel: true });
  *   r.sizes.ratio; // ≈ 4
@@ -168,6 +176,12 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
   const m = requireModel(model, fn);
   const r = resolve(options, fn);
   const o = options as CommonOptions;
+  assertFinite(m, fn, "quantizing");
+  const signal = host().signal();
+  const caller: Caller = {
+    fn,
+    leaves: o.inplace ? "the model got its weights back; run the cell again to quantize" : "no quantized model was kept and the given one is unchanged; run the cell again to quantize",
+  };
   if (o.save !== undefined) await assertReplaceable(o.save, { fn, force: o.force === true });
   const registry = o.registry ?? builtinQuantizables();
   const layers = o.layers !== undefined ? selectLayers(m, o.layers).map((l) => l.layer) : m.layers;
@@ -183,11 +197,15 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
     originals.set(t.name, values);
   }
   const xs = r.activations && !o.dynamic ? calibrationInputs(o.calibrate, fn) : undefined;
+  // Before anything is quantized: samples that cannot go through the model.
+  if (xs !== undefined) checkSamples(m, { xs }, fn, "--calibrate");
+  if (o.qat !== undefined) checkSamples(m, o.qat.data, fn, "--data");
+  if (o.mixed?.data !== undefined) checkSamples(m, o.mixed.data, fn, "--data");
 
   let mixed: MixedChoice | undefined;
   if (o.mixed !== undefined) {
     const ws = targets.map((t) => ({ name: t.name, shape: t.variable.shape as number[], channelAxis: t.channelAxis, float: originals.get(t.name) as Float32Array }));
-    mixed = await chooseBits(m, ws, r.config, o.mixed, fn);
+    mixed = await chooseBits(m, ws, r.config, o.mixed, fn, caller.leaves);
   }
   if (o.layerBits !== undefined) {
     const names = targets.map((t) => t.layer.name);
@@ -197,8 +215,13 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
   const layerOf = (name: string) => name.slice(0, name.lastIndexOf("/"));
   const configOf = (name: string): LayerConfig => ({ ...r.config, bits: mixed?.bits.get(name) ?? o.layerBits?.[layerOf(name)] ?? r.config.bits });
   let quantized = new Map<string, QuantizedTensor>();
-  for (const t of targets) quantized.set(t.name, quantizeTensor(originals.get(t.name) as Float32Array, t.variable.shape as number[], configOf(t.name), t.channelAxis));
+  for (const t of targets) {
+    await checkpoint(signal, () => `${fn}: interrupted by the user before quantizing ${t.name} (${quantized.size} of ${targets.length} weights done); ${caller.leaves}`);
+    quantized.set(t.name, quantizeTensor(originals.get(t.name) as Float32Array, t.variable.shape as number[], configOf(t.name), t.channelAxis));
+  }
 
+  // From the first write on, any failure frees the new model or puts the given one back exactly.
+  const saved = o.inplace ? { weights: weightSnapshot(m), table: new Map(quantizedWeights(m)) } : undefined;
   let out = o.inplace ? m : cloneModel(m);
   let activationRanges: Map<string, [number, number]> | undefined;
   let qat: TrainHistory | undefined;
@@ -213,7 +236,7 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
         // Quantize the outputs of weight layers; the model's outputs stay float so the loss sees exact probabilities.
         const outputs = new Set(m.outputs.map((t) => t.sourceLayer.name));
         const names = quantizableWeights(layers, registry).map((t) => t.layer.name).filter((n, i, a) => a.indexOf(n) === i && !outputs.has(n));
-        activationRanges = await calibrate(out, names, xs as tf.Tensor, { observer: o.observer ?? "percentile", percentile: o.percentile, bits: actBits });
+        activationRanges = await calibrate(out, names, xs as tf.Tensor, { observer: o.observer ?? "percentile", percentile: o.percentile, bits: actBits, signal, caller });
         for (const [layer, [min, max]] of activationRanges) insertions.push({ layer, where: "after", config: { bits: actBits, mode: "static", min, max } });
       }
       const withFq = insertFakeQuant(out, insertions, fn);
@@ -223,20 +246,46 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
     }
     if (o.qat !== undefined) {
       const ws = targets.map((t) => ({ name: t.name, shape: t.variable.shape as number[], channelAxis: t.channelAxis, config: configOf(t.name), float: originals.get(t.name) as Float32Array }));
-      const res = await quantizationAwareTrain(out, ws, o.qat);
+      const res = await quantizationAwareTrain(out, ws, { ...o.qat, caller });
       quantized = res.quantized;
       qat = res.history;
       applyQuantized(out, quantized, fn);
     }
+    const result = await report(out, m, r, o, quantized, originals, configOf, signal, caller);
+    result.activationRanges = activationRanges;
+    result.qat = qat;
+    result.mixed = mixed;
+    result.figures.sensitivity = mixed?.figure;
+    if (o.save !== undefined) result.saved = await saveQuantized(out, quantized, o.save, o.force === true);
+    saved?.weights.discard();
+    return result;
   } catch (e) {
     if (out !== m) out.dispose();
+    if (saved !== undefined) {
+      saved.weights.restore();
+      setQuantizedWeights(m, saved.table);
+    }
     throw e;
   }
+}
 
+/** The rows, sizes and figures of a quantization (k-means rows also compare the two initialisations). */
+async function report(
+  out: tf.LayersModel,
+  m: tf.LayersModel,
+  r: Resolved,
+  o: CommonOptions,
+  quantized: Map<string, QuantizedTensor>,
+  originals: Map<string, Float32Array>,
+  configOf: (name: string) => LayerConfig,
+  signal: AbortSignal,
+  caller: Caller
+): Promise<QuantizeResult> {
   const rows = layerRows(quantized, originals, o.huffman === true);
   if (r.config.scheme === "kmeans") {
     // Deep Compression's linear initialisation vs the DP optimum (kmeans.ts), over the values clustered (a pruned tensor's non-zeros).
     for (const row of rows) {
+      await checkpoint(signal, () => `${caller.fn}: interrupted by the user while comparing k-means initialisations of ${row.weight}; ${caller.leaves}`);
       const w = clusteredValues(originals.get(row.weight) as Float32Array);
       const bits = configOf(row.weight).bits;
       row.mseLinearInit = codebookMse(w, kmeansCodebook(w, { bits, init: "linear" }));
@@ -245,16 +294,5 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
   }
   const histograms = new Map<string, PlotlyFigure>();
   for (const [name, q] of quantized) histograms.set(name, histogramFigure(name, originals.get(name) as Float32Array, q));
-  const result: QuantizeResult = {
-    model: out,
-    layers: rows,
-    sizes: sizes(rows, m.countParams()),
-    quantized,
-    activationRanges,
-    qat,
-    mixed,
-    figures: { sizes: sizeFigure(rows), histograms, sensitivity: mixed?.figure },
-  };
-  if (o.save !== undefined) result.saved = await saveQuantized(out, quantized, o.save, o.force === true);
-  return result;
+  return { model: out, layers: rows, sizes: sizes(rows, m.countParams()), quantized, figures: { sizes: sizeFigure(rows), histograms } };
 }

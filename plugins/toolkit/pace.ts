@@ -1,9 +1,11 @@
 /**
- * What every long training loop in slimlab shares: the optimizers it builds
- * by name, a yield to the event loop between batches (so an interrupt
- * request gets handled), and the ETA text of its progress bar.
+ * What every long loop in slimlab shares: the optimizers it builds by name,
+ * a yield to the event loop between steps (an interrupt request only
+ * reaches the abort signal then), the check that turns an aborted signal
+ * into SlimlabError E_INTERRUPTED, and the ETA text of its progress bar.
  */
 import * as tf from "@tensorflow/tfjs";
+import { isSlimlabError, SlimlabError } from "../core/errors";
 
 export type OptimizerName = "sgd" | "adam" | "rmsprop" | "adagrad";
 
@@ -28,4 +30,74 @@ export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
   const m = Math.floor(s / 60);
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
+}
+
+/**
+ * Who runs a loop, for its E_INTERRUPTED message: the public function's
+ * name ("prune") and what an interrupt leaves behind ("the model got its
+ * weights back; run the cell again to prune").
+ */
+export interface Caller {
+  fn: string;
+  leaves: string;
+}
+
+/**
+ * Stops a loop the user interrupted: throws SlimlabError E_INTERRUPTED when
+ * `signal` is aborted, with a one-line message built only then.
+ *
+ * @param signal the run's abort signal (host().signal() by default in every loop)
+ * @param message `fn: interrupted by the user <where>; <what is left>`, e.g.
+ *   () => `bench: interrupted by the user after 3 of 20 samples; nothing was measured, run the cell again`
+ * @throws SlimlabError E_INTERRUPTED when aborted
+ * @example
+ *   for (const b of batches) { stopIfInterrupted(signal, () => `evaluateModel: interrupted by the user after ${i} batches; ...`); ... }
+ */
+export function stopIfInterrupted(signal: AbortSignal | undefined, message: () => string): void {
+  if (signal?.aborted) throw new SlimlabError("E_INTERRUPTED", message());
+}
+
+/**
+ * A step boundary of a long loop: lets pending events run (an interrupt
+ * request only reaches the signal then), then stops if the user interrupted.
+ *
+ * @param signal the run's abort signal
+ * @param message the E_INTERRUPTED message (see stopIfInterrupted)
+ * @throws SlimlabError E_INTERRUPTED when aborted
+ * @example
+ *   await checkpoint(signal, () => `quantize: interrupted by the user at weight ${name}; the model is unchanged, run the cell again`);
+ */
+export async function checkpoint(signal: AbortSignal | undefined, message: () => string): Promise<void> {
+  await nextTick();
+  stopIfInterrupted(signal, message);
+}
+
+/** True when `e` is the error an interrupted loop throws. */
+export function isInterrupt(e: unknown): boolean {
+  return isSlimlabError(e) && e.code === "E_INTERRUPTED";
+}
+
+/** The part of tfjs's engine state a failed gradient step leaves behind. */
+interface TapeState {
+  gradientDepth: number;
+  activeTape: { saved?: tf.Tensor[] }[] | null;
+}
+
+/**
+ * Frees what tfjs's gradient tape kept when a training step failed half way
+ * (a forward pass that throws on data of the wrong shape, a missing gradient
+ * kernel). tfjs keeps a clone of every tensor a gradient will need and frees
+ * them only at the end of a successful backward pass; when the step throws
+ * first, they stay allocated for good (about 20 tensors per failed step of
+ * a small MLP). Call it in the step's catch; it does nothing while a
+ * gradient is still being computed (nested) or when nothing was recorded.
+ *
+ * @example
+ *   try { optimizer.minimize(f); } catch (e) { releaseTape(); throw e; }
+ */
+export function releaseTape(): void {
+  const state = tf.engine().state as unknown as TapeState;
+  if (state.gradientDepth !== 0 || !Array.isArray(state.activeTape)) return;
+  for (const node of state.activeTape) tf.dispose(node.saved ?? []);
+  state.activeTape = null;
 }

@@ -14,7 +14,7 @@ import { requireModel } from "./layers";
 import { reapplyMasks } from "./masks";
 import { LossSpec, ResolvedLoss, batchAccuracy, resolveLoss } from "./losses";
 import { mulberry32, shuffledIndices } from "./shuffle";
-import { formatSeconds, nextTick, OPTIMIZERS, OptimizerName } from "./pace";
+import { Caller, checkpoint, formatSeconds, isInterrupt, nextTick, OPTIMIZERS, OptimizerName, releaseTape, stopIfInterrupted } from "./pace";
 
 /** Inputs and labels, first axis = samples. */
 export interface TrainData {
@@ -47,7 +47,7 @@ export interface EpochLogs {
   steps: number;
   samples: number;
   seconds: number;
-  /** False for the last epoch of an interrupted or stopped run. */
+  /** False for the last epoch of a run a callback stopped. */
   complete: boolean;
 }
 
@@ -79,8 +79,14 @@ export interface TrainOptions {
   validation?: TrainData;
   /** Reshuffle every epoch (default true). */
   shuffle?: boolean;
-  /** Stops training between batches when aborted; default host().signal(). */
+  /** Stops training between batches when aborted (E_INTERRUPTED); default host().signal(). */
   signal?: AbortSignal;
+  /**
+   * Who runs this training, for the E_INTERRUPTED message: the public
+   * function's name and what an interrupt leaves behind (default: "train",
+   * the model keeps the weights of the last completed step).
+   */
+  caller?: Caller;
   callbacks?: TrainCallbacks;
   /** Show a progress bar through host() (default true). */
   progress?: boolean;
@@ -92,8 +98,6 @@ export interface TrainHistory {
   epochs: EpochLogs[];
   /** Optimizer steps applied. */
   steps: number;
-  /** The abort signal stopped training (weights are those after the last step). */
-  interrupted: boolean;
   /** A callback returned "stop". */
   stoppedEarly: boolean;
   seconds: number;
@@ -109,6 +113,34 @@ function checkData(data: TrainData | undefined, fn: string, what: string): numbe
     throw new SlimlabError("E_DATA", `${fn}: ${what}.xs has shape [${data.xs.shape.join(", ")}] and ${what}.ys [${data.ys.shape.join(", ")}]; both need the same non-zero number of samples on axis 0`);
   }
   return n;
+}
+
+/**
+ * Checks that samples fit a single-input model before anything runs: inputs
+ * of the model's input shape, and one-hot labels as wide as its output.
+ * Otherwise the first forward pass fails inside tfjs, possibly after the
+ * model was already changed (a pruning round, quantized weights).
+ *
+ * @param model the model the samples are for
+ * @param data the samples; `ys` may be omitted (calibration inputs)
+ * @param fn the public function's name
+ * @param what the argument's name in messages ("data", "val", "--calibrate")
+ * @throws SlimlabError E_DATA naming both shapes
+ * @example
+ *   checkSamples(model, { xs, ys }, "prune", "val");
+ */
+export function checkSamples(model: tf.LayersModel, data: { xs: tf.Tensor; ys?: tf.Tensor }, fn: string, what: string): void {
+  const shape = (s: readonly (number | null)[]) => `[${s.map((d) => (d === null ? "any" : String(d))).join(", ")}]`;
+  const want = model.inputs[0].shape.slice(1);
+  const got = data.xs.shape.slice(1);
+  if (model.inputs.length === 1 && (got.length !== want.length || want.some((d, i) => d !== null && d !== got[i]))) {
+    throw new SlimlabError("E_DATA", `${fn}: ${what}.xs has samples of shape ${shape(got)} but model "${model.name}" takes ${shape(want)}; pass inputs of that shape`);
+  }
+  const out = model.outputs[0].shape;
+  const width = out[out.length - 1];
+  if (data.ys !== undefined && data.ys.rank === 2 && out.length === 2 && width !== null && width > 1 && data.ys.shape[1] !== 1 && data.ys.shape[1] !== width) {
+    throw new SlimlabError("E_DATA", `${fn}: ${what}.ys has rows of ${data.ys.shape[1]} values but model "${model.name}" outputs ${width}; pass one-hot labels of width ${width} or class indices`);
+  }
 }
 
 function positiveInt(value: unknown, name: string): number {
@@ -143,10 +175,10 @@ function makeOptimizer(opts: TrainOptions): { optimizer: tf.Optimizer; owned: bo
  * Trains `model` in place with `optimizer.minimize` on shuffled mini-batches.
  * Pruned weights stay zero: the model's masks are re-applied after every step.
  *
- * Between batches the abort signal is checked: an interrupt ends the run at
- * a step boundary, the weights are those after the last completed step (and
- * its afterStep), the progress bar ends "interrupted" and the history comes
- * back with `interrupted: true` instead of an exception. The model's own
+ * Before every batch the abort signal is checked: an interrupt ends the run
+ * at a step boundary with SlimlabError E_INTERRUPTED (the weights are those
+ * after the last completed step and its afterStep; the progress bar ends
+ * "interrupted"), so the rest of the cell does not run. The model's own
  * compiled optimizer is not used, so runs do not depend on hidden state.
  * Dropout masks are seeded too: tfjs draws a Dropout layer's seed from
  * Math.random when its config has none, so during each forward pass
@@ -157,9 +189,10 @@ function makeOptimizer(opts: TrainOptions): { optimizer: tf.Optimizer; owned: bo
  * @param data training samples
  * @param opts epochs, batchSize, seed and the optional settings above
  * @returns per-epoch averages, the step count and how the run ended
- * @throws SlimlabError E_TYPE/E_DATA for bad data, E_ARG for bad options,
- *   E_MODEL for a multi-output model; errors thrown by callbacks propagate
- *   (the bar ends "error")
+ * @throws SlimlabError E_TYPE/E_DATA for bad data (also samples or one-hot
+ *   labels that do not fit the model), E_ARG for bad options,
+ *   E_MODEL for a multi-output model, E_INTERRUPTED when the user
+ *   interrupts; errors thrown by callbacks propagate (the bar ends "error")
  * @example
  *   const h = await train(model, {xs, ys}, {epochs: 2, batchSize: 64, seed: 1, lr: 1e-3});
  *   h.epochs.at(-1)?.acc;
@@ -173,19 +206,23 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
   const batchSize = positiveInt(opts.batchSize, "batchSize");
   if (!Number.isInteger(opts.seed)) throw new SlimlabError("E_ARG", `train: seed must be an integer, received ${show(opts.seed)}`);
   const loss = resolveLoss(opts.loss, m, data.ys, "train");
+  checkSamples(m, data, "train", "data");
+  if (opts.validation !== undefined) checkSamples(m, opts.validation, "train", "validation");
   const { optimizer, owned } = makeOptimizer(opts);
   const signal = opts.signal ?? host().signal();
+  const caller = opts.caller ?? { fn: "train", leaves: "the model keeps the weights of the last completed step; run the cell again to go on training" };
+  const label = opts.label ?? `train ${m.name}`;
   const stepsPerEpoch = Math.ceil(n / batchSize);
-  const bar: Progress | undefined = opts.progress === false ? undefined : host().progress(opts.label ?? `train ${m.name}`, epochs * stepsPerEpoch);
+  const bar: Progress | undefined = opts.progress === false ? undefined : host().progress(label, epochs * stepsPerEpoch);
   const rand = mulberry32(opts.seed);
   // A separate stream for Dropout, so the batch order does not depend on how many layers drop out.
   const dropoutRand = mulberry32((opts.seed ^ 0x5eed5eed) >>> 0);
   const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
-  const history: TrainHistory = { epochs: [], steps: 0, interrupted: false, stoppedEarly: false, seconds: 0 };
+  const history: TrainHistory = { epochs: [], steps: 0, stoppedEarly: false, seconds: 0 };
   const start = Date.now();
   let status = "";
   try {
-    for (let epoch = 0; epoch < epochs && !history.interrupted && !history.stoppedEarly; epoch++) {
+    for (let epoch = 0; epoch < epochs && !history.stoppedEarly; epoch++) {
       const order = opts.shuffle === false ? Array.from({ length: n }, (_, i) => i) : shuffledIndices(n, rand);
       const t0 = Date.now();
       let sumLoss = 0;
@@ -193,10 +230,7 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
       let seen = 0;
       let steps = 0;
       for (let b = 0; b < stepsPerEpoch; b++) {
-        if (signal.aborted) {
-          history.interrupted = true;
-          break;
-        }
+        stopIfInterrupted(signal, () => `${caller.fn}: interrupted by the user after ${history.steps} of ${epochs * stepsPerEpoch} steps (epoch ${epoch + 1}/${epochs}) of "${label}"; ${caller.leaves}`);
         const idx = order.slice(b * batchSize, (b + 1) * batchSize);
         const [lossValue, accValue] = await step(m, data, idx, optimizer, vars, loss, dropoutRand);
         reapplyMasks(m);
@@ -219,8 +253,8 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
       if (steps === 0) break;
       const complete = steps === stepsPerEpoch;
       const logs: EpochLogs = { epoch, loss: sumLoss / seen, acc: sumAcc / seen, steps, samples: seen, seconds: (Date.now() - t0) / 1000, complete };
-      if (complete && opts.validation !== undefined && !signal.aborted) {
-        const v = await evaluate(m, opts.validation, batchSize, opts.loss);
+      if (complete && opts.validation !== undefined) {
+        const v = await evaluate(m, opts.validation, batchSize, opts.loss, signal, caller);
         logs.valLoss = v.loss;
         logs.valAcc = v.accuracy;
       }
@@ -228,13 +262,14 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
       if (complete && (await opts.callbacks?.onEpochEnd?.(epoch, logs)) === "stop") history.stoppedEarly = true;
     }
   } catch (e) {
-    bar?.end("error", e instanceof Error ? e.message : String(e));
+    if (isInterrupt(e)) bar?.end("interrupted", `${history.steps} steps ${status}`);
+    else bar?.end("error", e instanceof Error ? e.message : String(e));
     throw e;
   } finally {
     if (owned) optimizer.dispose();
     history.seconds = (Date.now() - start) / 1000;
   }
-  bar?.end(history.interrupted ? "interrupted" : "done", `${history.steps} steps ${status}`);
+  bar?.end("done", `${history.steps} steps ${status}`);
   return history;
 }
 
@@ -259,23 +294,31 @@ async function step(
   loss: ResolvedLoss,
   dropoutRand: () => number
 ): Promise<[number, number]> {
-  const [cost, acc] = tf.tidy(() => {
-    const at = tf.tensor1d(idx, "int32");
-    const xb = tf.gather(data.xs, at);
-    const yb = tf.gather(data.ys, at);
-    let accuracy: tf.Scalar | undefined;
-    const c = optimizer.minimize(
-      () => {
-        const pred = withRandom(dropoutRand, () => model.apply(xb, { training: true }) as tf.Tensor);
-        // Accuracy of the same forward pass; kept so the gradient tidy spares it.
-        accuracy = tf.keep(batchAccuracy(loss.accuracy, yb, pred));
-        return model.calculateLosses().reduce<tf.Scalar>((sum, r) => tf.add(sum, r), loss.fn(yb, pred));
-      },
-      true,
-      vars
-    ) as tf.Scalar;
-    return [c, accuracy as tf.Scalar];
-  });
+  let accuracy: tf.Scalar | undefined;
+  let cost: tf.Scalar;
+  try {
+    cost = tf.tidy(() => {
+      const at = tf.tensor1d(idx, "int32");
+      const xb = tf.gather(data.xs, at);
+      const yb = tf.gather(data.ys, at);
+      return optimizer.minimize(
+        () => {
+          const pred = withRandom(dropoutRand, () => model.apply(xb, { training: true }) as tf.Tensor);
+          // Accuracy of the same forward pass; kept so the gradient tidy spares it.
+          accuracy = tf.keep(batchAccuracy(loss.accuracy, yb, pred));
+          return model.calculateLosses().reduce<tf.Scalar>((sum, r) => tf.add(sum, r), loss.fn(yb, pred));
+        },
+        true,
+        vars
+      ) as tf.Scalar;
+    });
+  } catch (e) {
+    // A step that throws (data of the wrong shape) must not leave the tape's or the accuracy's tensors behind.
+    releaseTape();
+    accuracy?.dispose();
+    throw e;
+  }
+  const acc = accuracy as tf.Scalar;
   try {
     const [l, a] = await Promise.all([cost.data(), acc.data()]);
     return [l[0], a[0]];
@@ -292,19 +335,31 @@ async function step(
  * @param data samples to score
  * @param batchSize samples per forward pass (bounds memory), default 256
  * @param loss as in train (default: see resolveLoss)
+ * @param signal checked before every batch (default host().signal())
+ * @param caller the public function's name and what an interrupt leaves, for the E_INTERRUPTED message
  * @returns {loss, accuracy}; accuracy is NaN for regression losses
- * @throws SlimlabError E_TYPE/E_DATA for bad data, E_ARG for a bad batchSize or loss
+ * @throws SlimlabError E_TYPE/E_DATA for bad data, E_ARG for a bad batchSize
+ *   or loss, E_INTERRUPTED when the user interrupts
  * @example
  *   const { accuracy } = await evaluate(model, test, 512);
  */
-export async function evaluate(model: tf.LayersModel, data: TrainData, batchSize = 256, loss?: LossSpec): Promise<{ loss: number; accuracy: number }> {
+export async function evaluate(
+  model: tf.LayersModel,
+  data: TrainData,
+  batchSize = 256,
+  loss?: LossSpec,
+  signal: AbortSignal = host().signal(),
+  caller: Caller = { fn: "evaluate", leaves: "nothing was measured; run the cell again" }
+): Promise<{ loss: number; accuracy: number }> {
   const m = requireModel(model, "evaluate");
   const n = checkData(data, "evaluate", "data");
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new SlimlabError("E_ARG", `evaluate: batchSize must be a positive integer, received ${show(batchSize)}`);
   const resolved = resolveLoss(loss, m, data.ys, "evaluate");
+  checkSamples(m, data, caller.fn, "data");
   let sumLoss = 0;
   let sumAcc = 0;
   for (let start = 0; start < n; start += batchSize) {
+    await checkpoint(signal, () => `${caller.fn}: interrupted by the user while scoring ${start} of ${n} samples; ${caller.leaves}`);
     const size = Math.min(batchSize, n - start);
     const both = tf.tidy(() => {
       const xb = tf.slice(data.xs, start, size);
@@ -312,8 +367,12 @@ export async function evaluate(model: tf.LayersModel, data: TrainData, batchSize
       const pred = m.apply(xb, { training: false }) as tf.Tensor;
       return tf.stack([resolved.fn(yb, pred), batchAccuracy(resolved.accuracy, yb, pred)]);
     });
-    const values = await both.data();
-    both.dispose();
+    let values: Float32Array | Int32Array | Uint8Array;
+    try {
+      values = await both.data();
+    } finally {
+      both.dispose();
+    }
     sumLoss += values[0] * size;
     sumAcc += values[1] * size;
   }

@@ -173,50 +173,59 @@ describe("distill/distill", () => {
   });
 
   describe("interrupt", () => {
-    it("stops at a batch boundary with the weights of the last completed step, never throws", async () => {
+    it("stops at the next batch with E_INTERRUPTED: no step after the abort, nothing kept, no tensor left", async () => {
       // 60 samples, batch 16: 4 steps per epoch; abort after step 6 = epoch 2, batch 2.
       const controller = new AbortController();
       const rec = recordingHost(controller.signal);
-      const interrupted = await withHost(rec.host, () =>
-        distill(teacher, {
-          ...base,
-          studentWidth: 0.5,
-          baseline: true,
-          progress: true,
-          display: true,
-          callbacks: { onBatchEnd: (step) => void (step === 6 && controller.abort()) },
-        })
+      const tensors = tf.memory().numTensors;
+      let steps = 0;
+      await withHost(rec.host, () =>
+        assertRejects(
+          distill(teacher, {
+            ...base,
+            studentWidth: 0.5,
+            baseline: true,
+            progress: true,
+            display: true,
+            callbacks: { onBatchEnd: (step) => void ((steps = step) === 6 && controller.abort()) },
+          }),
+          "E_INTERRUPTED",
+          'distill: interrupted by the user after 6 of 12 steps (epoch 2/3, batch 3/4) of "distill teacher_student"; no student was kept; run the cell again to start over'
+        )
       );
-      assert.strictEqual(interrupted.interrupted, true);
-      assert.deepStrictEqual(interrupted.stoppedAt, { epoch: 1, batch: 2, step: 6, run: "distilled" });
-      assert.strictEqual(interrupted.history.steps, 6);
-      assert.strictEqual(interrupted.baseline, undefined, "no baseline after an interrupt");
-      assert.strictEqual(interrupted.comparison, undefined);
-      assert.strictEqual(rec.bars.length, 1);
+      assert.strictEqual(steps, 6, "no step after the abort");
+      assert.strictEqual(tf.memory().numTensors, tensors, "the student, the baseline and the data copies are freed");
+      assert.strictEqual(rec.bars.length, 1, "no baseline run after an interrupt");
       assert.strictEqual(rec.bars[0].end, "interrupted");
-      assert.match(rec.bars[0].status ?? "", /^stopped at epoch 2 step 2\/4 /);
-      const stopped = await distill(teacher, { ...base, studentWidth: 0.5, callbacks: { onBatchEnd: (step) => (step === 6 ? "stop" : undefined) } });
-      assert.strictEqual(stopped.history.steps, 6);
-      assert.deepStrictEqual(weightsOf(interrupted.student), weightsOf(stopped.student));
-      release(interrupted);
-      release(stopped);
+      assert.match(rec.bars[0].status ?? "", /^stopped after 6 steps /);
+      assert.strictEqual(rec.displays.filter((d) => "text/html" in d && /distilled student/.test(String(d["text/html"]))).length, 0, "no final table");
     });
 
-    it("an interrupt during the baseline keeps the distilled student and says so", async () => {
-      const controller = new AbortController();
-      let calls = 0;
-      const r = await distill(teacher, {
-        ...base,
-        studentWidth: 0.5,
-        baseline: true,
-        signal: controller.signal,
-        callbacks: { onBatchEnd: () => void (++calls === 12 + 5 && controller.abort()) },
-      });
-      assert.strictEqual(r.history.steps, 12);
-      assert.ok(r.baseline !== undefined);
-      assert.strictEqual(r.interrupted, true);
-      assert.deepStrictEqual(r.stoppedAt, { epoch: 1, batch: 1, step: 5, run: "baseline" });
-      release(r);
+    it("an interrupt during the baseline or its validation frees everything; an in-place student gets its exact weights back", async () => {
+      for (const abortAt of [12 + 5, 24]) {
+        const controller = new AbortController();
+        const student = mlp3(6, 4, "student");
+        const before = weightsOf(student);
+        const tensors = tf.memory().numTensors;
+        let calls = 0;
+        await assertRejects(
+          distill(teacher, {
+            ...base,
+            student,
+            inplace: true,
+            baseline: true,
+            signal: controller.signal,
+            callbacks: { onBatchEnd: () => void (++calls === abortAt && controller.abort()) },
+          }),
+          "E_INTERRUPTED",
+          abortAt === 24
+            ? "distill: interrupted by the user while scoring 0 of 30 samples; the student got its weights back; run the cell again to start over"
+            : /^distill: interrupted by the user after 5 of 12 steps \(epoch 2\/3, batch 2\/4\) of "baseline student"; the student got its weights back; /
+        );
+        assert.deepStrictEqual(weightsOf(student), before, "the in-place student is bit-identical to before");
+        assert.strictEqual(tf.memory().numTensors, tensors, "no tensor left behind");
+        student.dispose();
+      }
     });
   });
 

@@ -67,7 +67,7 @@ describe("measure/bench", () => {
     const m = tiny();
     const ac = new AbortController();
     ac.abort();
-    await assertRejectsSlimlab(bench(m, { runs: 3, warmup: 0, signal: ac.signal }), "E_INTERRUPTED", "timing stopped by the user after 0 of 3 samples");
+    await assertRejectsSlimlab(bench(m, { runs: 3, warmup: 0, signal: ac.signal }), "E_INTERRUPTED", "bench: interrupted by the user after 0 of 3 pilot samples at batch 1; no result was kept, run the cell again");
     m.dispose();
   });
 

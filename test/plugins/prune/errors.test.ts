@@ -72,15 +72,33 @@ describe("prune/errors", () => {
     t.dispose();
   });
 
+  it("refuses data that does not fit the model before pruning anything", async () => {
+    const m = mlp();
+    const before = weightsOf(m);
+    const bad = blobs(32, [8], 5, 1);
+    await rejects(prune(m, { sparsity: 0.5, schedule: "iterative", data: bad, inplace: true }), "E_DATA", 'prune: data.ys has rows of 5 values but model "mlp" outputs 3; pass one-hot labels of width 3 or class indices', { oneLine: true });
+    await rejects(prune(m, { sparsity: 0.5, val: { xs: bad.ys, ys: bad.ys } }), "E_DATA", 'prune: val.xs has samples of shape [5] but model "mlp" takes [8]; pass inputs of that shape', { oneLine: true });
+    assert.deepStrictEqual(weightsOf(m), before);
+    tf.dispose([bad.xs, bad.ys]);
+    m.dispose();
+  });
+
   it("an in-place run that fails half way puts weights and masks back", async () => {
     const m = mlp();
     const before = weightsOf(m);
-    // Labels of 5 classes for a 3-class model: train() refuses them after round 1 has pruned.
-    const bad = blobs(32, [8], 5, 1);
-    await rejects(prune(m, { sparsity: 0.5, schedule: "iterative", data: bad, inplace: true }), "E_ARG", /^train: cannot choose a loss for labels of shape \[32, 5\]/);
+    const data = blobs(32, [8], 3, 1);
+    // Fine-tuning fails at its second forward pass, after round 1 has pruned.
+    let calls = 0;
+    const apply = m.apply;
+    m.apply = function (this: tf.LayersModel, ...args: Parameters<tf.LayersModel["apply"]>) {
+      if (++calls === 2) throw new Error("injected failure");
+      return apply.apply(this, args);
+    };
+    await assert.rejects(prune(m, { sparsity: 0.5, schedule: "iterative", data, inplace: true }), /^Error: injected failure$/);
+    assert.strictEqual(calls, 2, "the failure came after pruning");
     assert.deepStrictEqual(weightsOf(m), before);
     assert.strictEqual(getMasks(m).size, 0);
-    tf.dispose([bad.xs, bad.ys]);
+    tf.dispose([data.xs, data.ys]);
     m.dispose();
   });
 });

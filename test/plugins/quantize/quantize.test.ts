@@ -88,14 +88,14 @@ describe("quantize (model)", () => {
     }
   });
 
-  it("NaN weights: E_ARG naming the layer, model unchanged", async () => {
+  it("NaN weights: E_MODEL naming the layer and weight, model unchanged", async () => {
     const m = net();
     const w = m.getLayer("fc").getWeights();
     const bad = w[0].dataSync().slice();
     bad[5] = NaN;
     m.getLayer("fc").setWeights([tf.tensor(bad, w[0].shape), w[1]]);
     const before = snapshot(m);
-    await assert.rejects(quantize(m, { bits: 8 }), { code: "E_ARG", message: "quantize: weight fc/kernel holds NaN at index 5; quantization needs finite weights: fix or retrain the layer first" });
+    await assert.rejects(quantize(m, { bits: 8 }), { code: "E_MODEL", message: 'quantize: layer "fc" kernel has 1 NaN value; fix the model (e.g. lower the learning rate) before quantizing' });
     sameBits(snapshot(m), before);
   });
 

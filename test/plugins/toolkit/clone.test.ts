@@ -73,6 +73,21 @@ describe("toolkit/clone", () => {
     release(m, c, plain);
   });
 
+  it("the copy owns its fresh optimizer: disposing the copy frees Adam's variables, the original keeps its own", async () => {
+    const m = denseNet();
+    m.compile({ optimizer: "adam", loss: "categoricalCrossentropy" });
+    const variables = () => Object.keys(tf.engine().registeredVariables).length;
+    const [tensors, vars] = [tf.memory().numTensors, variables()];
+    for (let i = 0; i < 3; i++) cloneModel(m).dispose();
+    assert.strictEqual(variables(), vars, "Adam's two variables of each copy are freed");
+    assert.strictEqual(tf.memory().numTensors, tensors);
+    // The original's Adam still works.
+    const x = input([2, 4]);
+    const y = tf.oneHot(tf.tensor1d([0, 1], "int32"), 3);
+    await m.trainOnBatch(x, y);
+    release(x, y, m);
+  });
+
   it("rejects non-models", () => {
     assertSlimlab(() => cloneModel({} as tf.LayersModel), "E_TYPE", /^cloneModel: expected a tf.LayersModel, received an object/);
   });

@@ -85,29 +85,34 @@ describe("toolkit/train", () => {
     release(a, b);
   });
 
-  it("stops at a batch boundary: abort after step 3 leaves exactly the weights of 3 SGD steps", async () => {
+  it("stops at a batch boundary with E_INTERRUPTED: abort after step 3 leaves exactly the weights of 3 SGD steps", async () => {
     const controller = new AbortController();
     const rec = recordingHost(new AbortController().signal);
     const previous = setHost(rec.host);
     const m = tinyNet();
-    let h;
+    const tensors = tf.memory().numTensors;
+    const variables = Object.keys(tf.engine().registeredVariables).length;
+    let steps = 0;
     try {
-      h = await train(m, data.onehot, {
-        epochs: 3,
-        batchSize: 8,
-        seed: 11,
-        optimizer: "sgd",
-        lr: 0.1,
-        signal: controller.signal,
-        callbacks: { onBatchEnd: (step) => (step === 3 ? controller.abort() : undefined) },
-      });
+      await assertRejects(
+        train(m, data.onehot, {
+          epochs: 3,
+          batchSize: 8,
+          seed: 11,
+          optimizer: "sgd",
+          lr: 0.1,
+          signal: controller.signal,
+          callbacks: { onBatchEnd: (step) => void ((steps = step) === 3 && controller.abort()) },
+        }),
+        "E_INTERRUPTED",
+        /^train: interrupted by the user after 3 of 18 steps \(epoch 1\/3\) of "train sequential_\d+"; the model keeps the weights of the last completed step; run the cell again to go on training$/
+      );
     } finally {
       setHost(previous);
     }
-    assert.strictEqual(h.steps, 3);
-    assert.strictEqual(h.interrupted, true);
-    assert.strictEqual(h.stoppedEarly, false);
-    assert.deepStrictEqual(h.epochs.map((e) => [e.steps, e.samples, e.complete]), [[3, 24, false]]);
+    assert.strictEqual(steps, 3, "no step after the abort");
+    assert.strictEqual(tf.memory().numTensors, tensors, "no tensor left behind");
+    assert.strictEqual(Object.keys(tf.engine().registeredVariables).length, variables, "the optimizer it made is freed");
     assert.deepStrictEqual(rec.ends, ["interrupted"]);
     assert.deepStrictEqual(rec.updates, [1, 2, 3]);
     // Reference: the same three batches by hand.
@@ -135,8 +140,7 @@ describe("toolkit/train", () => {
     const m = tinyNet();
     const before = weights(m);
     try {
-      const h = await train(m, data.onehot, { epochs: 2, batchSize: 16, seed: 1 });
-      assert.deepStrictEqual([h.steps, h.interrupted, h.epochs.length], [0, true, 0]);
+      await assertRejects(train(m, data.onehot, { epochs: 2, batchSize: 16, seed: 1 }), "E_INTERRUPTED", /^train: interrupted by the user after 0 of 6 steps \(epoch 1\/2\)/);
     } finally {
       setHost(previous);
     }
@@ -204,7 +208,7 @@ describe("toolkit/train", () => {
   it("stops early when a callback returns 'stop'", async () => {
     const m = tinyNet();
     const h = await train(m, data.onehot, { epochs: 5, batchSize: 16, seed: 1, progress: false, callbacks: { onEpochEnd: (epoch) => (epoch === 1 ? "stop" : undefined) } });
-    assert.deepStrictEqual([h.steps, h.epochs.length, h.stoppedEarly, h.interrupted], [6, 2, true, false]);
+    assert.deepStrictEqual([h.steps, h.epochs.length, h.stoppedEarly], [6, 2, true]);
     m.dispose();
   });
 
@@ -223,6 +227,13 @@ describe("toolkit/train", () => {
       "E_ARG",
       'train: unknown loss "categoricalCrossEntropy" (did you mean categoricalCrossentropy?); allowed: categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, or a function (yTrue, yPred) => tf.Scalar'
     );
+    // Samples that cannot go through the model: refused before the first step, not by tfjs inside it.
+    const before = weights(m);
+    const wide = tf.zeros([48, 3]);
+    await assertRejects(train(m, { xs: wide, ys: data.onehot.ys }, base), "E_DATA", /^train: data\.xs has samples of shape \[3\] but model "sequential_\d+" takes \[2\]; pass inputs of that shape$/);
+    await assertRejects(train(m, data.onehot, { ...base, validation: { xs: data.onehot.xs, ys: tf.oneHot(tf.zeros([48], "int32"), 5) } }), "E_DATA", /^train: validation\.ys has rows of 5 values but model "sequential_\d+" outputs 2; pass one-hot labels of width 2 or class indices$/);
+    assert.deepStrictEqual(weights(m), before, "no step ran");
+    wide.dispose();
     const sgd = tf.train.sgd(0.1);
     await assertRejects(
       train(m, data.onehot, { ...base, optimizer: sgd, lr: 0.01 }),
