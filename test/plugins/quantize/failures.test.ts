@@ -57,15 +57,18 @@ describe("quantize failures", () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it("--inplace: a failure after the weights were written restores them bit for bit, and the quantization record", async () => {
+  it("--inplace: a failure (a refused save target, a QAT step that throws after the weights were written) restores them bit for bit, and the quantization record", async () => {
     const m = mlp();
     // An earlier in-place 8-bit quantization: its record must survive the failed 4-bit run.
     await quantize(m, { bits: 8, inplace: true });
     const record = new Map(quantizedWeights(m));
     const before = bits(m);
+    // A save target under a regular file is refused by the up-front target check
+    // (safe-target.ts) before any weight is written; the injected QAT failures
+    // below come after the weights were written.
     const failures: [QuantizeOptions, string, RegExp][] = [
-      [{ bits: 4, inplace: true, save: path.join(blocked, "out") }, "E_FILE", /^saveQuantized: cannot write /],
-      [{ scheme: "kmeans", bits: 3, inplace: true, save: path.join(blocked, "out") }, "E_FILE", /^saveQuantized: cannot write /],
+      [{ bits: 4, inplace: true, save: path.join(blocked, "out") }, "E_FILE", /^quantize: cannot access .*ENOTDIR/],
+      [{ scheme: "kmeans", bits: 3, inplace: true, save: path.join(blocked, "out") }, "E_FILE", /^quantize: cannot access .*ENOTDIR/],
     ];
     for (const [options, code, message] of failures) {
       const tensors = tf.memory().numTensors;
