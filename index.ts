@@ -11,15 +11,15 @@
 import { SlimlabError } from "./plugins/core/errors";
 import { PlotlyFigure, plotlyBundle } from "./plugins/core/figure";
 import { host, MimeBundle, Progress } from "./plugins/core/host";
-import { invokeMagic, MagicResult } from "./plugins/core/magic";
+import { CodeValue, invokeMagic, MagicOutput, MagicResult } from "./plugins/core/magic";
 import { toMimeBundle } from "./kernel/display/format";
 import { showHelp } from "./kernel/magics/builtins";
 import { currentRuntime } from "./kernel/runtime";
 import { BuiltinMagics } from "./kernel/magics/index";
 
 export { SlimlabError, isSlimlabError } from "./plugins/core/errors";
-export { defineMagic, invokeMagic, helpText, usage } from "./plugins/core/magic";
-export type { MagicSpec, FlagSpec, PositionalSpec, MagicContext } from "./plugins/core/magic";
+export { defineMagic, invokeMagic, helpText, usage, fitsNumberRule, describeNumberRule } from "./plugins/core/magic";
+export type { MagicSpec, FlagSpec, PositionalSpec, MagicContext, NumberRule, OutputSpec, CodeValue, MagicResult, MagicOutput } from "./plugins/core/magic";
 export { Figure, plotlyBundle } from "./plugins/core/figure";
 export type { PlotlyFigure } from "./plugins/core/figure";
 export type { Host, Progress, MimeBundle } from "./plugins/core/host";
@@ -43,18 +43,29 @@ function runtime(fn: string) {
   return rt;
 }
 
+/** The value of the code closure among a magic's arguments (what `%time f()` gives). */
+type CodeResult<A extends unknown[]> = Extract<A[number], (...args: never[]) => unknown> extends () => Promise<infer T> ? T : unknown;
+
+/** The type of a magic line: with -o run's whole result, else the declared value (the code's, for CodeValue). */
+export type LineResult<M, A extends unknown[], F> = F extends { output: true }
+  ? MagicOutput<M>
+  : MagicResult<M> extends CodeValue
+  ? CodeResult<A>
+  : MagicResult<M>;
+
 /**
  * Runs magic `name` (what a magic line expands to). Built-in magics give
- * their declared result type; magics of loaded plugins give `any`.
+ * their declared result type (the whole result with `output: true`, i.e.
+ * -o); magics of loaded plugins give `any`.
  * @throws SlimlabError for an unknown magic or a bad argument
  */
-export async function runMagic<K extends string>(
+export async function runMagic<K extends string, A extends unknown[], const F extends Record<string, unknown>>(
   name: K,
-  args: unknown[],
-  flags: Record<string, unknown>,
+  args: [...A],
+  flags: F,
   line?: string,
   cell?: string,
-): Promise<K extends keyof Builtins ? MagicResult<Builtins[K]> : any> {
+): Promise<K extends keyof Builtins ? LineResult<Builtins[K], A, F> : any> {
   const spec = runtime("runMagic").registry.require(name);
   return invokeMagic(spec, args, flags, { line: line ?? `%${name}`, cell }) as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }

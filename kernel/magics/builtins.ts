@@ -3,7 +3,7 @@
  * %load_plugin. Plugins' magics (%backend, %prune, ...) come from plugins/
  * through registerBuiltins in kernel/magics/index.ts.
  */
-import { defineMagic, helpText, MagicSpec } from "../../plugins/core/magic";
+import { CodeValue, defineMagic, helpText, MagicSpec } from "../../plugins/core/magic";
 import { formatCpuWall, formatTime } from "./timefmt";
 import { currentRuntime } from "../runtime";
 
@@ -41,11 +41,10 @@ export const timeit = defineMagic({
     n: { type: "number", integer: true, min: 1, help: "loops per run", short: "n" },
     r: { type: "number", integer: true, min: 1, default: 7, help: "runs", short: "r" },
     quiet: { type: "boolean", help: "print nothing", short: "q" },
-    output: { type: "boolean", help: "return the TimeitResult", short: "o" },
   },
   cell: true,
   examples: ["%timeit model.predict(x).dispose()", "%timeit -n 10 -r 3 await f()"],
-  async run([code], flags): Promise<TimeitResult | undefined> {
+  async run([code], flags): Promise<TimeitResult> {
     const fn = code as () => Promise<unknown>;
     let loops = flags.n ?? 0;
     if (!loops) {
@@ -60,22 +59,24 @@ export const timeit = defineMagic({
     const stdev = Math.sqrt(timings.reduce((a, t) => a + (t - average) ** 2, 0) / repeat);
     const result: TimeitResult = { loops, repeat, average, stdev, best: Math.min(...timings), worst: Math.max(...timings), timings };
     if (!flags.quiet) process.stdout.write(`${formatTimeit(result)}\n`);
-    return flags.output ? result : undefined;
+    return result;
   },
+  output: { help: "return the TimeitResult", value: (): undefined => undefined },
 });
 
 export const time = defineMagic({
   name: "time",
-  summary: "Runs code once and prints CPU and wall time, as IPython's %time. %%time times a whole cell, whose declarations persist.",
-  positional: [{ name: "code", help: "the TypeScript to time", code: true }],
+  summary: "Runs code once, prints CPU and wall time and gives the code's value, as IPython's %time. %%time times a whole cell, whose declarations persist.",
+  description: "The value is the code's last expression (awaited if a promise): `const h = %time await model.fit(xs, ys)` keeps the history.",
+  positional: [{ name: "code", help: "the TypeScript to time", code: true, returnsValue: true }],
   flags: {},
   cell: true,
-  examples: ["%time await model.fit(xs, ys)", "%%time (first line of a cell)"],
-  async run([code]): Promise<void> {
+  examples: ["const h = %time await model.fit(xs, ys)", "%%time (first line of a cell)"],
+  async run([code]): Promise<CodeValue> {
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     try {
-      await (code as () => Promise<unknown>)();
+      return (await (code as () => Promise<unknown>)()) as CodeValue;
     } finally {
       process.stdout.write(formatCpuWall(process.cpuUsage(cpu0), Number(process.hrtime.bigint() - t0) / 1e9));
     }

@@ -1,9 +1,12 @@
 /**
- * Tab completion on magic lines: magic names after `%`, flags after `-`,
- * allowed values after a choice flag. Other lines go to TypeScript's completer.
+ * Tab completion of magics: magic names after `%`, flags after `-`,
+ * allowed values after a choice flag, wherever a magic may stand (scan.ts).
+ * Other positions go to TypeScript's completer.
  */
-import { flagName } from "../../plugins/core/magic";
+import { flagName, flagsOf, MagicSpec } from "../../plugins/core/magic";
 import { MagicLookup } from "./expand";
+import { codeEnd, scanMagics } from "./scan";
+import { nextToken, Token } from "./tokens";
 
 export interface Completion {
   start: number;
@@ -13,33 +16,88 @@ export interface Completion {
 
 /**
  * Completions for the cursor at `pos` in `src`, or undefined when the cursor
- * is not on a magic line (the caller then asks TypeScript).
+ * is not in a magic's name or flags (the caller then asks TypeScript).
  */
 export function completeMagic(src: string, pos: number, lookup: MagicLookup): Completion | undefined {
-  const lineStart = src.lastIndexOf("\n", pos - 1) + 1;
-  const before = src.slice(lineStart, pos);
-  const m = /^(\s*(?:(?:const|let|var)\s+[\w$]+\s*=\s*|[\w$.]+\s*=\s*)?)(%%?)([A-Za-z_]\w*)?$/.exec(before);
-  if (m) {
-    const prefix = m[3] ?? "";
-    const start = lineStart + m[1].length;
-    const matches = lookup
-      .names()
-      .filter((n) => n.startsWith(prefix))
-      .map((n) => `${m[2]}${n}`);
-    return { start, end: pos, matches };
+  const before = src.slice(0, pos);
+  const names = (prefix: string, marks: string, start: number): Completion => ({
+    start,
+    end: pos,
+    matches: lookup.names().filter((n) => n.startsWith(prefix)).map((n) => `${marks}${n}`),
+  });
+  const cell = /^(\s*)%%([A-Za-z_]\w*)?$/.exec(before);
+  if (cell) return names(cell[2] ?? "", "%%", cell[1].length);
+  const cellFlags = /^\s*%%([A-Za-z_]\w*)(?=\s)/.exec(before);
+  if (cellFlags && !before.includes("\n")) {
+    const spec = lookup.get(cellFlags[1]);
+    const args = spec && flagWords(spec, before, cellFlags[0].length);
+    return spec && args && !args.code ? completeFlags(spec, args.words, pos) : undefined;
   }
-  const line = /^\s*(?:(?:const|let|var)\s+[\w$]+\s*=\s*|[\w$.]+\s*=\s*)?%%?([A-Za-z_]\w*)\s(.*)$/.exec(before);
-  if (!line) return undefined;
-  const spec = lookup.get(line[1]);
-  if (!spec) return undefined;
-  const words = line[2].split(/\s+/);
-  const word = words[words.length - 1];
+  let found: Completion | undefined;
+  scanMagics(
+    before,
+    0,
+    (site) => {
+      if (site.argsStart === pos && !site.help) {
+        found = names(site.name, "%", site.start);
+        return pos;
+      }
+      const spec = lookup.get(site.name);
+      const args = spec && flagWords(spec, before, site.argsStart);
+      if (!args) return pos; // an open quote or brace, or no such magic: the cursor is in it, and it is no flag
+      if (args.end < pos && !/^[ \t]*$/.test(before.slice(args.end))) return args.end; // the magic ended before the cursor
+      found = args.code ? undefined : completeFlags(spec, args.words, pos);
+      return pos;
+    },
+    true,
+  );
+  return found;
+}
+
+/**
+ * The words of a magic from `argsStart`, and where they end; for a code
+ * magic, only the words before its code (`code` tells whether it began).
+ * Undefined when they do not parse.
+ */
+function flagWords(spec: MagicSpec, src: string, argsStart: number): { words: Token[]; end: number; code: boolean } | undefined {
+  const words: Token[] = [];
+  const codeMagic = spec.positional.some((p) => p.code);
+  let end = argsStart;
+  try {
+    for (let tok = nextToken(src, argsStart, spec.name); tok; tok = nextToken(src, tok.end, spec.name)) {
+      const isFlag = tok.kind === "word" && tok.text.startsWith("-");
+      const prev = words[words.length - 1];
+      const valueOfFlag = prev !== undefined && prev.kind === "word" && /^--?[A-Za-z][\w-]*$/.test(prev.text) && flagTakesValue(spec, prev.text);
+      if (codeMagic && !isFlag && !valueOfFlag) return { words, end: codeEnd(src, tok.start), code: true };
+      words.push(tok);
+      end = tok.end;
+    }
+  } catch {
+    return undefined;
+  }
+  return { words, end, code: false };
+}
+
+function flagTakesValue(spec: MagicSpec, typed: string): boolean {
+  const all = flagsOf(spec);
+  const key = Object.keys(all).find((k) => typed === `--${flagName(k)}` || typed === `-${all[k].short}`);
+  return key !== undefined && all[key].type !== "boolean";
+}
+
+/** Flag or choice completions for the word the cursor ends (empty after white space). */
+function completeFlags(spec: MagicSpec, words: Token[], pos: number): Completion | undefined {
+  const last = words.length && words[words.length - 1].end === pos ? words[words.length - 1] : undefined;
+  const word = last?.kind === "word" ? last.text : last ? undefined : "";
+  if (word === undefined) return undefined;
+  const all = flagsOf(spec);
   const start = pos - word.length;
-  const flags = Object.keys(spec.flags).map((k) => `--${flagName(k)}`);
-  if (word.startsWith("-")) return { start, end: pos, matches: flags.filter((f) => f.startsWith(word)) };
-  const prev = words[words.length - 2];
-  const key = Object.keys(spec.flags).find((k) => `--${flagName(k)}` === prev);
-  const f = key ? spec.flags[key] : undefined;
+  if (word.startsWith("-")) {
+    const flags = Object.keys(all).map((k) => `--${flagName(k)}`);
+    return { start, end: pos, matches: flags.filter((f) => f.startsWith(word)) };
+  }
+  const prev = words[words.length - (last ? 2 : 1)];
+  const key = prev && Object.keys(all).find((k) => `--${flagName(k)}` === prev.text);
+  const f = key ? all[key] : undefined;
   if (f && f.type === "choice") return { start, end: pos, matches: f.choices.filter((c) => c.startsWith(word)) };
   return undefined;
 }

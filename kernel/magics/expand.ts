@@ -1,15 +1,20 @@
 /**
- * Turns a cell with magic lines into plain TypeScript that tslab type-checks
- * and runs. Each magic line becomes one line calling `runMagic`, so line
- * numbers of the user's cell stay where they were (errors point at the
- * user's own lines). Everything that is not a magic line is left exactly as
- * written: `x\n% 4` stays a modulo.
+ * Turns a cell with magics into plain TypeScript that tslab type-checks and
+ * runs. Each magic becomes a `runMagic` call in the same place on the same
+ * line, so line numbers of the user's cell stay where they were (errors
+ * point at the user's own lines). Everything else is left exactly as
+ * written: `x\n% 4` stays a modulo. Where a magic may stand: scan.ts.
+ *
+ * Every check a magic's declaration allows without the notebook's values
+ * runs here, before any line of the cell runs: flag names, types and ranges
+ * of literal values, required flags and arguments. Values written as
+ * `{expr}` or `$name` are checked by the same declaration when the call runs.
  */
 import { SlimlabError, suggestion } from "../../plugins/core/errors";
-import { checkFlag, flagName, FlagSpec, MagicSpec, usage } from "../../plugins/core/magic";
-import { codeLineStarts } from "./lines";
-import { Token, tokenize } from "./tokens";
-import { typescript } from "../tslab-adapter";
+import { checkFlag, checkPresence, flagName, flagsOf, FlagSpec, MagicSpec, unknownFlag, usage } from "../../plugins/core/magic";
+import { codeClosure } from "./code";
+import { codeEnd, MagicSite, scanMagics } from "./scan";
+import { isVariablePath, nextToken, Token, tokenize } from "./tokens";
 
 export interface MagicLookup {
   get(name: string): MagicSpec | undefined;
@@ -29,7 +34,7 @@ export interface Expansion {
   timeCell: boolean;
   /** Names of the magics used, in order. */
   magics: string[];
-  /** The lines that are magic lines (0-based). */
+  /** The lines that hold magics (0-based). */
   magicLines: number[];
 }
 
@@ -42,78 +47,132 @@ export interface ExpandOptions {
   importRuntime?: boolean;
 }
 
-/** A line magic: optional declaration or assignment, `%name`, optional `?`, arguments. */
-const LINE_MAGIC = /^(\s*)((?:export\s+)?(?:const|let|var)\s+[A-Za-z_$][\w$]*(?:\s*:\s*[^=]+?)?\s*=\s*|[A-Za-z_$][\w$.]*\s*=\s*|return\s+)?%([A-Za-z_]\w*)(\?{1,2})?(?=\s|$)(.*)$/;
 const CELL_MAGIC = /^\s*%%([A-Za-z_]\w*)(\?{1,2})?(?=\s|$)(.*)$/;
 
-/** Whether `line` (from a cell) is a magic line naming a registered magic. */
+/** Whether `line` (from a cell) holds a magic naming a registered magic. */
 export function isMagicLine(line: string, lookup: MagicLookup): boolean {
-  const m = CELL_MAGIC.exec(line) ?? LINE_MAGIC.exec(line);
-  const name = m && (CELL_MAGIC.test(line) ? m[1] : m[3]);
-  return !!name && lookup.get(name) !== undefined;
+  const cell = CELL_MAGIC.exec(line);
+  if (cell) return lookup.get(cell[1]) !== undefined;
+  let found = false;
+  scanMagics(line, 0, (site) => {
+    found ||= lookup.get(site.name) !== undefined;
+    return undefined;
+  });
+  return found;
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
 }
 
 /**
  * Expands `src`. Throws SlimlabError (E_UNKNOWN_MAGIC, E_UNKNOWN_FLAG, E_ARG,
- * E_PARSE, E_MISSING_ARG) for a bad magic line, before any of the cell runs.
+ * E_PARSE, E_MISSING_ARG) for a bad magic, before any of the cell runs.
  */
 export function expandCell(src: string, lookup: MagicLookup, options: ExpandOptions = {}): Expansion {
   const importRuntime = options.importRuntime ?? true;
-  const lines = src.split("\n");
   const magics: string[] = [];
-  const magicLines: number[] = [];
+  const edits: Edit[] = [];
   let timeCell = false;
+  let from = 0;
 
-  const cell = CELL_MAGIC.exec(lines[0]);
+  const firstLine = src.split("\n", 1)[0];
+  const cell = CELL_MAGIC.exec(firstLine);
   if (cell) {
-    const [, name, help, rest] = cell;
+    const [, name, help] = cell;
     const spec = known(name, lookup, "%%");
     magics.push(name);
-    magicLines.push(0);
-    const body = lines.slice(1).join("\n");
-    if (help || /(^|\s)--help(\s|$)/.test(rest)) {
-      lines[0] = `${RUNTIME}.magicHelp(${JSON.stringify(name)});`;
+    const argsStart = firstLine.indexOf(`%%${name}`) + 2 + name.length + (help?.length ?? 0);
+    const body = src.slice(firstLine.length + 1);
+    if (help || wantsHelp(src, argsStart, name)) {
+      edits.push({ start: 0, end: firstLine.length, text: `${RUNTIME}.magicHelp(${JSON.stringify(name)});` });
+      from = firstLine.length;
     } else if (name === "time") {
       timeCell = true;
-      lines[0] = "";
+      edits.push({ start: 0, end: firstLine.length, text: "" });
+      from = firstLine.length;
     } else {
       if (spec.cell !== true) throw new SlimlabError("E_ARG", `%%${name} is a line magic; write %${name} ... on one line`);
-      const call = callFor(spec, rest, `%%${name}${rest}`, lines[0].length - rest.length, body);
+      const { call } = parseMagic(spec, src, argsStart, firstLine.trim(), body);
       // A code body stays on its own lines inside the call's closure; a text
       // body moves into the call as a string and blank lines keep the count.
       const codeBody = spec.positional.some((p) => p.code);
-      const out = codeBody ? `await ${call};`.split("\n") : [`await ${call};`, ...lines.slice(1).map(() => "")];
-      return finish(out, magics, magicLines, timeCell, importRuntime);
+      const text = codeBody ? `await ${call};` : `await ${call};${src.slice(firstLine.length).replace(/[^\n]/g, "")}`;
+      return finish(src, [{ start: 0, end: src.length, text }], magics, timeCell, importRuntime);
     }
   }
 
-  const starts = codeLineStarts(src);
-  for (let i = cell ? 1 : 0; i < lines.length; i++) {
-    if (!starts[i]) continue;
-    const m = LINE_MAGIC.exec(lines[i]);
-    if (!m) continue;
-    const [, indent, lhs = "", name, help, rest] = m;
-    if (!lookup.get(name)) {
-      if (!lhs && continuesExpression(lines, i, starts)) continue; // `a\n%b` is a modulo
-      known(name, lookup, "%");
-    }
-    const spec = lookup.get(name) as MagicSpec;
-    magics.push(name);
-    magicLines.push(i);
-    if (help || /(^|\s)(--help)(\s|$)/.test(rest)) {
-      lines[i] = `${indent}${lhs}${RUNTIME}.magicHelp(${JSON.stringify(name)});`;
-      continue;
-    }
-    if (spec.line === false) throw new SlimlabError("E_ARG", `%${name} is a cell magic; write %%${name} on the first line of the cell`);
-    lines[i] = `${indent}${lhs}await ${callFor(spec, rest, `%${name}${rest}`, lines[i].length - rest.length)};`;
-  }
-  return finish(lines, magics, magicLines, timeCell, importRuntime);
+  scanMagics(src, from, (site) => {
+    const spec = lookup.get(site.name);
+    if (!spec && site.mayBeModulo) return undefined; // `a\n%b` is a modulo
+    if (!spec) known(site.name, lookup, "%");
+    const edit = expandSite(src, site, spec as MagicSpec);
+    magics.push(site.name);
+    edits.push(edit);
+    return edit.end;
+  });
+  return finish(src, edits, magics, timeCell, importRuntime);
 }
 
-function finish(lines: string[], magics: string[], magicLines: number[], timeCell: boolean, importRuntime: boolean): Expansion {
-  const needsImport = importRuntime && lines.some((l) => l.includes(`${RUNTIME}.`));
-  if (needsImport) lines[0] = IMPORT + lines[0];
-  return { code: lines.join("\n"), firstLineShift: needsImport ? IMPORT.length : 0, timeCell, magics, magicLines };
+/** The edit that replaces one line magic by its call (or by its help). */
+function expandSite(src: string, site: MagicSite, spec: MagicSpec): Edit {
+  let end: number;
+  let text: string;
+  if (site.help || wantsHelp(src, site.argsStart, spec.name)) {
+    end = helpEnd(src, site.argsStart, spec.name);
+    text = `${RUNTIME}.magicHelp(${JSON.stringify(spec.name)})`;
+  } else {
+    if (spec.line === false) throw new SlimlabError("E_ARG", `%${spec.name} is a cell magic; write %%${spec.name} on the first line of the cell`);
+    const parsed = parseMagic(spec, src, site.argsStart, undefined);
+    end = parsed.end;
+    // The body of `=>` without braces cannot await: the arrow gives the promise.
+    text = site.placement === "arrow" ? parsed.call : `await ${parsed.call}`;
+  }
+  // Ending the statement keeps `%m x\n(f)()` from reading as a call of the magic's result.
+  const rest = src.slice(end, lineEnd(src, end));
+  if (site.placement !== "arrow" && /^\s*(\/\/.*)?$/.test(rest)) text += ";";
+  return { start: site.start, end, text };
+}
+
+function lineEnd(src: string, pos: number): number {
+  const i = src.indexOf("\n", pos);
+  return i < 0 ? src.length : i;
+}
+
+/** Whether the arguments from `argsStart` hold a `--help` flag (before any unparseable word). */
+function wantsHelp(src: string, argsStart: number, magic: string): boolean {
+  try {
+    return tokenize(src, argsStart, magic).tokens.some((t) => t.kind === "word" && t.text === "--help");
+  } catch {
+    return false;
+  }
+}
+
+/** Where a `%name?` or `--help` magic ends: after its words, or at the end of the line if they do not parse. */
+function helpEnd(src: string, argsStart: number, magic: string): number {
+  try {
+    return tokenize(src, argsStart, magic).end;
+  } catch {
+    return lineEnd(src, argsStart);
+  }
+}
+
+function finish(src: string, edits: Edit[], magics: string[], timeCell: boolean, importRuntime: boolean): Expansion {
+  let code = "";
+  let at = 0;
+  const magicLines: number[] = [];
+  for (const e of edits) {
+    code += src.slice(at, e.start) + e.text;
+    at = e.end;
+    const line = src.slice(0, e.start).split("\n").length - 1;
+    if (!magicLines.includes(line)) magicLines.push(line);
+  }
+  code += src.slice(at);
+  const needsImport = importRuntime && code.includes(`${RUNTIME}.`);
+  if (needsImport) code = IMPORT + code;
+  return { code, firstLineShift: needsImport ? IMPORT.length : 0, timeCell, magics, magicLines };
 }
 
 function known(name: string, lookup: MagicLookup, prefix: string): MagicSpec {
@@ -124,35 +183,28 @@ function known(name: string, lookup: MagicLookup, prefix: string): MagicSpec {
   return spec;
 }
 
-/** True when line i could continue the previous line's expression (then `%x` is a modulo). */
-function continuesExpression(lines: string[], i: number, starts: boolean[]): boolean {
-  for (let j = i - 1; j >= 0; j--) {
-    const t = lines[j].replace(/\/\/.*$/, "").trim();
-    if (!starts[j] && t === "") continue;
-    if (t === "") continue;
-    return /[\w$)\]'"`]$/.test(t);
-  }
-  return false;
-}
-
 /**
- * Builds the `runMagic(...)` call for one magic line. Literal values are
- * checked here, so a typo fails before anything runs; `{expr}` and `$name`
- * values are checked when the call runs.
+ * Parses one magic's arguments from offset `argsStart` of the cell and
+ * builds its `runMagic(...)` call. Literal values are checked here, so a
+ * typo or a value out of range fails before anything runs. `line` is the
+ * magic as written (default: its own text); `cellBody` the body of a
+ * `%%name` cell.
  */
-function callFor(spec: MagicSpec, argText: string, line: string, column0: number, cellBody?: string): string {
-  const tokens = tokenize(argText, spec.name, column0);
+function parseMagic(spec: MagicSpec, src: string, argsStart: number, line: string | undefined, cellBody?: string): { call: string; end: number } {
+  const all = flagsOf(spec);
   const flags: string[] = [];
+  const given = new Set<string>();
+  /** Literal flag values, checked and converted, for the declaration's `check`. */
+  const literal: Record<string, unknown> = {};
   const positional: string[] = [];
   const codeArg = spec.positional.find((p) => p.code);
-  const byLong = new Map(Object.keys(spec.flags).map((k) => [flagName(k), k]));
-  const byShort = new Map(Object.entries(spec.flags).filter(([, f]) => f.short).map(([k, f]) => [f.short as string, k]));
-  let codeStart: number | undefined;
-
   const codeIndex = codeArg ? spec.positional.indexOf(codeArg) : -1;
-  for (let t = 0; t < tokens.length; t++) {
-    const tok = tokens[t];
-    if (tok.kind === "word" && tok.text.startsWith("//")) break; // a trailing comment, as in TypeScript
+  const byLong = new Map(Object.keys(all).map((k) => [flagName(k), k]));
+  const byShort = new Map(Object.entries(all).filter(([, f]) => f.short).map(([k, f]) => [f.short as string, k]));
+  let codeStart: number | undefined;
+  let end = argsStart;
+
+  for (let tok = nextToken(src, argsStart, spec.name); tok; tok = nextToken(src, end, spec.name)) {
     const flagMatch = tok.kind === "word" ? /^(--?)([A-Za-z][\w-]*)(?:=(.*))?$/.exec(tok.text) : null;
     if (!flagMatch) {
       if (positional.length === codeIndex) {
@@ -162,53 +214,46 @@ function callFor(spec: MagicSpec, argText: string, line: string, column0: number
       const last = spec.positional[spec.positional.length - 1];
       if (positional.length >= spec.positional.length && !last?.variadic) {
         // IPython's "unrecognized arguments": an extra word must not be dropped silently.
-        throw new SlimlabError("E_ARG", `%${spec.name}: unexpected argument ${JSON.stringify(argText.slice(tok.start, tok.end))}; usage: ${usage(spec)}`);
+        throw new SlimlabError("E_ARG", `%${spec.name}: unexpected argument ${JSON.stringify(src.slice(tok.start, tok.end))}; usage: ${usage(spec)}`);
       }
       const pspec = spec.positional[Math.min(positional.length, spec.positional.length - 1)];
       positional.push(pspec?.text && tok.kind === "word" ? JSON.stringify(tok.text) : valueExpr(tok, spec.name, "argument"));
+      end = tok.end;
       continue;
     }
     const [, dashes, rawName, inline] = flagMatch;
     const key = dashes === "--" ? byLong.get(rawName) : byShort.get(rawName);
-    if (!key) {
-      const known = [...byLong.keys()].map((k) => `--${k}`);
-      throw new SlimlabError("E_UNKNOWN_FLAG", `%${spec.name}: unknown flag ${dashes}${rawName}${suggestion(`--${rawName}`, known)}; allowed: ${known.join(" ") || "none"}`);
-    }
-    const fspec: FlagSpec = spec.flags[key];
+    if (!key) throw unknownFlag(spec, `${dashes}${rawName}`);
+    const fspec: FlagSpec = all[key];
     let valueTok: Token | undefined;
+    end = tok.end;
     if (inline !== undefined) {
       valueTok = { kind: "word", text: inline, start: tok.start, end: tok.end };
     } else if (fspec.type !== "boolean") {
-      valueTok = tokens[++t];
+      valueTok = nextToken(src, tok.end, spec.name);
       if (!valueTok) throw new SlimlabError("E_ARG", `%${spec.name}: --${flagName(key)} needs a value (${fspec.help})`);
+      end = valueTok.end;
     }
-    const expr = valueTok === undefined ? "true" : flagValueExpr(spec.name, key, fspec, valueTok);
-    flags.push(`${JSON.stringify(key)}: ${expr}`);
+    const value = valueTok === undefined ? true : literalValue(spec.name, key, fspec, valueTok);
+    if (value !== undefined) literal[key] = value;
+    flags.push(`${JSON.stringify(key)}: ${value !== undefined ? JSON.stringify(value) : valueExpr(valueTok as Token, spec.name, `--${flagName(key)}`)}`);
+    given.add(key);
   }
 
   if (codeArg) {
-    const code = cellBody ?? (codeStart === undefined ? "" : withoutTrailingComment(argText.slice(codeStart)));
+    if (codeStart !== undefined && cellBody === undefined) end = codeEnd(src, codeStart);
+    const code = cellBody ?? (codeStart === undefined ? "" : src.slice(codeStart, end));
     if (code.trim() === "") throw new SlimlabError("E_MISSING_ARG", `%${spec.name}: missing the code to run, e.g. %${spec.name} f(x)`);
-    // A cell body keeps its own lines inside the closure (line numbers stay
-    // right); a line magic's code stays on its one line. The closing brace of
-    // a body follows U+2028, a line terminator for JavaScript (it ends a
-    // trailing // comment, ECMA-262 "Line Terminators") that split("\n")
-    // does not count, so the expansion keeps the cell's line count.
-    positional.push(cellBody !== undefined ? `async () => {\n${code}\u2028}` : `async () => { ${code} }`);
+    positional.splice(codeIndex, 0, codeClosure(code, cellBody !== undefined, codeArg.returnsValue === true));
   }
+  checkPresence(spec, positional.length - (codeArg ? 1 : 0), (k) => given.has(k));
+  if (spec.check) {
+    for (const [k, f] of Object.entries(all)) if (!given.has(k) && "default" in f && f.default !== undefined) literal[k] = f.default;
+    spec.check(literal, given);
+  }
+  const text = line ?? src.slice(argsStart - spec.name.length - 1, end).trim();
   const cellArg = cellBody !== undefined && !codeArg ? `, ${JSON.stringify(cellBody)}` : "";
-  return `${RUNTIME}.runMagic(${JSON.stringify(spec.name)}, [${positional.join(", ")}], {${flags.join(", ")}}, ${JSON.stringify(line.trim())}${cellArg})`;
-}
-
-/**
- * A line magic's code without its trailing comments: a `// ...` would swallow
- * the `}` that closes the closure the code goes in. TypeScript's parser finds
- * where the last statement ends (strings, templates and regexps may hold `//`).
- */
-function withoutTrailingComment(code: string): string {
-  const ts = typescript() as unknown as { createSourceFile(file: string, text: string, target: number): { statements: readonly { end: number }[] } };
-  const statements = ts.createSourceFile("magic.ts", code, 99 /* ESNext */).statements;
-  return statements.length ? code.slice(0, statements[statements.length - 1].end) : "";
+  return { call: `${RUNTIME}.runMagic(${JSON.stringify(spec.name)}, [${positional.join(", ")}], {${flags.join(", ")}}, ${JSON.stringify(text)}${cellArg})`, end };
 }
 
 /** A notebook value: a variable path, `{expr}`, `$name`, a quoted string or a number. */
@@ -216,13 +261,12 @@ function valueExpr(tok: Token, magic: string, what: string): string {
   if (tok.kind === "expr") return `(${tok.text})`;
   if (tok.kind === "quoted") return JSON.stringify(tok.text);
   if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(tok.text)) return tok.text;
-  if (/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*|\[\d+\])*$/.test(tok.text)) return tok.text;
+  if (isVariablePath(tok.text)) return tok.text;
   throw new SlimlabError("E_ARG", `%${magic}: ${what} ${JSON.stringify(tok.text)} is not a variable name; write a name, $name, {expression} or a quoted string`);
 }
 
-function flagValueExpr(magic: string, key: string, spec: FlagSpec, tok: Token): string {
-  if (spec.type === "value") return valueExpr(tok, magic, `--${flagName(key)}`);
-  if (tok.kind === "expr") return `(${tok.text})`;
-  // A literal: check it now so the cell fails before it runs.
-  return JSON.stringify(checkFlag(magic, key, spec, tok.text));
+/** A flag's literal value, checked against its declaration now so the cell fails before it runs; undefined for `{expr}`, `$name` and notebook values. */
+function literalValue(magic: string, key: string, spec: FlagSpec, tok: Token): unknown {
+  if (spec.type === "value" || tok.kind === "expr") return undefined;
+  return checkFlag(magic, key, spec, tok.text);
 }

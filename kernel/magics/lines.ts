@@ -1,8 +1,9 @@
 /**
  * Finds which lines of a cell start in plain code, as opposed to inside a
  * block comment, a template literal or a string continued with a backslash.
- * Only such lines can be magic lines: `%` at the start of a line inside a
- * template literal is text.
+ * The kernel's is_complete check uses it: a cell whose last line starts
+ * inside a template literal or comment is incomplete. (Where magics stand is
+ * found by scan.ts, with TypeScript's scanner.)
  */
 export function codeLineStarts(src: string): boolean[] {
   const out: boolean[] = [true];

@@ -23,6 +23,15 @@ export class MagicRegistry implements MagicLookup {
     if (typeof spec.run !== "function" || typeof spec.summary !== "string" || !Array.isArray(spec.positional) || typeof spec.flags !== "object") {
       throw new SlimlabError("E_PLUGIN", `${source}: magic %${spec.name} needs name, summary, positional, flags and run; see "Writing a plugin" in the README`);
     }
+    if (spec.output !== undefined && (typeof spec.output.value !== "function" || typeof spec.output.help !== "string")) {
+      throw new SlimlabError("E_PLUGIN", `${source}: magic %${spec.name} declares output without help and value(result); see "Writing a plugin" in the README`);
+    }
+    if (spec.output !== undefined && ("output" in spec.flags || Object.values(spec.flags).some((f) => f.short === "o"))) {
+      throw new SlimlabError("E_PLUGIN", `${source}: magic %${spec.name} declares output, which adds -o/--output, and a flag of that name too; drop one of them`);
+    }
+    if (spec.check !== undefined && typeof spec.check !== "function") {
+      throw new SlimlabError("E_PLUGIN", `${source}: magic %${spec.name} has a check that is not a function`);
+    }
     const prev = this.table.get(spec.name);
     if (prev && prev.source !== source) {
       throw new SlimlabError("E_PLUGIN", `${source}: magic %${spec.name} is already defined by ${prev.source}; pick another name`);

@@ -7,15 +7,32 @@
  */
 import { show, SlimlabError, suggestion } from "./errors";
 
-/** A flag's declaration. The `type` decides both the parser and the static type. */
+/**
+ * The limits of a number, declared once: flag declarations spread them in
+ * (`{ type: "number", ...SPARSITY, help }`) and plugin functions check their
+ * own options against the same object with `fitsNumberRule`.
+ */
+export interface NumberRule {
+  integer?: boolean;
+  /** Smallest value allowed (inclusive). */
+  min?: number;
+  /** Largest value allowed (inclusive). */
+  max?: number;
+  /** Values must be greater than this (exclusive lower bound). */
+  above?: number;
+  /** Values must be less than this (exclusive upper bound). */
+  below?: number;
+}
+
+/** A flag's declaration. The `type` decides both the parser and the static type; `required` flags must be given. */
 export type FlagSpec =
-  | { type: "number"; help: string; default?: number; integer?: boolean; min?: number; max?: number; short?: string }
-  | { type: "string"; help: string; default?: string; short?: string }
+  | { type: "number"; help: string; default?: number; integer?: boolean; min?: number; max?: number; above?: number; below?: number; required?: boolean; short?: string }
+  | { type: "string"; help: string; default?: string; required?: boolean; short?: string }
   | { type: "boolean"; help: string; short?: string }
-  | { type: "choice"; help: string; choices: readonly string[]; default?: string; short?: string }
-  | { type: "numbers"; help: string; default?: readonly number[]; integer?: boolean; min?: number; short?: string }
+  | { type: "choice"; help: string; choices: readonly string[]; default?: string; required?: boolean; short?: string }
+  | { type: "numbers"; help: string; default?: readonly number[]; integer?: boolean; min?: number; max?: number; above?: number; below?: number; required?: boolean; short?: string }
   /** A notebook value: a variable name, `$name` or `{expression}`; checked by the magic itself. */
-  | { type: "value"; help: string; short?: string };
+  | { type: "value"; help: string; required?: boolean; short?: string };
 
 /** A positional argument: a notebook value (variable, `$name`, `{expr}`) or, with `code`, the rest of the line as TypeScript. */
 export interface PositionalSpec {
@@ -26,6 +43,12 @@ export interface PositionalSpec {
   variadic?: boolean;
   /** The rest of the line after the flags is TypeScript code, passed as an async function. */
   code?: boolean;
+  /**
+   * With `code`: the function returns the value of the code's last
+   * expression (`%time f()` gives f()'s value). The magic passes it on by
+   * returning it as a `CodeValue`, which gives the line the code's type.
+   */
+  returnsValue?: boolean;
   /** A bare word is taken as text (a path, a name), not as a variable; `{expr}` still evaluates. */
   text?: boolean;
 }
@@ -45,7 +68,8 @@ export type FlagValue<F extends FlagSpec> = F["type"] extends "number"
   ? number[]
   : unknown;
 
-export type FlagValues<Fs extends Record<string, FlagSpec>> = { [K in keyof Fs]?: FlagValue<Fs[K]> };
+/** Parsed flags as `run` receives them; `output` is true for `-o` on magics that declare `output`. */
+export type FlagValues<Fs extends Record<string, FlagSpec>> = { [K in keyof Fs]?: FlagValue<Fs[K]> } & { output?: boolean };
 
 /** What a running magic may need besides its arguments. */
 export interface MagicContext {
@@ -55,7 +79,25 @@ export interface MagicContext {
   cell?: string;
 }
 
-export interface MagicSpec<Fs extends Record<string, FlagSpec> = Record<string, FlagSpec>, R = unknown> {
+declare const codeValueBrand: unique symbol;
+/**
+ * What `run` returns to say "my value is my code's value" (`%time f()`):
+ * the magic line then has the type of the code's last expression.
+ */
+export type CodeValue = { readonly [codeValueBrand]: true };
+
+/**
+ * `-o` / `--output`, declared once: `run` returns the whole result (R) and
+ * `value` picks what the line gives without -o (V), e.g. the new model.
+ */
+export interface OutputSpec<R, V, Fs extends Record<string, FlagSpec>> {
+  /** Help of -o, e.g. "return the whole PruneResult instead of the model". */
+  help: string;
+  /** The line's value without -o. It may free what it drops (a baseline model, ...). */
+  value(result: Awaited<R>, flags: FlagValues<Fs>): V;
+}
+
+export interface MagicSpec<Fs extends Record<string, FlagSpec> = Record<string, FlagSpec>, R = unknown, V = R> {
   name: string;
   summary: string;
   /** Longer help shown by `%name?` below the usage line. */
@@ -68,6 +110,17 @@ export interface MagicSpec<Fs extends Record<string, FlagSpec> = Record<string, 
   /** Example lines shown in help. */
   examples?: readonly string[];
   run(args: unknown[], flags: FlagValues<Fs>, ctx: MagicContext): R | Promise<R>;
+  /** Adds the `-o`/`--output` flag: with it the line gives run's whole result, without it `output.value(result)`. */
+  output?: OutputSpec<R, V, Fs>;
+  /**
+   * Checks between flags (bits allowed by the chosen scheme, a flag that
+   * needs another). It runs when the cell is expanded, on the flags written
+   * as literals (checked, defaults filled for flags not on the line), and
+   * again when the magic runs, on all flags. `given` holds the flags on the
+   * line: one given as `{expr}` is given but has no value at expansion, so a
+   * check that needs its value skips it. Throw SlimlabError.
+   */
+  check?(flags: FlagValues<Fs>, given: ReadonlySet<keyof Fs | "output">): void;
 }
 
 /**
@@ -81,12 +134,15 @@ export interface MagicSpec<Fs extends Record<string, FlagSpec> = Record<string, 
  *   run: ([who], { loud }) => (loud ? `HELLO ${who}!` : `hello ${who}`),
  * });
  */
-export function defineMagic<Fs extends Record<string, FlagSpec>, R>(spec: MagicSpec<Fs, R>): MagicSpec<Fs, R> {
+export function defineMagic<Fs extends Record<string, FlagSpec>, R, V = R>(spec: MagicSpec<Fs, R, V>): MagicSpec<Fs, R, V> {
   return spec;
 }
 
-/** The result type of a magic spec. */
-export type MagicResult<M> = M extends { run(...args: never[]): infer R } ? Awaited<R> : never;
+/** What a magic line gives without -o: `output.value`'s result, or run's. */
+export type MagicResult<M> = M extends { output?: { value(...args: never[]): infer V } } ? Awaited<V> : MagicOutput<M>;
+
+/** What a magic line gives with -o: run's whole result. */
+export type MagicOutput<M> = M extends { run(...args: never[]): infer R } ? Awaited<R> : never;
 
 function usageError(magic: string, message: string): SlimlabError {
   return new SlimlabError("E_ARG", `%${magic}: ${message}`);
@@ -97,10 +153,45 @@ export function flagName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+/** The flags a magic takes: its declared ones, plus `-o`/`--output` when it declares `output`. */
+export function flagsOf(spec: MagicSpec): Record<string, FlagSpec> {
+  if (!spec.output) return spec.flags;
+  return { ...spec.flags, output: { type: "boolean", short: "o", help: spec.output.help } };
+}
+
+/** ">= 0 and < 1": the bounds of `rule`, or "" when it has none. */
+export function describeBounds(rule: NumberRule): string {
+  const parts: string[] = [];
+  if (rule.min !== undefined) parts.push(`>= ${rule.min}`);
+  if (rule.above !== undefined) parts.push(`> ${rule.above}`);
+  if (rule.max !== undefined) parts.push(`<= ${rule.max}`);
+  if (rule.below !== undefined) parts.push(`< ${rule.below}`);
+  return parts.join(" and ");
+}
+
+/** "an integer >= 1", "a number >= 0 and < 1": what `rule` allows, for messages. */
+export function describeNumberRule(rule: NumberRule): string {
+  const bounds = describeBounds(rule);
+  return `${rule.integer ? "an integer" : "a number"}${bounds ? ` ${bounds}` : ""}`;
+}
+
+/** Whether `v` is a finite number within `rule`. */
+export function fitsNumberRule(v: unknown, rule: NumberRule): v is number {
+  if (typeof v !== "number" || !Number.isFinite(v)) return false;
+  if (rule.integer && !Number.isInteger(v)) return false;
+  if (rule.min !== undefined && v < rule.min) return false;
+  if (rule.max !== undefined && v > rule.max) return false;
+  if (rule.above !== undefined && !(v > rule.above)) return false;
+  if (rule.below !== undefined && !(v < rule.below)) return false;
+  return true;
+}
+
 /**
  * Checks one flag value against its declaration and converts strings typed on
  * a magic line to the declared type. Throws SlimlabError E_ARG naming the flag,
- * the value and what is allowed.
+ * the value and what is allowed. The kernel calls it on literal values when it
+ * expands a cell (before any line runs) and `invokeMagic` on every value when
+ * the magic runs, so both apply the same declaration.
  */
 export function checkFlag(magic: string, key: string, spec: FlagSpec, value: unknown): unknown {
   const name = `--${flagName(key)}`;
@@ -131,50 +222,72 @@ export function checkFlag(magic: string, key: string, spec: FlagSpec, value: unk
   }
 }
 
-function checkNumber(
-  v: unknown,
-  spec: { integer?: boolean; min?: number; max?: number },
-  bad: (allowed: string) => SlimlabError,
-): number {
-  const range = `${spec.min !== undefined ? ` >= ${spec.min}` : ""}${spec.min !== undefined && spec.max !== undefined ? " and" : ""}${spec.max !== undefined ? ` <= ${spec.max}` : ""}`;
-  const allowed = `${spec.integer ? "an integer" : "a number"}${range}`;
-  if (typeof v !== "number" || !Number.isFinite(v)) throw bad(allowed);
-  if (spec.integer && !Number.isInteger(v)) throw bad(allowed);
-  if ((spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)) throw bad(allowed);
+function checkNumber(v: unknown, rule: NumberRule, bad: (allowed: string) => SlimlabError): number {
+  if (!fitsNumberRule(v, rule)) throw bad(describeNumberRule(rule));
   return v;
 }
 
+/** Throws E_UNKNOWN_FLAG for `typed` (as the user wrote it, e.g. "--sparsty") with "did you mean". */
+export function unknownFlag(spec: MagicSpec, typed: string): SlimlabError {
+  const known = Object.keys(flagsOf(spec)).map((x) => `--${flagName(x)}`);
+  const asLong = typed.startsWith("--") ? typed : `--${typed.replace(/^-+/, "")}`;
+  return new SlimlabError("E_UNKNOWN_FLAG", `%${spec.name}: unknown flag ${typed}${suggestion(asLong, known)}; allowed: ${known.join(" ") || "none"}`);
+}
+
 /**
- * Validates flags (unknown names with "did you mean", types, ranges), fills
- * defaults and calls the magic. This is the one path by which both a magic
- * line and plain code run a magic.
+ * Checks what a magic line must hold whatever the values: enough positional
+ * arguments and every `required` flag. `given` says whether a flag is on the
+ * line (its value may be known only when it runs). Used at expansion and by
+ * `invokeMagic`.
  */
-export async function invokeMagic<Fs extends Record<string, FlagSpec>, R>(
-  spec: MagicSpec<Fs, R>,
+export function checkPresence(spec: MagicSpec, positionals: number, given: (key: string) => boolean): void {
+  const required = spec.positional.filter((p) => !p.optional && !p.variadic && !p.code).length;
+  if (positionals < required) {
+    const missing = spec.positional[positionals];
+    throw new SlimlabError("E_MISSING_ARG", `%${spec.name}: missing <${missing.name}> (${missing.help}); usage: ${usage(spec)}`);
+  }
+  for (const [k, f] of Object.entries(spec.flags)) {
+    if ("required" in f && f.required && !given(k)) {
+      const flag = `--${flagName(k)}`;
+      const example = spec.examples?.find((e) => e.includes(`${flag} `));
+      const add = `add ${flag} ${f.type === "value" ? "<var>" : k.toUpperCase()}${example ? `, e.g. ${example}` : ""}`;
+      throw new SlimlabError("E_MISSING_ARG", `%${spec.name}: missing ${flag} (${f.help}); ${add}`);
+    }
+  }
+}
+
+/** What `invokeMagic` gives: run's whole result with `output: true`, else the line's value. */
+export type InvokeResult<R, V, F> = F extends { output: true } ? Awaited<R> : Awaited<V>;
+
+/**
+ * Validates flags (unknown names with "did you mean", types, ranges,
+ * required), fills defaults and calls the magic. This is the one path by
+ * which both a magic line and plain code run a magic.
+ */
+export async function invokeMagic<Fs extends Record<string, FlagSpec>, R, V, const F extends Record<string, unknown>>(
+  spec: MagicSpec<Fs, R, V>,
   args: unknown[],
-  flags: Record<string, unknown>,
+  flags: F,
   ctx: Partial<MagicContext> = {},
-): Promise<Awaited<R>> {
-  const keys = Object.keys(spec.flags);
+): Promise<InvokeResult<R, V, F>> {
+  const general = spec as unknown as MagicSpec;
+  const all = flagsOf(general);
   const checked: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(flags)) {
     if (v === undefined) continue;
-    if (!(k in spec.flags)) {
-      const known = keys.map((x) => `--${flagName(x)}`);
-      throw new SlimlabError("E_UNKNOWN_FLAG", `%${spec.name}: unknown flag --${flagName(k)}${suggestion(`--${flagName(k)}`, known)}; allowed: ${known.join(" ") || "none"}`);
-    }
-    checked[k] = checkFlag(spec.name, k, spec.flags[k], v);
+    if (!(k in all)) throw unknownFlag(general, `--${flagName(k)}`);
+    checked[k] = checkFlag(spec.name, k, all[k], v);
   }
-  for (const k of keys) {
-    const f = spec.flags[k];
+  const present = new Set(Object.keys(checked));
+  for (const [k, f] of Object.entries(all)) {
     if (checked[k] === undefined && "default" in f && f.default !== undefined) checked[k] = f.default;
   }
-  const required = spec.positional.filter((p) => !p.optional && !p.variadic).length;
-  if (args.length < required) {
-    const missing = spec.positional[args.length];
-    throw new SlimlabError("E_MISSING_ARG", `%${spec.name}: missing <${missing.name}> (${missing.help}); usage: ${usage(spec)}`);
-  }
-  return (await spec.run(args, checked as FlagValues<Fs>, { line: ctx.line ?? `%${spec.name}`, cell: ctx.cell })) as Awaited<R>;
+  checkPresence(general, args.length, (k) => present.has(k));
+  const values = checked as FlagValues<Fs>;
+  spec.check?.(values, present);
+  const result = await spec.run(args, values, { line: ctx.line ?? `%${spec.name}`, cell: ctx.cell });
+  const out = spec.output && values.output !== true ? spec.output.value(result as Awaited<R>, values) : result;
+  return out as InvokeResult<R, V, F>;
 }
 
 /** The usage line, e.g. `%prune <model> [--sparsity S] [--strip]`. */
@@ -183,12 +296,24 @@ export function usage(spec: MagicSpec): string {
     const n = p.code ? `<${p.name}...>` : p.variadic ? `<${p.name}> ...` : `<${p.name}>`;
     return p.optional ? `[${n}]` : n;
   });
-  const flags = Object.entries(spec.flags).map(([k, f]) => {
+  const flags = Object.entries(flagsOf(spec)).map(([k, f]) => {
     const meta = f.type === "boolean" ? "" : f.type === "choice" ? ` ${f.choices.join("|")}` : ` ${k.toUpperCase()}`;
-    return `[--${flagName(k)}${meta}]`;
+    return "required" in f && f.required ? `--${flagName(k)}${meta}` : `[--${flagName(k)}${meta}]`;
   });
   const prefix = spec.line === false ? "%%" : "%";
   return [`${prefix}${spec.name}`, ...pos, ...flags].join(" ");
+}
+
+/** What a flag allows beyond its type, for help: " (integer, >= 1)", " (> 0 and <= 1; required)". */
+function limits(f: FlagSpec): string {
+  const notes: string[] = [];
+  if (f.type === "number" || f.type === "numbers") {
+    const bounds = describeBounds(f);
+    if (f.integer) notes.push(bounds ? `integer ${bounds}` : "integer");
+    else if (bounds) notes.push(bounds);
+  }
+  if ("required" in f && f.required) notes.push("required");
+  return notes.length ? ` (${notes.join("; ")})` : "";
 }
 
 /** The text `%name?` and `%name --help` print, generated from the declaration. */
@@ -199,14 +324,14 @@ export function helpText(spec: MagicSpec): string {
     lines.push("", "Arguments:");
     for (const p of spec.positional) lines.push(`  <${p.name}>${p.optional ? " (optional)" : ""}  ${p.help}`);
   }
-  const flags = Object.entries(spec.flags);
+  const flags = Object.entries(flagsOf(spec));
   if (flags.length) {
     lines.push("", "Flags:");
     for (const [k, f] of flags) {
       const short = f.short ? `-${f.short}, ` : "";
       const def = "default" in f && f.default !== undefined ? ` (default: ${Array.isArray(f.default) ? f.default.join(",") : f.default})` : "";
       const allowed = f.type === "choice" ? ` [${f.choices.join("|")}]` : "";
-      lines.push(`  ${short}--${flagName(k)}${allowed}  ${f.help}${def}`);
+      lines.push(`  ${short}--${flagName(k)}${allowed}  ${f.help}${limits(f)}${def}`);
     }
   }
   if (spec.examples?.length) lines.push("", "Examples:", ...spec.examples.map((e) => `  ${e}`));

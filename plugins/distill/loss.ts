@@ -18,6 +18,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
+import { fitsNumberRule, NumberRule } from "../core/magic";
+
+/** Temperatures allowed: > 0 (also the limits of %distill --temperature). */
+export const TEMPERATURE: NumberRule = { above: 0 };
+/** Soft-term weights allowed: [0, 1] (also the limits of %distill --alpha). */
+export const ALPHA: NumberRule = { min: 0, max: 1 };
 
 /** The two knobs of the objective. */
 export interface DistillLossOptions {
@@ -38,7 +44,7 @@ export interface DistillLossOptions {
  *   checkTemperature(4, "distill"); // 4
  */
 export function checkTemperature(value: unknown, fn: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+  if (!fitsNumberRule(value, TEMPERATURE)) {
     throw new SlimlabError("E_ARG", `${fn}: temperature ${show(value)} is not allowed: pass a number > 0, e.g. 4 (Hinton et al. 2015 used 20 on MNIST)`);
   }
   return value;
@@ -55,7 +61,7 @@ export function checkTemperature(value: unknown, fn: string): number {
  *   checkAlpha(0.9, "distill"); // 0.9
  */
 export function checkAlpha(value: unknown, fn: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) {
+  if (!fitsNumberRule(value, ALPHA)) {
     throw new SlimlabError("E_ARG", `${fn}: alpha ${show(value)} is not allowed: pass a number in [0, 1] (the soft term's weight, e.g. 0.9; 0 trains on hard labels only)`);
   }
   return value;

@@ -4,13 +4,14 @@
  *   const s = %distill teacher --data train --val test --student-width 0.5 --baseline
  *
  * `%distill t s --data d --temperature 4` runs exactly
- * `(await distill(t, { student: s, data: d, temperature: 4 })).student`.
+ * `(await distill(t, { student: s, data: d, temperature: 4 })).student`;
+ * with -o the line gives the whole DistillResult.
  */
 import * as tf from "@tensorflow/tfjs";
 import { defineMagic } from "../core/magic";
-import { distill } from "./distill";
+import { distill, DistillResult } from "./distill";
 import { OPTIMIZER_NAMES } from "./loop";
-import { DISTILL_DEFAULTS, DistillOptions } from "./options";
+import { DISTILL_DEFAULTS, DISTILL_LIMITS as L, DistillOptions } from "./options";
 
 const D = DISTILL_DEFAULTS;
 
@@ -22,27 +23,27 @@ export const distillMagic = defineMagic({
     "Loss = α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) + (1 − α)·CE(y, softmax(z_s)) on logits. Give a student model or --student-width to build a " +
     "narrower copy of the teacher. --baseline also trains the same student on hard labels (same budget and seed) and shows both. " +
     "Shows a progress bar and a live chart; an interrupt stops at a batch boundary and keeps the last step's weights. " +
-    "The user's models are not changed unless --inplace. The baseline student is freed after its numbers are shown; call distill() to keep it.",
+    "The user's models are not changed unless --inplace. The baseline student is freed after its numbers are shown; with -o it is kept in the result (dispose it when done).",
   positional: [
     { name: "teacher", help: "the trained teacher (a tf.LayersModel ending in softmax)" },
     { name: "student", help: "the student model (omit with --student-width)", optional: true },
   ],
   flags: {
-    data: { type: "value", help: "training samples {xs, ys} (ys class indices [N] or one-hot [N, C]) or a tf.data.Dataset of such batches" },
+    data: { type: "value", required: true, help: "training samples {xs, ys} (ys class indices [N] or one-hot [N, C]) or a tf.data.Dataset of such batches" },
     val: { type: "value", help: "validation samples: curves, early stopping, and the final table" },
     test: { type: "value", help: "samples for the final table (default: --val)" },
-    temperature: { type: "number", help: "softmax temperature T > 0 of the soft targets", default: D.temperature },
-    alpha: { type: "number", help: "weight α in [0, 1] of the soft term; 1 − α weights the hard labels", default: D.alpha },
-    epochs: { type: "number", help: "training epochs", integer: true, min: 1, default: D.epochs },
-    batchSize: { type: "number", help: "samples per step", integer: true, min: 1, default: D.batchSize },
-    lr: { type: "number", help: "learning rate (default: adam 1e-3, sgd 1e-2)" },
+    temperature: { type: "number", ...L.temperature, help: "softmax temperature T > 0 of the soft targets", default: D.temperature },
+    alpha: { type: "number", ...L.alpha, help: "weight α in [0, 1] of the soft term; 1 − α weights the hard labels", default: D.alpha },
+    epochs: { type: "number", help: "training epochs", ...L.epochs, default: D.epochs },
+    batchSize: { type: "number", help: "samples per step", ...L.batchSize, default: D.batchSize },
+    lr: { type: "number", ...L.lr, help: "learning rate (default: adam 1e-3, sgd 1e-2)" },
     optimizer: { type: "choice", help: "optimizer", choices: OPTIMIZER_NAMES, default: D.optimizer },
-    studentWidth: { type: "number", help: "build the student from the teacher's architecture with layers W times as wide (e.g. 0.5)" },
+    studentWidth: { type: "number", ...L.studentWidth, help: "build the student from the teacher's architecture with layers W times as wide (e.g. 0.5)" },
     hint: { type: "string", help: "hint distillation teacherLayer:studentLayer (MSE through a learned projection)" },
-    hintWeight: { type: "number", help: "weight of the hint term (default 1)" },
+    hintWeight: { type: "number", ...L.hintWeight, help: "weight of the hint term (default 1)" },
     baseline: { type: "boolean", help: "also train the student on hard labels only and compare" },
-    seed: { type: "number", help: "seed of batch order and new weights", integer: true, default: D.seed },
-    patience: { type: "number", help: "early stopping: epochs without a lower validation loss (needs --val)", integer: true, min: 1 },
+    seed: { type: "number", help: "seed of batch order and new weights", ...L.seed, default: D.seed },
+    patience: { type: "number", help: "early stopping: epochs without a lower validation loss (needs --val)", ...L.patience },
     inplace: { type: "boolean", help: "train the given student itself instead of a copy" },
     noCacheTeacher: { type: "boolean", help: "run the teacher on every batch instead of computing its logits once" },
   },
@@ -50,8 +51,9 @@ export const distillMagic = defineMagic({
     "const s = %distill teacher --data train --val test --student-width 0.5 --baseline",
     "const s = %distill teacher small --data train --temperature 20 --alpha 0.9 --epochs 10",
     "const s = %distill teacher small --data train --hint fc1:fc1",
+    "const r = %distill teacher --data train --val test --student-width 0.5 --baseline -o; r.gapClosed",
   ],
-  async run([teacher, student], f): Promise<tf.LayersModel> {
+  async run([teacher, student], f): Promise<DistillResult> {
     const common = {
       data: f.data as DistillOptions["data"],
       val: f.val as DistillOptions["val"],
@@ -73,9 +75,14 @@ export const distillMagic = defineMagic({
       student !== undefined
         ? { student: student as tf.LayersModel, studentWidth: f.studentWidth as undefined, inplace: f.inplace }
         : { studentWidth: f.studentWidth as number, inplace: f.inplace as undefined };
-    const result = await distill(teacher as tf.LayersModel, { ...common, ...choice } as DistillOptions);
-    // The magic returns only the student: the baseline has been measured and shown, so free its weights.
-    result.baseline?.student.dispose();
-    return result.student;
+    return distill(teacher as tf.LayersModel, { ...common, ...choice } as DistillOptions);
+  },
+  output: {
+    help: "return the whole DistillResult (student, histories, scores, the baseline student kept) instead of the student",
+    value(result: DistillResult): tf.LayersModel {
+      // The line gives only the student: the baseline has been measured and shown, so free its weights.
+      result.baseline?.student.dispose();
+      return result.student;
+    },
   },
 });

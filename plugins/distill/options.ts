@@ -4,13 +4,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show, suggestion } from "../core/errors";
+import { describeNumberRule, fitsNumberRule, NumberRule } from "../core/magic";
 import type { DataSource } from "../data/dataset";
 import { checkSeed } from "../data/random";
 import type { OptimizerName } from "../toolkit/train";
 import { HintLayers, parseHint } from "./hint";
 import { DistillCallbacks, OPTIMIZER_NAMES } from "./loop";
-import { checkAlpha, checkTemperature } from "./loss";
-import { checkWidth } from "./student";
+import { ALPHA, checkAlpha, checkTemperature, TEMPERATURE } from "./loss";
+import { checkWidth, WIDTH } from "./student";
 
 /** Defaults, shared by distill() and the magic's help. */
 export const DISTILL_DEFAULTS = {
@@ -101,13 +102,32 @@ export interface Settings {
   studentWidth?: number;
 }
 
+/**
+ * Limits of distill()'s numeric options, declared once: %distill's flags
+ * spread them in (a bad literal fails before the cell runs) and
+ * checkOptions checks function callers against the same objects.
+ */
+const POSITIVE_INT = { integer: true, min: 1 } as const;
+
+export const DISTILL_LIMITS = {
+  temperature: TEMPERATURE,
+  alpha: ALPHA,
+  studentWidth: WIDTH,
+  epochs: POSITIVE_INT,
+  batchSize: POSITIVE_INT,
+  patience: POSITIVE_INT,
+  lr: { above: 0 },
+  hintWeight: { min: 0 },
+  seed: { integer: true },
+} as const satisfies Record<string, NumberRule>;
+
 const KEYS = [
   "data", "val", "test", "temperature", "alpha", "epochs", "batchSize", "lr", "optimizer", "hint", "hintWeight", "baseline",
   "seed", "patience", "cacheTeacher", "signal", "callbacks", "progress", "display", "student", "studentWidth", "inplace",
 ];
 
 function positiveInt(value: unknown, name: string): number {
-  if (!Number.isInteger(value) || (value as number) < 1) {
+  if (!fitsNumberRule(value, POSITIVE_INT)) {
     throw new SlimlabError("E_ARG", `distill: ${name} ${show(value)} is not allowed: pass a positive integer`);
   }
   return value as number;
@@ -154,12 +174,12 @@ export function checkOptions(options: DistillOptions): Settings {
     throw new SlimlabError("E_ARG", `distill: optimizer ${show(optimizer)} is not allowed${typeof optimizer === "string" ? suggestion(optimizer, OPTIMIZER_NAMES) : ""}; allowed: ${OPTIMIZER_NAMES.join(", ")}`);
   }
   const lr = options.lr;
-  if (lr !== undefined && (typeof lr !== "number" || !Number.isFinite(lr) || lr <= 0)) {
-    throw new SlimlabError("E_ARG", `distill: lr ${show(lr)} is not allowed: pass a number > 0, e.g. 0.001`);
+  if (lr !== undefined && !fitsNumberRule(lr, DISTILL_LIMITS.lr)) {
+    throw new SlimlabError("E_ARG", `distill: lr ${show(lr)} is not allowed: pass ${describeNumberRule(DISTILL_LIMITS.lr)}, e.g. 0.001`);
   }
   const hintWeight = options.hintWeight ?? d.hintWeight;
-  if (typeof hintWeight !== "number" || !Number.isFinite(hintWeight) || hintWeight < 0) {
-    throw new SlimlabError("E_ARG", `distill: hintWeight ${show(hintWeight)} is not allowed: pass a number >= 0`);
+  if (!fitsNumberRule(hintWeight, DISTILL_LIMITS.hintWeight)) {
+    throw new SlimlabError("E_ARG", `distill: hintWeight ${show(hintWeight)} is not allowed: pass ${describeNumberRule(DISTILL_LIMITS.hintWeight)}`);
   }
   if (options.hintWeight !== undefined && options.hint === undefined) {
     throw new SlimlabError("E_ARG", `distill: hintWeight ${show(options.hintWeight)} has no effect without hint: pass hint "teacherLayer:studentLayer" too`);

@@ -6,9 +6,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
+import { fitsNumberRule, NumberRule } from "../core/magic";
 import { checkSeed, mulberry32, Random } from "../data/random";
 import { isSequential, modelConfig, modelFromConfig } from "../toolkit/clone";
 import { requireModel } from "../toolkit/layers";
+
+/** Width factors allowed: > 0 (also the limits of %distill --student-width). */
+export const WIDTH: NumberRule = { above: 0 };
 
 /** Layer classes whose width is one config field, and that field. */
 const WIDTH_FIELD: Readonly<Record<string, "units" | "filters">> = {
@@ -63,7 +67,7 @@ function reseed(node: unknown, rand: Random): void {
  *   checkWidth(0.5); // 0.5
  */
 export function checkWidth(width: unknown): number {
-  if (typeof width !== "number" || !Number.isFinite(width) || width <= 0) {
+  if (!fitsNumberRule(width, WIDTH)) {
     throw new SlimlabError("E_ARG", `distill: studentWidth ${show(width)} is not allowed: pass a number > 0, e.g. 0.5 for half the units and filters`);
   }
   return width;

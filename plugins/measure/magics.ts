@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError } from "../core/errors";
+import { host } from "../core/host";
 import { defineMagic } from "../core/magic";
 import { DataSource } from "../data/dataset";
 import { backendsBench, BackendsResult } from "./backends";
@@ -59,12 +60,11 @@ export const evaluateMagic = defineMagic({
   summary: "Loss, accuracy and confusion matrix (Plotly heat map) of a classifier on labelled data.",
   positional: [MODEL],
   flags: {
-    data: { type: "value", help: "{xs, ys} (ys int [N] or one-hot [N, C]) or a tf.data.Dataset of such batches" },
+    data: { type: "value", required: true, help: "{xs, ys} (ys int [N] or one-hot [N, C]) or a tf.data.Dataset of such batches" },
     batchSize: { type: "number", help: "examples per forward pass", default: 256, integer: true, min: 1 },
   },
   examples: ["%evaluate model --data test"],
   run: ([model], flags): Promise<EvaluationResult> => {
-    if (flags.data === undefined) throw new SlimlabError("E_MISSING_ARG", "%evaluate: missing --data <var>; pass labelled data, e.g. %evaluate model --data test");
     return evaluateModel(model as tf.LayersModel, flags.data as DataSource, { batchSize: flags.batchSize, argName: "--data" });
   },
 });
@@ -107,8 +107,10 @@ export const backendsMagic = defineMagic({
 
 export const optimizeMagic = defineMagic({
   name: "optimize",
-  summary: "Folds BatchNormalization into the layer before, fuses activations, drops Dropout; returns a new model and what changed.",
-  description: "The new model's outputs equal the original's in inference mode (checked on random inputs and reported). Kernels per predict and p50 latency are measured before and after.",
+  summary: "Folds BatchNormalization into the layer before, fuses activations, drops Dropout; shows what changed and returns the new model.",
+  description:
+    "The new model's outputs equal the original's in inference mode (checked on random inputs and reported). Kernels per predict and p50 latency are measured before and after. " +
+    "With -o the line gives the whole OptimizeResult (whose text is the report) instead of showing it.",
   positional: [MODEL],
   flags: {
     batch: { type: "number", help: "batch size of the latency measurement", default: 1, integer: true, min: 1 },
@@ -116,9 +118,16 @@ export const optimizeMagic = defineMagic({
     warmup: { type: "number", help: "untimed calls first", default: 3, integer: true, min: 0 },
     noBench: { type: "boolean", help: "skip the latency measurement" },
   },
-  examples: ["const r = %optimize model; const fast = r.model", "%optimize model --batch 32"],
-  run: ([model], flags): Promise<OptimizeResult> =>
-    optimize(model as tf.LayersModel, { batch: flags.batch, runs: flags.runs, warmup: flags.warmup, measure: flags.noBench !== true }),
+  examples: ["const fast = %optimize model", "const r = %optimize model --batch 32 -o; r.folded"],
+  run: async ([model], flags): Promise<OptimizeResult> => {
+    const r = await optimize(model as tf.LayersModel, { batch: flags.batch, runs: flags.runs, warmup: flags.warmup, measure: flags.noBench !== true });
+    if (flags.output !== true) host().display({ "text/plain": r.toString() });
+    return r;
+  },
+  output: {
+    help: "return the whole OptimizeResult (model, folded, fused and removed layers, output difference, kernels, latency) instead of the model",
+    value: (r: OptimizeResult): tf.LayersModel => r.model,
+  },
 });
 
 /** Every magic of this plugin, for registration. */

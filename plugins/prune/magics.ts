@@ -1,13 +1,15 @@
 /**
  * `%prune`: the magic over prune(). `const p = %prune m --sparsity 0.8` runs
  * exactly `await prune(m, {sparsity: 0.8})`, shows the note, the per-layer
- * table and the figures, and returns the new tf.LayersModel.
+ * table and the figures, and returns the new tf.LayersModel; with -o, the
+ * whole PruneResult. The numeric flags take their limits from PRUNE_LIMITS,
+ * the ones prune() checks, so a bad literal fails before the cell runs.
  */
 import * as tf from "@tensorflow/tfjs";
 import { defineMagic } from "../core/magic";
 import { showPruneResult } from "./display";
-import { PruneOptions } from "./options";
-import { prune } from "./prune";
+import { PRUNE_LIMITS as L, PruneOptions, resolveOptions } from "./options";
+import { prune, PruneResult } from "./prune";
 
 /** The %prune declaration (registered by the kernel; run it in code with invokeMagic). */
 export const pruneMagic = defineMagic({
@@ -22,28 +24,28 @@ export const pruneMagic = defineMagic({
   positional: [{ name: "model", help: "the tf.LayersModel to prune" }],
   flags: {
     method: { type: "choice", choices: ["magnitude", "structured", "neuron", "layer"], help: "how to prune (default magnitude)" },
-    sparsity: { type: "number", help: "fraction in [0, 1) of weights (magnitude) or units per layer (structured) to remove" },
-    threshold: { type: "number", help: "magnitude: zero every |w| <= T" },
-    stdMultiplier: { type: "number", help: "magnitude: zero |w| <= Q·std(W) per layer (Han et al. 2015)" },
+    sparsity: { type: "number", ...L.sparsity, help: "fraction in [0, 1) of weights (magnitude) or units per layer (structured) to remove" },
+    threshold: { type: "number", ...L.threshold, help: "magnitude: zero every |w| <= T" },
+    stdMultiplier: { type: "number", ...L.stdMultiplier, help: "magnitude: zero |w| <= Q·std(W) per layer (Han et al. 2015)" },
     scope: { type: "choice", choices: ["layer", "global"], help: "magnitude: one threshold per layer or across all selected layers (default layer)" },
     includeBias: { type: "boolean", help: "magnitude: prune biases too (default: kernels only)" },
     criterion: { type: "choice", choices: ["l1", "l2"], help: "structured: rank units by L1 or L2 norm (default l1)" },
-    remove: { type: "number", integer: true, min: 0, help: "structured: units to remove per layer, N' = max(1, N − K)" },
-    minDegree: { type: "number", integer: true, min: 0, help: "neuron: remove units with <= D non-zero in+out connections (default 0)" },
-    count: { type: "number", integer: true, min: 1, help: "layer: how many layers to remove (default 1)" },
+    remove: { type: "number", ...L.remove, help: "structured: units to remove per layer, N' = max(1, N − K)" },
+    minDegree: { type: "number", ...L.minDegree, help: "neuron: remove units with <= D non-zero in+out connections (default 0)" },
+    count: { type: "number", ...L.count, help: "layer: how many layers to remove (default 1)" },
     layers: { type: "string", help: "comma-separated layer names or globs, e.g. conv*,fc1 (default: all supported)" },
     schedule: { type: "choice", choices: ["oneshot", "iterative", "polynomial"], help: "when to prune (default oneshot)" },
-    steps: { type: "number", integer: true, min: 1, help: "iterative: rounds (default 3); polynomial: pruning events (default 10)" },
+    steps: { type: "number", ...L.steps, help: "iterative: rounds (default 3); polynomial: pruning events (default 10)" },
     data: { type: "value", help: "training data {xs, ys} or a tf.data.Dataset (schedules, method layer)" },
     val: { type: "value", help: "held-out data {xs, ys} (layer scores, schedule accuracy)" },
-    epochs: { type: "number", integer: true, min: 1, help: "fine-tuning epochs: per round (iterative) or in total (polynomial), default 1" },
-    lr: { type: "number", min: 0, help: "original learning rate (default 1e-3 adam); iterative retrains at lr/10" },
-    batchSize: { type: "number", integer: true, min: 1, help: "fine-tuning batch size (default 32)" },
-    seed: { type: "number", integer: true, min: 0, help: "shuffling seed (default 0)" },
-    beginStep: { type: "number", integer: true, min: 0, help: "polynomial: first pruning step (default 0)" },
-    endStep: { type: "number", integer: true, min: 1, help: "polynomial: step where the target sparsity is reached (default 80% of steps)" },
-    frequency: { type: "number", integer: true, min: 1, help: "polynomial: optimizer steps between pruning events" },
-    initialSparsity: { type: "number", help: "polynomial: sparsity at beginStep (default 0)" },
+    epochs: { type: "number", ...L.epochs, help: "fine-tuning epochs: per round (iterative) or in total (polynomial), default 1" },
+    lr: { type: "number", ...L.lr, help: "original learning rate (default 1e-3 adam); iterative retrains at lr/10" },
+    batchSize: { type: "number", ...L.batchSize, help: "fine-tuning batch size (default 32)" },
+    seed: { type: "number", ...L.seed, help: "shuffling seed (default 0)" },
+    beginStep: { type: "number", ...L.beginStep, help: "polynomial: first pruning step (default 0)" },
+    endStep: { type: "number", ...L.endStep, help: "polynomial: step where the target sparsity is reached (default 80% of steps)" },
+    frequency: { type: "number", ...L.frequency, help: "polynomial: optimizer steps between pruning events" },
+    initialSparsity: { type: "number", ...L.initialSparsity, help: "polynomial: sparsity at beginStep (default 0)" },
     strip: { type: "boolean", help: "structured/neuron: rebuild a physically smaller model" },
     inplace: { type: "boolean", help: "prune the given model itself instead of a copy" },
   },
@@ -52,11 +54,27 @@ export const pruneMagic = defineMagic({
     "const small = %prune cnn --method structured --sparsity 0.5 --strip",
     "const p = %prune model --sparsity 0.8 --schedule polynomial --data train --epochs 2",
     "const shallow = %prune model --method layer --count 1 --data train --val test",
+    "const r = %prune model --sparsity 0.8 -o; r.thresholds",
   ],
-  run: async ([model], flags): Promise<tf.LayersModel> => {
-    const options = { ...flags, method: flags.method ?? "magnitude" } as unknown as PruneOptions;
+  run: async ([model], flags): Promise<PruneResult> => {
+    const { output, ...rest } = flags;
+    const options = { ...rest, method: flags.method ?? "magnitude" } as unknown as PruneOptions;
     const result = await prune(model as tf.LayersModel, options);
     showPruneResult(result);
-    return result.model;
+    return result;
+  },
+  output: { help: "return the whole PruneResult (model, per-layer rows, masks, thresholds) instead of the model", value: (r: PruneResult): tf.LayersModel => r.model },
+  /**
+   * prune()'s own checks of how options fit together (one of --sparsity,
+   * --threshold, --std-multiplier; options of another method; a schedule
+   * that needs --data), run on the literal flags before the cell runs.
+   * Flags given as {expr} are checked by prune() when the line runs.
+   */
+  check(flags, given) {
+    const values = flags as Record<string, unknown>;
+    const notebookValues = ["data", "val"];
+    if ([...given].some((k) => values[k] === undefined && !notebookValues.includes(k))) return;
+    const options = Object.fromEntries(Object.entries(values).filter(([k]) => k !== "output" && !notebookValues.includes(k)));
+    resolveOptions({ ...options, method: flags.method ?? "magnitude" }, { needData: !given.has("data") });
   },
 });

@@ -6,6 +6,7 @@
  * value received and what is allowed.
  */
 import { SlimlabError, show, suggestion } from "../core/errors";
+import { describeNumberRule, fitsNumberRule, NumberRule } from "../core/magic";
 import { asLabeledData, DataSource } from "../data/dataset";
 import { OptimizerName } from "../toolkit/train";
 import { MagnitudeTarget, Scope } from "./magnitude";
@@ -109,6 +110,31 @@ export interface Resolved {
   registry: PruneRegistry;
 }
 
+/**
+ * Limits of prune()'s numeric options, declared once: %prune's flags spread
+ * them in (so a magic line is checked before its cell runs) and
+ * resolveOptions checks function callers against the same objects.
+ */
+export const PRUNE_LIMITS = {
+  sparsity: { min: 0, below: 1 },
+  threshold: { min: 0 },
+  stdMultiplier: { above: 0 },
+  remove: { integer: true, min: 0 },
+  minDegree: { integer: true, min: 0 },
+  count: { integer: true, min: 1 },
+  epochs: { integer: true, min: 1 },
+  steps: { integer: true, min: 1 },
+  lr: { above: 0 },
+  batchSize: { integer: true, min: 1 },
+  seed: { integer: true, min: 0 },
+  beginStep: { integer: true, min: 0 },
+  endStep: { integer: true, min: 1 },
+  frequency: { integer: true, min: 1 },
+  initialSparsity: { min: 0, below: 1 },
+} as const satisfies Record<string, NumberRule>;
+
+const L = PRUNE_LIMITS;
+
 const COMMON = ["method", "layers", "inplace", "schedule", "data", "val", "epochs", "steps", "lr", "batchSize", "seed", "optimizer", "beginStep", "endStep", "frequency", "initialSparsity", "report", "registry"];
 const OWN: Record<PruneMethod, string[]> = {
   magnitude: ["sparsity", "threshold", "stdMultiplier", "scope", "includeBias"],
@@ -122,14 +148,13 @@ function bad(message: string): never {
   throw new SlimlabError("E_ARG", `prune: ${message}`);
 }
 
-function number(name: string, v: unknown, rule: { min: number; integer?: boolean; above?: boolean }): number {
-  const ok = typeof v === "number" && Number.isFinite(v) && (rule.above ? v > rule.min : v >= rule.min) && (!rule.integer || Number.isInteger(v));
-  if (!ok) bad(`${name} ${show(v)} is not allowed; pass ${rule.integer ? "an integer" : "a number"} ${rule.above ? ">" : ">="} ${rule.min}`);
-  return v as number;
+function number(name: string, v: unknown, rule: NumberRule): number {
+  if (!fitsNumberRule(v, rule)) bad(`${name} ${show(v)} is not allowed; pass ${describeNumberRule(rule)}`);
+  return v;
 }
 
 function fraction(name: string, v: unknown, what: string): number {
-  if (typeof v !== "number" || !(v >= 0 && v < 1)) bad(`${name} ${show(v)} is outside [0, 1); pass the fraction of ${what}, e.g. 0.8`);
+  if (!fitsNumberRule(v, L.sparsity)) bad(`${name} ${show(v)} is outside [0, 1); pass the fraction of ${what}, e.g. 0.8`);
   return v;
 }
 
@@ -187,22 +212,22 @@ export function resolveOptions(options: PruneOptions | Record<string, unknown>, 
     scope: choice("scope", o.scope ?? "layer", ["layer", "global"] as const),
     includeBias: o.includeBias === true,
     criterion: choice("criterion", o.criterion ?? "l1", ["l1", "l2"] as const),
-    minDegree: number("minDegree", o.minDegree ?? 0, { min: 0, integer: true }),
-    count: number("count", o.count ?? 1, { min: 1, integer: true }),
+    minDegree: number("minDegree", o.minDegree ?? 0, L.minDegree),
+    count: number("count", o.count ?? 1, L.count),
     layers: o.layers === undefined ? undefined : typeof o.layers === "string" ? o.layers : bad(`layers ${show(o.layers)} is not allowed; pass names or globs separated by commas, e.g. "conv*,fc1"`),
     inplace: o.inplace === true,
     strip: o.strip === true,
     schedule,
     scheduleObject,
-    epochs: number("epochs", o.epochs ?? 1, { min: 1, integer: true }),
-    steps: o.steps === undefined ? undefined : number("steps", o.steps, { min: 1, integer: true }),
-    lr: o.lr === undefined ? undefined : number("lr", o.lr, { min: 0, above: true }),
-    batchSize: number("batchSize", o.batchSize ?? 32, { min: 1, integer: true }),
-    seed: number("seed", o.seed ?? 0, { min: 0, integer: true }),
+    epochs: number("epochs", o.epochs ?? 1, L.epochs),
+    steps: o.steps === undefined ? undefined : number("steps", o.steps, L.steps),
+    lr: o.lr === undefined ? undefined : number("lr", o.lr, L.lr),
+    batchSize: number("batchSize", o.batchSize ?? 32, L.batchSize),
+    seed: number("seed", o.seed ?? 0, L.seed),
     optimizer: choice("optimizer", o.optimizer ?? "adam", ["adam", "sgd", "rmsprop", "adagrad"] as const),
-    beginStep: o.beginStep === undefined ? undefined : number("beginStep", o.beginStep, { min: 0, integer: true }),
-    endStep: o.endStep === undefined ? undefined : number("endStep", o.endStep, { min: 1, integer: true }),
-    frequency: o.frequency === undefined ? undefined : number("frequency", o.frequency, { min: 1, integer: true }),
+    beginStep: o.beginStep === undefined ? undefined : number("beginStep", o.beginStep, L.beginStep),
+    endStep: o.endStep === undefined ? undefined : number("endStep", o.endStep, L.endStep),
+    frequency: o.frequency === undefined ? undefined : number("frequency", o.frequency, L.frequency),
     initialSparsity: o.initialSparsity === undefined ? undefined : fraction("initialSparsity", o.initialSparsity, "weights pruned at beginStep"),
     report: o.report !== false,
     registry: (o.registry as PruneRegistry | undefined) ?? builtinPrunables(),
@@ -211,12 +236,12 @@ export function resolveOptions(options: PruneOptions | Record<string, unknown>, 
   if (method === "magnitude") {
     const key = exactlyOne(o, ["sparsity", "threshold", "stdMultiplier"], "magnitude");
     if (key === "sparsity") r.magnitude = { sparsity: fraction("sparsity", o.sparsity, "weights to set to zero") };
-    else if (key === "threshold") r.magnitude = { threshold: number("threshold", o.threshold, { min: 0 }) };
-    else r.magnitude = { stdMultiplier: number("stdMultiplier", o.stdMultiplier, { min: 0, above: true }) };
+    else if (key === "threshold") r.magnitude = { threshold: number("threshold", o.threshold, L.threshold) };
+    else r.magnitude = { stdMultiplier: number("stdMultiplier", o.stdMultiplier, L.stdMultiplier) };
   }
   if (method === "structured") {
     const key = exactlyOne(o, ["sparsity", "remove"], "structured");
-    r.units = key === "sparsity" ? { sparsity: fraction("sparsity", o.sparsity, "units to remove per layer") } : { remove: number("remove", o.remove, { min: 0, integer: true }) };
+    r.units = key === "sparsity" ? { sparsity: fraction("sparsity", o.sparsity, "units to remove per layer") } : { remove: number("remove", o.remove, L.remove) };
   }
   checkConflicts(r, o);
   if (o.data !== undefined) r.data = asLabeledData(o.data, "data");

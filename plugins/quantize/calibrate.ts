@@ -15,11 +15,15 @@ import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
 import { host } from "../core/host";
 import { Caller, checkpoint } from "../toolkit/pace";
+import { fitsNumberRule, NumberRule } from "../core/magic";
 import { linearParams } from "./linear";
 import { rint } from "./scheme";
 
 export type Observer = "minmax" | "percentile" | "mse";
 export const OBSERVERS: readonly Observer[] = ["minmax", "percentile", "mse"];
+
+/** Percentiles the percentile observer takes: (50, 100] (%quantize --percentile has the same limits). */
+export const PERCENTILE: NumberRule = { above: 50, max: 100 };
 
 /** Options of {@link calibrate}. */
 export interface CalibrateOptions {
@@ -111,7 +115,7 @@ export function observeRange(sample: Float32Array, lo: number, hi: number, opts:
  */
 export async function calibrate(model: tf.LayersModel, layers: readonly string[], xs: tf.Tensor, opts: CalibrateOptions): Promise<Map<string, [number, number]>> {
   const p = opts.percentile ?? 99.99;
-  if (opts.observer === "percentile" && !(typeof p === "number" && p > 50 && p <= 100)) {
+  if (opts.observer === "percentile" && !fitsNumberRule(p, PERCENTILE)) {
     throw new SlimlabError("E_ARG", `calibrate: percentile ${show(p)} is not allowed; pass a number in (50, 100], e.g. 99.99`);
   }
   const probe = tf.model({ inputs: model.inputs, outputs: layers.map((n) => model.getLayer(n).output as tf.SymbolicTensor) });

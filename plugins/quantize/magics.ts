@@ -11,9 +11,9 @@ import { defineMagic } from "../core/magic";
 import { tableBundle } from "../core/table";
 import { asLabeledData, isDataset } from "../data/dataset";
 import { TrainData } from "../toolkit/train";
-import { OBSERVERS } from "./calibrate";
-import { CommonOptions, QuantizeOptions, QuantizeResult, quantize } from "./quantize";
-import { SCHEMES } from "./scheme";
+import { OBSERVERS, PERCENTILE } from "./calibrate";
+import { CommonOptions, MIXED_LIMITS, QuantizeOptions, QuantizeResult, quantize } from "./quantize";
+import { checkBits, SCHEMES } from "./scheme";
 
 /** The --data value as tensors (training and evaluation need {xs, ys}). */
 function tensorData(value: unknown, flag: string): TrainData {
@@ -83,17 +83,17 @@ export const quantizeMagic = defineMagic({
     target: { type: "choice", choices: ["weights", "activations", "both"] as const, default: "weights", help: "what to quantize" },
     calibrate: { type: "value", help: "calibration inputs for activation ranges: a tensor or {xs}" },
     observer: { type: "choice", choices: OBSERVERS, help: "activation range observer (default percentile)" },
-    percentile: { type: "number", min: 50, max: 100, help: "percentile of the percentile observer (default 99.99)" },
+    percentile: { type: "number", ...PERCENTILE, help: "percentile of the percentile observer (default 99.99)" },
     activationBits: { type: "number", integer: true, min: 2, max: 16, help: "bits of activations (default 8)" },
     dynamic: { type: "boolean", help: "Dense kernels int8 and Dense inputs quantized per batch at run time" },
     qat: { type: "boolean", help: "quantization-aware training (needs --data and --epochs)" },
     data: { type: "value", help: "labelled data {xs, ys} for --qat and --mixed --max-drop" },
     epochs: { type: "number", integer: true, min: 1, help: "QAT epochs" },
-    lr: { type: "number", min: 0, help: "QAT learning rate (adam, default 1e-3)" },
+    lr: { type: "number", above: 0, help: "QAT learning rate (adam, default 1e-3)" },
     batchSize: { type: "number", integer: true, min: 1, help: "QAT batch size (default 64)" },
     mixed: { type: "boolean", help: "mixed precision: choose bits per layer (with --budget or --max-drop)" },
-    budget: { type: "number", min: 0, help: "mixed precision: size budget of quantized weights in KB" },
-    maxDrop: { type: "number", min: 0, help: "mixed precision: largest accuracy drop in percentage points (needs --data)" },
+    budget: { type: "number", ...MIXED_LIMITS.budgetKB, help: "mixed precision: size budget of quantized weights in KB" },
+    maxDrop: { type: "number", ...MIXED_LIMITS.maxDrop, help: "mixed precision: largest accuracy drop in percentage points (needs --data)" },
     huffman: { type: "boolean", help: "report Huffman-coded index sizes" },
     save: { type: "string", help: "directory to save the quantized model to" },
     force: { type: "boolean", help: "replace an earlier slimlab save at --save (never other files)" },
@@ -107,8 +107,9 @@ export const quantizeMagic = defineMagic({
     "const q4 = %quantize model --bits 4 --qat --data train --epochs 2",
     "const mp = %quantize model --mixed --max-drop 0.5 --data test",
     "const lb = %quantize model --scheme kmeans --bits 5 --layer-bits fc1=4,fc3=6",
+    "const r = %quantize model --bits 4 -o; r.sizes.ratio",
   ],
-  async run([model], flags) {
+  async run([model], flags): Promise<QuantizeResult> {
     const common: CommonOptions = {
       layers: flags.layers,
       target: flags.target,
@@ -122,19 +123,11 @@ export const quantizeMagic = defineMagic({
       inplace: flags.inplace,
     };
     if (flags.calibrate !== undefined) common.calibrate = flags.calibrate as tf.Tensor;
-    if (flags.qat) {
-      if (flags.data === undefined) throw new SlimlabError("E_ARG", `%quantize: --qat needs --data <var> with {xs, ys} training tensors; received no --data`);
-      if (flags.epochs === undefined) throw new SlimlabError("E_ARG", `%quantize: --qat needs --epochs E (a positive integer)`);
-      common.qat = { data: tensorData(flags.data, "--data"), epochs: flags.epochs, lr: flags.lr, batchSize: flags.batchSize };
-    }
+    // check() below has made sure the flags fit together.
+    if (flags.qat) common.qat = { data: tensorData(flags.data, "--data"), epochs: flags.epochs as number, lr: flags.lr, batchSize: flags.batchSize };
     if (flags.mixed) {
-      if (flags.budget !== undefined) common.mixed = { budgetKB: flags.budget, data: flags.data === undefined ? undefined : tensorData(flags.data, "--data") };
-      else if (flags.maxDrop !== undefined) {
-        if (flags.data === undefined) throw new SlimlabError("E_ARG", `%quantize: --mixed --max-drop ${flags.maxDrop} needs --data <var> to measure accuracy`);
-        common.mixed = { maxDrop: flags.maxDrop, data: tensorData(flags.data, "--data") };
-      } else throw new SlimlabError("E_ARG", `%quantize: --mixed needs --budget KB or --max-drop PP --data <var>`);
-    } else if (flags.budget !== undefined || flags.maxDrop !== undefined) {
-      throw new SlimlabError("E_ARG", `%quantize: ${flags.budget !== undefined ? `--budget ${flags.budget}` : `--max-drop ${flags.maxDrop}`} only applies with --mixed; add --mixed`);
+      const data = flags.data === undefined ? undefined : tensorData(flags.data, "--data");
+      common.mixed = flags.budget !== undefined ? { budgetKB: flags.budget, data } : { maxDrop: flags.maxDrop as number, data: data as TrainData };
     }
     if (flags.layerBits !== undefined) common.layerBits = parseLayerBits(flags.layerBits);
     const scheme = flags.scheme ?? "affine";
@@ -142,6 +135,25 @@ export const quantizeMagic = defineMagic({
     if (model === undefined) throw new SlimlabError("E_MISSING_ARG", `%quantize: missing <model>; received ${show(model)}`);
     const result = await quantize(model as tf.LayersModel, options);
     if (!flags.quiet) displayQuantizeResult(result);
-    return result.model;
+    return result;
+  },
+  output: { help: "return the whole QuantizeResult (model, per-layer rows, sizes, codes, figures) instead of the model", value: (r: QuantizeResult): tf.LayersModel => r.model },
+  // Run on the literal flags before the cell runs, and again on all flags when the line runs.
+  check(flags, given) {
+    const bad = (message: string) => new SlimlabError("E_ARG", `%quantize: ${message}`);
+    if (flags.qat) {
+      if (!given.has("data")) throw bad("--qat needs --data <var> with {xs, ys} training tensors; received no --data");
+      if (!given.has("epochs")) throw bad("--qat needs --epochs E (a positive integer)");
+    }
+    if (flags.mixed) {
+      if (!given.has("budget") && !given.has("maxDrop")) throw bad("--mixed needs --budget KB or --max-drop PP --data <var>");
+      if (!given.has("budget") && !given.has("data")) throw bad(`--mixed --max-drop ${flags.maxDrop ?? "PP"} needs --data <var> to measure accuracy`);
+    } else if (given.has("budget") || given.has("maxDrop")) {
+      throw bad(`${given.has("budget") ? `--budget ${flags.budget ?? "KB"}` : `--max-drop ${flags.maxDrop ?? "PP"}`} only applies with --mixed; add --mixed`);
+    }
+    // The bits a scheme allows (BITS in scheme.ts); a scheme given as {expr} is checked when the line runs.
+    if (flags.scheme === undefined) return;
+    if (flags.bits !== undefined) checkBits(flags.scheme, flags.bits, "%quantize");
+    if (flags.layerBits !== undefined) for (const b of Object.values(parseLayerBits(flags.layerBits))) checkBits(flags.scheme, b, "%quantize");
   },
 });

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show, suggestion } from "../core/errors";
+import { fitsNumberRule, NumberRule } from "../core/magic";
 import { PlotlyFigure } from "../core/figure";
 import { host } from "../core/host";
 import { cloneModel } from "../toolkit/clone";
@@ -98,6 +99,9 @@ export interface QuantizeResult {
   figures: { sizes: PlotlyFigure; histograms: Map<string, PlotlyFigure>; sensitivity?: PlotlyFigure };
 }
 
+/** Limits of the mixed-precision targets, shared with %quantize's --budget and --max-drop. */
+export const MIXED_LIMITS = { budgetKB: { above: 0 }, maxDrop: { min: 0 } } as const satisfies Record<string, NumberRule>;
+
 const KNOWN_KEYS = ["scheme", "bits", "perChannel", "init", "layers", "target", "calibrate", "observer", "percentile", "activationBits", "dynamic", "layerBits", "qat", "mixed", "huffman", "save", "force", "inplace", "registry"];
 
 interface Resolved {
@@ -132,8 +136,8 @@ function resolve(options: QuantizeOptions, fn: string): Resolved {
   if (o.qat !== undefined) checkQat(o.qat, fn);
   if (o.mixed !== undefined) {
     const m = o.mixed as { budgetKB?: unknown; maxDrop?: unknown; data?: unknown };
-    if ("budgetKB" in m && !(typeof m.budgetKB === "number" && m.budgetKB > 0)) throw new SlimlabError("E_ARG", `${fn}: --budget ${show(m.budgetKB)} is not allowed; pass a positive size in KB`);
-    if ("maxDrop" in m && !(typeof m.maxDrop === "number" && m.maxDrop >= 0)) throw new SlimlabError("E_ARG", `${fn}: --max-drop ${show(m.maxDrop)} is not allowed; pass percentage points >= 0, e.g. 0.5`);
+    if ("budgetKB" in m && !fitsNumberRule(m.budgetKB, MIXED_LIMITS.budgetKB)) throw new SlimlabError("E_ARG", `${fn}: --budget ${show(m.budgetKB)} is not allowed; pass a positive size in KB`);
+    if ("maxDrop" in m && !fitsNumberRule(m.maxDrop, MIXED_LIMITS.maxDrop)) throw new SlimlabError("E_ARG", `${fn}: --max-drop ${show(m.maxDrop)} is not allowed; pass percentage points >= 0, e.g. 0.5`);
     if (!("budgetKB" in m) && !("maxDrop" in m)) throw new SlimlabError("E_ARG", `${fn}: --mixed needs --budget KB or --max-drop PP with --data <var>`);
     if (scheme === "binary" || scheme === "ternary" || scheme === "float16") throw new SlimlabError("E_ARG", `${fn}: --mixed chooses bits per layer; scheme ${scheme} has a fixed width (use affine, symmetric, kmeans or pow2)`);
   }

@@ -7,50 +7,7 @@ import { strict as assert } from "assert";
 import { ErrorCode, isSlimlabError } from "../../../plugins/core/errors";
 import { defineMagic, MagicSpec } from "../../../plugins/core/magic";
 import { expandCell, isMagicLine } from "../../../kernel/magics/expand";
-import { registerBuiltins } from "../../../kernel/magics/index";
-import { MagicRegistry } from "../../../kernel/magics/registry";
-
-const IMPORT = 'import * as $slimlab from "slimlab"; ';
-
-/** A magic with one flag of every kind, declared as a plugin would. */
-const probe = defineMagic({
-  name: "probe",
-  summary: "A test magic.",
-  positional: [
-    { name: "model", help: "the model" },
-    { name: "more", help: "more values", optional: true, variadic: true },
-  ],
-  flags: {
-    sparsity: { type: "number", min: 0, max: 1, help: "fraction of weights to zero", short: "s" },
-    maxSteps: { type: "number", integer: true, min: 1, help: "steps" },
-    mode: { type: "choice", choices: ["weight", "filter"], default: "weight", help: "what to prune" },
-    strip: { type: "boolean", help: "strip the masks", short: "x" },
-    bits: { type: "numbers", integer: true, min: 1, help: "bit widths" },
-    data: { type: "value", help: "a dataset" },
-    label: { type: "string", help: "a label" },
-  },
-  run: (args, flags) => ({ args, flags }),
-});
-
-/** A magic whose one positional is a path (text), like %load_plugin. */
-const open = defineMagic({
-  name: "open",
-  summary: "Opens a file.",
-  positional: [{ name: "path", help: "a file", text: true }],
-  flags: {},
-  run: ([p]) => String(p),
-});
-
-function registry(): MagicRegistry {
-  const r = new MagicRegistry();
-  registerBuiltins(r);
-  r.register(probe as unknown as MagicSpec, "test");
-  r.register(open as unknown as MagicSpec, "test");
-  return r;
-}
-
-const call = (name: string, args: string, flags: string, line: string) =>
-  `await $slimlab.runMagic(${JSON.stringify(name)}, [${args}], {${flags}}, ${JSON.stringify(line)})`;
+import { call, IMPORT, registry } from "./fixtures";
 
 interface Case {
   title: string;
@@ -131,14 +88,24 @@ const expansions: Case[] = [
     code: `${IMPORT}${call("probe", "m", '"maxSteps": 4, "bits": [2,4,8], "mode": "filter", "strip": false', "%probe m --max-steps=4 --bits 2,4,8 --mode filter --strip=false")};`,
   },
   {
-    title: "a trailing // comment after a magic's code is not part of the code (but // inside strings is)",
+    title: "a trailing // comment after a magic's code stays a comment after the call (but // inside strings is code)",
     cell: '%timeit -n 1 f("http://x", `${a}//b`) // note',
-    code: `${IMPORT}${call("timeit", 'async () => { f("http://x", `${a}//b`) }', '"n": 1', '%timeit -n 1 f("http://x", `${a}//b`) // note')};`,
+    code: `${IMPORT}${call("timeit", 'async () => { f("http://x", `${a}//b`) }', '"n": 1', '%timeit -n 1 f("http://x", `${a}//b`)')}; // note`,
   },
   {
-    title: "a trailing // comment after a magic's arguments",
+    title: "a trailing // comment after a magic's arguments stays a comment",
     cell: "%probe m -x // strip too",
-    code: `${IMPORT}${call("probe", "m", '"strip": true', "%probe m -x // strip too")};`,
+    code: `${IMPORT}${call("probe", "m", '"strip": true', "%probe m -x")}; // strip too`,
+  },
+  {
+    title: "-o of a magic that declares output, and {expr} values left to the run-time check",
+    cell: "const r = %fit m --data $d --rate {r} -o",
+    code: `${IMPORT}const r = ${call("fit", "m", '"data": (d), "rate": (r), "output": true', "%fit m --data $d --rate {r} -o")};`,
+  },
+  {
+    title: "a check between flags skips a flag given as {expr} (it runs again when the line runs)",
+    cell: "%fit m --data d --rate {r} --epochs 20",
+    code: `${IMPORT}${call("fit", "m", '"data": d, "rate": (r), "epochs": 20', "%fit m --data d --rate {r} --epochs 20")};`,
   },
   {
     title: "a text positional takes the bare word as a string",
@@ -216,6 +183,33 @@ const errors: Bad[] = [
   { title: "an argument too many", cell: "%lsmagic extra", code: "E_ARG", message: '%lsmagic: unexpected argument "extra"; usage: %lsmagic' },
   { title: "an argument too many for a text positional", cell: "%open a b", code: "E_ARG", message: '%open: unexpected argument "b"; usage: %open <path>' },
   { title: "a bad magic deep in a cell", cell: "const a = 1\nif (a) {\n  %probe m --mode x\n}", code: "E_ARG", message: '%probe: --mode got "x"; expected one of weight, filter' },
+  { title: "a value at an exclusive lower bound", cell: "%fit m --data d --rate 0", code: "E_ARG", message: '%fit: --rate got "0"; expected a number > 0 and < 1' },
+  { title: "a value at an exclusive upper bound", cell: "%fit m --data d --rate=1", code: "E_ARG", message: '%fit: --rate got "1"; expected a number > 0 and < 1' },
+  { title: "an integer below its minimum", cell: "%fit m --data d --epochs 0", code: "E_ARG", message: '%fit: --epochs got "0"; expected an integer >= 1' },
+  {
+    title: "a required flag left out",
+    cell: "%fit m --rate 0.5",
+    code: "E_MISSING_ARG",
+    message: "%fit: missing --data (training data); add --data <var>, e.g. const f = %fit m --data train",
+  },
+  {
+    title: "a required argument left out",
+    cell: "const f = %fit --data d",
+    code: "E_MISSING_ARG",
+    message: "%fit: missing <model> (the model); usage: %fit <model> [--rate RATE] --data DATA [--epochs EPOCHS] [--output]",
+  },
+  {
+    title: "the declaration's check between literal flags",
+    cell: "%fit m --data d --rate 0.9 --epochs 20",
+    code: "E_ARG",
+    message: "%fit: --rate 0.9 for 20 epochs goes over 10; lower one of them",
+  },
+  {
+    title: "a bad literal on line 3 fails the cell before lines 1 and 2 could run",
+    cell: "let n = 0\nn++\nconst f = %fit m --data d --rate 1.5",
+    code: "E_ARG",
+    message: '%fit: --rate got "1.5"; expected a number > 0 and < 1',
+  },
 ];
 
 const lineCount = (s: string) => s.split("\n").length;

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import * as assert from "assert";
+import { Host, MimeBundle, setHost, textHost } from "../../../plugins/core/host";
 import { helpText, invokeMagic, usage } from "../../../plugins/core/magic";
 import { BenchResult } from "../../../plugins/measure/bench";
 import { CompareResult } from "../../../plugins/measure/compare";
@@ -51,7 +52,7 @@ describe("measure/magics", () => {
     assert.deepStrictEqual(c.rows.map((r) => r.name), ["a", "b"]);
     const k = await invokeMagic(backendsMagic, [m], { batch: "1", runs: "1", warmup: "0" });
     assert.ok(k.results.length >= 1);
-    const o = await invokeMagic(optimizeMagic, [m], { noBench: true });
+    const o = await invokeMagic(optimizeMagic, [m], { noBench: true, output: true });
     assert.ok(o instanceof OptimizeResult);
     assert.deepStrictEqual([o.folded.length, o.fused.length, o.latency], [1, 1, undefined]);
     tf.dispose([data.xs, data.ys]);
@@ -60,12 +61,35 @@ describe("measure/magics", () => {
     other.dispose();
   });
 
+  it("%optimize gives the new model and shows what changed; -o gives the OptimizeResult and shows nothing", async () => {
+    const m = tiny();
+    const shown: MimeBundle[] = [];
+    const h: Host = { ...textHost(() => undefined), display: (b) => void shown.push(b) };
+    const prev = setHost(h);
+    try {
+      const fast = await invokeMagic(optimizeMagic, [m], { noBench: true });
+      assert.ok(fast instanceof tf.LayersModel && fast !== m);
+      assert.deepStrictEqual(fast.layers.map((l) => l.name), ["fc"]);
+      assert.strictEqual(shown.length, 1);
+      assert.match(String(shown[0]["text/plain"]), /^Optimized "tiny": 1 layers\n {2}folded bn into fc\n {2}fused act into fc \(softmax\)/);
+      const r = await invokeMagic(optimizeMagic, [m], { noBench: true, output: true });
+      assert.ok(r instanceof OptimizeResult);
+      assert.strictEqual(shown.length, 1, "with -o the result itself is the report");
+      fast.dispose();
+      r.model.dispose();
+    } finally {
+      setHost(prev);
+      m.dispose();
+    }
+  });
+
   it("give one-line errors for bad input", async () => {
     const m = tiny();
     await assertRejectsSlimlab(invokeMagic(benchMagic, [m], { batch: "1,0" }), "E_ARG", "%bench: --batch got \"1,0\"; expected an integer >= 1");
     await assertRejectsSlimlab(invokeMagic(benchMagic, [42], {}), "E_TYPE", /^bench: expected a tf\.LayersModel, received 42; /);
     await assertRejectsSlimlab(invokeMagic(benchMagic, [], {}), "E_MISSING_ARG", /^%bench: missing <model> \(a tf\.LayersModel variable\); usage: %bench <model>/);
-    await assertRejectsSlimlab(invokeMagic(evaluateMagic, [m], {}), "E_MISSING_ARG", "%evaluate: missing --data <var>; pass labelled data, e.g. %evaluate model --data test");
+    await assertRejectsSlimlab(invokeMagic(evaluateMagic, [m], {}), "E_MISSING_ARG",
+      "%evaluate: missing --data ({xs, ys} (ys int [N] or one-hot [N, C]) or a tf.data.Dataset of such batches); add --data <var>, e.g. %evaluate model --data test");
     const wrong = { xs: tf.ones([2, 5]), ys: tf.tensor1d([0, 1], "int32") };
     await assertRejectsSlimlab(invokeMagic(evaluateMagic, [m], { data: wrong }), "E_DATA", 'evaluateModel: --data.xs has examples of shape [5] but model "tiny" takes [4]');
     await assertRejectsSlimlab(invokeMagic(compareMagic, [], {}), "E_MISSING_ARG", "%compare: missing <models>; give one or more models, e.g. %compare model pruned");

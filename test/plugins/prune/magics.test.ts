@@ -3,6 +3,7 @@ import * as assert from "assert";
 import { helpText, invokeMagic, usage } from "../../../plugins/core/magic";
 import { pruneMagic } from "../../../plugins/prune/magics";
 import { removeMasks } from "../../../plugins/prune/masks";
+import { prune, PruneResult } from "../../../plugins/prune/prune";
 import { cnn, mlp, quietHost, rejects, useCpu, weight, weightsOf, zeros } from "./helpers";
 
 describe("prune/magics", () => {
@@ -53,10 +54,31 @@ describe("prune/magics", () => {
     }
   });
 
+  it("-o gives the whole PruneResult", async () => {
+    const host = quietHost();
+    try {
+      const m = mlp();
+      const r: PruneResult = await invokeMagic(pruneMagic, [m], { sparsity: 0.5, output: true });
+      assert.ok(r.model instanceof tf.LayersModel && r.model !== m);
+      assert.deepStrictEqual(Object.keys(r.thresholds).sort(), ["fc1/kernel", "fc2/kernel", "out/kernel"]);
+      assert.strictEqual(r.layers[r.layers.length - 1].layer, "(total)");
+      removeMasks(r.model);
+      r.model.dispose();
+      m.dispose();
+    } finally {
+      host.restore();
+    }
+  });
+
   it("bad flag values fail in one line before anything runs", async () => {
     const m = mlp();
-    await rejects(invokeMagic(pruneMagic, [m], { sparsity: "abc" }), "E_ARG", "%prune: --sparsity got \"abc\"; expected a number");
-    await rejects(invokeMagic(pruneMagic, [m], { sparsity: "1.5" }), "E_ARG", "prune: sparsity 1.5 is outside [0, 1); pass the fraction of weights to set to zero, e.g. 0.8");
+    await rejects(invokeMagic(pruneMagic, [m], { sparsity: "abc" }), "E_ARG", "%prune: --sparsity got \"abc\"; expected a number >= 0 and < 1");
+    // The flag's limits are PRUNE_LIMITS, the ones prune() checks for function callers.
+    await rejects(invokeMagic(pruneMagic, [m], { sparsity: "1.5" }), "E_ARG", "%prune: --sparsity got \"1.5\"; expected a number >= 0 and < 1");
+    await rejects(invokeMagic(pruneMagic, [m], { sparsity: 1 }), "E_ARG", "%prune: --sparsity got 1; expected a number >= 0 and < 1");
+    await rejects(invokeMagic(pruneMagic, [m], { stdMultiplier: "0" }), "E_ARG", "%prune: --std-multiplier got \"0\"; expected a number > 0");
+    await rejects(invokeMagic(pruneMagic, [m], { sparsity: 0.5, lr: 0 }), "E_ARG", "%prune: --lr got 0; expected a number > 0");
+    await rejects(prune(m, { sparsity: 1.5 }), "E_ARG", "prune: sparsity 1.5 is outside [0, 1); pass the fraction of weights to set to zero, e.g. 0.8");
     await rejects(invokeMagic(pruneMagic, [m], { method: "layer" }), "E_MISSING_ARG", /^prune: method "layer" scores each layer/);
     await rejects(invokeMagic(pruneMagic, [m], { sparsity: "0.5", sparsityy: "1" }), "E_UNKNOWN_FLAG", /^%prune: unknown flag --sparsityy \(did you mean --sparsity\?\)/);
     m.dispose();
