@@ -1,13 +1,16 @@
 /**
  * Training throughput (samples/s) of LeNet-300-100 and LeNet-5 on MNIST on
  * every backend available here, side by side, plus a 1024² matmul on each
- * backend and on numpy (Debian python3-numpy) as this machine's practical
- * ceiling. Goal (issue 3): LeNet-5 trains on the default backend at ≥ 10×
- * the pure-JS cpu backend.
+ * backend and on numpy (Debian python3-numpy, sgemm with preallocated
+ * operands) as this machine's practical ceiling, once on one BLAS thread (the
+ * wasm backend's budget) and once on the library's default thread count.
+ * Goal: LeNet-5 trains on the default backend at ≥ 10× the pure-JS cpu
+ * backend.
  *
  *   node dist/bench/training.js [--batches N] [--runs R]
  */
 import { spawnSync } from "child_process";
+import * as os from "os";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { loadMnist } from "../plugins/data/mnist";
@@ -46,15 +49,25 @@ async function matmulGflops(runs: number): Promise<number> {
   return (2 * n ** 3) / median(times) / 1e9;
 }
 
-/** numpy's 1024² float32 matmul, GFLOP/s; undefined when Debian's numpy is absent. */
-function numpyGflops(runs: number): number | undefined {
+/**
+ * numpy's 1024² float32 matmul (sgemm through Debian's BLAS), GFLOP/s; undefined
+ * when Debian's numpy is absent. The operands and the result are allocated
+ * once (`out=`), so each run is the multiply alone. `threads` pins the BLAS
+ * thread pool (OPENBLAS_NUM_THREADS and friends): 1 gives the same one-core
+ * budget as the wasm backend here; undefined leaves the library's default.
+ */
+function numpyGflops(runs: number, threads?: number): number | undefined {
   const py = `import numpy as np, time
-n=1024; a=np.random.rand(n,n).astype(np.float32); b=np.random.rand(n,n).astype(np.float32); a@b
-ts=[]
+n = 1024
+rng = np.random.default_rng(0)
+a = rng.random((n, n), dtype=np.float32); b = rng.random((n, n), dtype=np.float32); c = np.empty((n, n), np.float32)
+np.matmul(a, b, out=c)
+ts = []
 for _ in range(${runs}):
-    t=time.perf_counter(); a@b; ts.append(time.perf_counter()-t)
-ts.sort(); print(2*n**3/ts[len(ts)//2]/1e9)`;
-  const r = spawnSync("/usr/bin/python3", ["-c", py], { encoding: "utf8" });
+    t = time.perf_counter(); np.matmul(a, b, out=c); ts.append(time.perf_counter() - t)
+ts.sort(); print(2 * n ** 3 / ts[len(ts) // 2] / 1e9)`;
+  const pin = threads === undefined ? {} : Object.fromEntries(["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"].map((k) => [k, String(threads)]));
+  const r = spawnSync("/usr/bin/python3", ["-c", py], { encoding: "utf8", env: { ...process.env, ...pin } });
   return r.status === 0 ? Number(r.stdout.trim()) : undefined;
 }
 
@@ -77,8 +90,9 @@ async function main(): Promise<void> {
     lenet5Rate[b] = cnn;
     rows.push([b, mlp.toFixed(0), cnn.toFixed(1), mm.toFixed(2)]);
   }
-  const np = numpyGflops(runs);
-  rows.push(["numpy (reference)", "-", "-", np === undefined ? "n/a" : np.toFixed(2)]);
+  const gf = (v: number | undefined) => (v === undefined ? "n/a" : v.toFixed(2));
+  rows.push(["numpy, BLAS on 1 thread (reference)", "-", "-", gf(numpyGflops(runs, 1))]);
+  rows.push([`numpy, BLAS default threads (${os.cpus().length} cores)`, "-", "-", gf(numpyGflops(runs))]);
   console.log(table(["backend", "LeNet-300-100 samples/s", "LeNet-5 samples/s", "matmul 1024² GFLOP/s"], rows));
   if (lenet5Rate.cpu) {
     const ratio = lenet5Rate[report.active] / lenet5Rate.cpu;

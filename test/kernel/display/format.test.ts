@@ -57,7 +57,7 @@ describe("kernel/display/format", () => {
     t.dispose();
   });
 
-  it("a danfo-like DataFrame gives text and an HTML table (escaped, 6 significant digits)", () => {
+  it("a danfo-like DataFrame gives text and an HTML table (escaped, 4 significant digits)", () => {
     const df = new DataFrame(["a", "b<c>"], [0, "r&1"], [
       [1, 0.1234567],
       ["x<y", 2e-7],
@@ -66,7 +66,7 @@ describe("kernel/display/format", () => {
       "text/plain": "DataFrame 2x2",
       "text/html":
         '<table class="dataframe"><thead><tr><th></th><th>a</th><th>b&lt;c&gt;</th></tr></thead>' +
-        "<tbody><tr><th>0</th><td>1</td><td>0.123457</td></tr><tr><th>r&amp;1</th><td>x&lt;y</td><td>2e-7</td></tr></tbody></table>",
+        "<tbody><tr><th>0</th><td>1</td><td>0.1235</td></tr><tr><th>r&amp;1</th><td>x&lt;y</td><td>2e-7</td></tr></tbody></table>",
     });
   });
 
