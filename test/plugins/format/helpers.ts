@@ -47,10 +47,11 @@ export function prunedValues(n: number, keep: number, seed: number): Float32Arra
 /** Sets weight `index` of layer `name` to `values`. */
 export function setWeight(model: tf.LayersModel, name: string, index: number, values: Float32Array): void {
   const layer = model.getLayer(name);
-  const ws = layer.getWeights();
-  ws[index] = tf.tensor(values, ws[index].shape);
+  const ws = layer.getWeights(); // the variables' own values: not to be disposed
+  const t = tf.tensor(values, ws[index].shape);
+  ws[index] = t;
   layer.setWeights(ws);
-  tf.dispose(ws);
+  t.dispose();
 }
 
 /** Recomputes both checksums of a .slim file (after a deliberate edit). */
