@@ -181,10 +181,9 @@ export function parseSlim(bytes: Uint8Array, label: string): SlimFile {
   const fail = (problem: string, fix = "re-save it"): never => {
     throw new SlimlabError("E_FILE", `loadSlim: ${label} ${problem}; ${fix}`);
   };
+  if (bytes.length === 0) fail("is empty, not a .slim file", "pass a file written by saveSlim");
   const head = bytes.subarray(0, MAGIC.length);
-  if (!head.every((b, i) => b === MAGIC[i])) {
-    fail(`is not a .slim file (it starts with ${bytes.length ? hex(head) : "nothing"}, a .slim file with ${hex(MAGIC)})`, "pass a file written by saveSlim");
-  }
+  if (!head.every((b, i) => b === MAGIC[i])) fail(`is not a .slim file (it starts with ${hex(head)}, a .slim file with ${hex(MAGIC)})`, "pass a file written by saveSlim");
   if (bytes.length < PREAMBLE_BYTES) fail(`is truncated: ${bytes.length} bytes, shorter than the ${PREAMBLE_BYTES}-byte preamble`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = view.getUint16(8, true);
