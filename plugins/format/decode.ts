@@ -178,7 +178,7 @@ function decodeDenseHuffman(entry: TensorEntry, r: BitReader, map: Mapper, out: 
   const table = new HuffmanDecoder(r, 2 ** codeBits(entry.values));
   if (n > r.end - r.pos) r.fail(`${n} Huffman-coded codes cannot fit the ${r.end - r.pos} bits left`);
   const codes = new Uint16Array(n);
-  for (let i = 0; i < n; i++) codes[i] = table.decode(r);
+  table.decodeMany(r, codes);
   map.all(out, codes);
 }
 
