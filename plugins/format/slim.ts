@@ -188,7 +188,12 @@ export async function saveSlim(model: tf.LayersModel, file: string, options: Sli
     offset += 4 * n;
     const q = quantized.get(spec.name);
     const { entry, section } = encodeTensor(spec.name, spec.shape, values, q, opts);
-    const back = decodeTensor({ ...entry, offset: 0, length: section.length }, section, `(${fn} check)`);
+    let back: Float32Array;
+    try {
+      back = decodeTensor({ ...entry, offset: 0, length: section.length }, section, "(check)");
+    } catch (e) {
+      throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} does not decode back from its ${entry.layout.type} section (${(e as Error).message}); save this model with saveModel and report the bug`);
+    }
     const at = firstDifference(back, values);
     if (at >= 0) {
       throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} holds ${values[at]} at index ${at} but its recorded quantization decodes to ${back[at]}; the weights changed after quantize: quantize again, or save with saveModel`);

@@ -126,6 +126,17 @@ describe("format encodings: hand-counted bytes", () => {
     assert.strictEqual(sparseBits(q, "fc/kernel", true).huffmanBits, 64 + 64);
   });
 
+  it("depthwise per output channel: a [3, 3, 2, 2] kernel with one scale per (input, multiplier) pair, axes [2, 4)", () => {
+    // The values of a depthwise kernel [kh, kw, C, m] grouped by output channel c·m + j are those of the
+    // same data seen as [kh, kw, C·m] grouped along axis 2; the file states the grouping as axes 2–3.
+    const v = prunedValues(36, 1, 5).map((x, i) => x * (1 + (i % 4)));
+    const q = quantizeLinear(v, [3, 3, 4], { bits: 4, mode: "symmetric", axis: 2 });
+    const { entry, section } = encodeTensor("dw/depthwise_kernel", [3, 3, 4], q.values, q, FIXED);
+    assert.strictEqual(section.length, 4 * 8 + 36 / 2);
+    const asDepthwise: TensorEntry = { ...entry, shape: [3, 3, 2, 2], length: section.length, values: { ...entry.values, axes: [2, 4] } as TensorEntry["values"] };
+    assert.strictEqual(firstBitDifference(decodeTensor(asDepthwise, section, "t"), q.values), -1);
+  });
+
   it("scales that no compact form reproduces are stored as float64 scale and min", () => {
     const q = quantizeLinear(f32([-1, 0, 2]), [3], { bits: 4, mode: "affine" });
     const d = q.decoding as { min: Float64Array };
