@@ -80,15 +80,19 @@ async function quantized(model: tf.LayersModel, options: QuantizeOptions): Promi
 }
 
 describe("saveSlim / loadSlim round trips (bit-exact weights, same topology and outputs)", () => {
-  const mnist = tf.randomUniform([4, 784], 0, 1, "float32", 1);
-  const images = tf.randomUniform([2, 10, 10, 1], 0, 1, "float32", 2);
-  const rgb = tf.randomUniform([2, 8, 8, 3], 0, 1, "float32", 3);
-  const vec = tf.randomNormal([4, 8], 0, 1, "float32", 4);
+  let mnist: tf.Tensor;
+  let images: tf.Tensor;
+  let rgb: tf.Tensor;
+  let vec: tf.Tensor;
 
   before(async () => {
     await tf.setBackend("cpu");
     setHost(textHost(() => undefined));
     dir = await tmpDir();
+    mnist = tf.randomUniform([4, 784], 0, 1, "float32", 1);
+    images = tf.randomUniform([2, 10, 10, 1], 0, 1, "float32", 2);
+    rgb = tf.randomUniform([2, 8, 8, 3], 0, 1, "float32", 3);
+    vec = tf.randomNormal([4, 8], 0, 1, "float32", 4);
   });
   after(async () => {
     tf.dispose([mnist, images, rgb, vec]);
