@@ -72,10 +72,10 @@ function float32Bytes(values: ArrayLike<number>): Uint8Array {
 }
 
 /** The linear parameters in the most compact form that reproduces them exactly (container.ts ValuesSpec). */
-function linearCoded(q: QuantizedTensor, d: QuantizedTensor["decoding"] & { kind: "linear" }): Coded {
+function linearCoded(q: QuantizedTensor, d: QuantizedTensor["decoding"] & { kind: "linear" }, axes: [number, number] | null): Coded {
   const { scale, min, zeroPoint } = d;
   const C = scale.length;
-  const base = { type: "linear" as const, bits: q.bits, axes: d.axis === undefined ? null : ([d.axis, d.axis + 1] as [number, number]) };
+  const base = { type: "linear" as const, bits: q.bits, axes };
   const alpha = q.scheme === "binary" ? { k: 2, z: 0.5 } : q.scheme === "ternary" ? { k: 1, z: 1 } : undefined;
   if (alpha && Array.from(scale).every((s, c) => Object.is(-min[c], f32(-min[c])) && Object.is(s, alpha.k * -min[c]) && Object.is(min[c], -(alpha.z * s)))) {
     return { values: { ...base, params: "alpha", alphaScale: alpha.k, alphaZero: alpha.z }, params: float32Bytes(Array.from(min, (m) => -m)), codes: q.codes, bits: q.bits, scheme: q.scheme };
@@ -102,15 +102,29 @@ function linearCoded(q: QuantizedTensor, d: QuantizedTensor["decoding"] & { kind
   return { values: { ...base, params: "scale-min" }, params, codes: q.codes, bits: q.bits, scheme: q.scheme };
 }
 
+/**
+ * The axes a linear decoding's channel index runs over (quantized.ts): one
+ * channel for a per-tensor decoding; `axis` alone when there are
+ * shape[axis] scales; `axis` and every axis after it, flattened, when
+ * there are that many (a depthwise kernel [kh, kw, in, m] per output
+ * channel: axes 2–3).
+ */
+function channelAxes(name: string, q: QuantizedTensor, d: QuantizedTensor["decoding"] & { kind: "linear" }): [number, number] | null {
+  const C = d.scale.length;
+  if (d.axis === undefined && C === 1) return null;
+  const a = d.axis ?? -1;
+  if (a >= 0 && a < q.shape.length) {
+    if (C === q.shape[a]) return [a, a + 1];
+    if (C === elementCount(q.shape.slice(a))) return [a, q.shape.length];
+  }
+  throw new SlimlabError("E_MODEL", `saveSlim: weight ${name} of shape [${q.shape}] has ${C} scales along axis ${d.axis}, which fit neither that axis nor the axes from it on; re-run quantize on it`);
+}
+
 function codedOf(name: string, values: Float32Array, q: QuantizedTensor | undefined): Coded {
   if (q === undefined) return { values: { type: "float32" }, params: new Uint8Array(0), codes: new Uint32Array(values.buffer, values.byteOffset, values.length), bits: 32, scheme: "none" };
   const d = q.decoding;
   if (d.kind === "float16") return { values: { type: "float16" }, params: new Uint8Array(0), codes: q.codes, bits: 16, scheme: q.scheme };
-  if (d.kind === "linear") {
-    const channels = d.axis === undefined ? 1 : q.shape[d.axis];
-    if (d.scale.length !== channels) throw new SlimlabError("E_MODEL", `saveSlim: weight ${name} has ${d.scale.length} scales for ${channels} channels; re-run quantize on it`);
-    return linearCoded(q, d);
-  }
+  if (d.kind === "linear") return linearCoded(q, d, channelAxes(name, q, d));
   if (d.codebook.length > 2 ** q.bits || d.codebook.length === 0) {
     throw new SlimlabError("E_MODEL", `saveSlim: weight ${name} has a codebook of ${d.codebook.length} entries for ${q.bits}-bit codes; re-run quantize on it`);
   }

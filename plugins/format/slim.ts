@@ -8,23 +8,23 @@
  * build.ts, which use no Node built-ins so a browser loader can reuse them.
  */
 import * as tf from "@tensorflow/tfjs";
-import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import * as path from "path";
 import { fileURLToPath } from "url";
-import { SlimlabError, isSlimlabError, show, suggestion } from "../core/errors";
+import { SlimlabError, show, suggestion } from "../core/errors";
 import { quantizedWeights } from "../quantize/apply";
 import { registerQuantizeLayers } from "../quantize/fake-quant";
 import { restoreDepthMultipliers } from "../toolkit/clone";
 import { requireModel } from "../toolkit/layers";
-import { SlimHeader, TensorEntry, assembleSlim, parseSlim } from "./container";
+import { assertReplaceable, isSlimlabFile, writeFileAtomic } from "../toolkit/safe-write";
+import { MAGIC, SlimHeader, TensorEntry, assembleSlim, parseSlim } from "./container";
 import { buildModel } from "./build";
 import { decodeTensor } from "./decode";
 import { encodeTensor } from "./encode";
 
 /** Options of saveSlim. */
 export interface SlimSaveOptions {
-  /** Replace an existing file. Default false. */
+  /** Replace an existing file, when it is a .slim file (slimlab replaces only its own files). Default false. */
   force?: boolean;
   /** Huffman-code the codes (and the gaps of sparse tensors), as `%quantize --huffman` counts them. Default false. */
   huffman?: boolean;
@@ -94,47 +94,8 @@ async function artifactsOf(model: tf.LayersModel): Promise<tf.io.ModelArtifacts>
   return a;
 }
 
-/** Fails when `target` exists (without force) or is a directory. */
-async function checkTarget(target: string, force: boolean, fn: string): Promise<void> {
-  const stat = await fs.stat(target).catch(() => undefined);
-  if (stat === undefined) return;
-  if (stat.isDirectory()) throw new SlimlabError("E_FILE", `${fn}: ${show(target)} is a directory; pass a file path such as ${show(path.join(target, "model.slim"))}`);
-  if (!force) throw new SlimlabError("E_FILE", `${fn}: ${show(target)} exists; pass {force: true} to replace it, or choose another path`);
-}
-
-/**
- * Writes `bytes` to `target` atomically: a temporary file beside it, then a
- * rename (with force) or a hard link that fails if `target` appeared
- * meanwhile. The one place that writes .slim files, so it can move to a
- * shared atomic writer later.
- */
-async function writeFileAtomic(target: string, bytes: Uint8Array, force: boolean, fn: string): Promise<void> {
-  const dir = path.dirname(target);
-  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${randomBytes(6).toString("hex")}`);
-  try {
-    await fs.mkdir(dir, { recursive: true });
-    const fh = await fs.open(tmp, "wx");
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    if (force) await fs.rename(tmp, target);
-    else {
-      await fs.link(tmp, target).catch(async (e: NodeJS.ErrnoException) => {
-        if (e.code === "EEXIST") throw new SlimlabError("E_FILE", `${fn}: ${show(target)} exists; pass {force: true} to replace it, or choose another path`);
-        await checkTarget(target, false, fn); // a file system without hard links: check, then rename
-        await fs.rename(tmp, target);
-      });
-    }
-  } catch (e) {
-    if (isSlimlabError(e)) throw e;
-    throw new SlimlabError("E_FILE", `${fn}: cannot write ${show(target)}: ${(e as Error).message}`);
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
-}
+/** A file may be replaced (with force) only when it is a .slim file: slimlab's own. */
+const ownSlim = (file: string) => isSlimlabFile(file, MAGIC);
 
 /** Index of the first element whose bits differ, or −1. */
 function firstDifference(a: Float32Array, b: Float32Array): number {
@@ -149,14 +110,15 @@ function firstDifference(a: Float32Array, b: Float32Array): number {
  * encoding its quantization recorded (codes, scales or codebook; pruned
  * zeros by relative index), unquantized weights as float32. Every section
  * is decoded again before writing and must give the model's values bit for
- * bit; the file is written atomically.
+ * bit; the file is written atomically (toolkit/safe-write.ts).
  *
  * @param model a built model, typically `quantize(...).model`
  * @param file path of the .slim file to write
  * @param options force, huffman, sparse ({@link SlimSaveOptions})
  * @returns the path, the file's byte count, and its header and per-tensor bytes
- * @throws SlimlabError E_FILE when the file exists (without force) or
- *   cannot be written; E_MODEL when a weight is not float32 or no longer
+ * @throws SlimlabError E_FILE when the file exists (without force; with
+ *   force, when it is not a .slim file), is a protected place, or cannot be
+ *   written; E_MODEL when a weight is not float32 or no longer
  *   matches its recorded quantization; E_ARG for bad options;
  *   E_TYPE/E_MODEL for a bad model
  * @example
@@ -170,7 +132,7 @@ export async function saveSlim(model: tf.LayersModel, file: string, options: Sli
   const opts = checkOptions(options, fn);
   if (typeof file !== "string" || file === "") throw new SlimlabError("E_ARG", `${fn}: file must be a path such as "out/model.slim", received ${show(file)}`);
   const target = path.resolve(file);
-  await checkTarget(target, opts.force, fn);
+  await assertReplaceable(target, { fn, force: opts.force, kind: "file", ownedIf: ownSlim });
   const artifacts = await artifactsOf(m);
   const specs = artifacts.weightSpecs ?? [];
   const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
@@ -205,7 +167,7 @@ export async function saveSlim(model: tf.LayersModel, file: string, options: Sli
   if (artifacts.trainingConfig != null) header.trainingConfig = artifacts.trainingConfig;
   if (artifacts.userDefinedMetadata != null) header.userDefinedMetadata = artifacts.userDefinedMetadata;
   const { bytes, headerBytes } = assembleSlim(header, sections);
-  await writeFileAtomic(target, bytes, opts.force, fn);
+  await writeFileAtomic(target, bytes, { fn, force: opts.force, ownedIf: ownSlim });
   return {
     path: target,
     bytes: bytes.length,

@@ -11,6 +11,7 @@ import { quantizeLinear } from "../../../plugins/quantize/linear";
 import { paramBits, tensorBits } from "../../../plugins/quantize/metrics";
 import { quantizePow2 } from "../../../plugins/quantize/pow2";
 import { QuantizedTensor } from "../../../plugins/quantize/quantized";
+import { quantizeTensor } from "../../../plugins/quantize/quantizer";
 import { sparseBits } from "../../../plugins/quantize/sparse-size";
 import { firstBitDifference, prunedValues } from "./helpers";
 
@@ -126,15 +127,15 @@ describe("format encodings: hand-counted bytes", () => {
     assert.strictEqual(sparseBits(q, "fc/kernel", true).huffmanBits, 64 + 64);
   });
 
-  it("depthwise per output channel: a [3, 3, 2, 2] kernel with one scale per (input, multiplier) pair, axes [2, 4)", () => {
-    // The values of a depthwise kernel [kh, kw, C, m] grouped by output channel c·m + j are those of the
-    // same data seen as [kh, kw, C·m] grouped along axis 2; the file states the grouping as axes 2–3.
+  it("depthwise per output channel: a [3, 3, 2, 2] kernel has 2 × 2 scales, stored as channel axes 2–3", () => {
     const v = prunedValues(36, 1, 5).map((x, i) => x * (1 + (i % 4)));
-    const q = quantizeLinear(v, [3, 3, 4], { bits: 4, mode: "symmetric", axis: 2 });
-    const { entry, section } = encodeTensor("dw/depthwise_kernel", [3, 3, 4], q.values, q, FIXED);
+    const q = quantizeTensor(v, [3, 3, 2, 2], { scheme: "symmetric", bits: 4, perChannel: true, init: "linear" }, 2);
+    const { entry, section } = roundTrip("dw/depthwise_kernel", [3, 3, 2, 2], q, FIXED);
+    assert.deepStrictEqual(entry.values, { type: "linear", bits: 4, axes: [2, 4], params: "scale-zero" });
     assert.strictEqual(section.length, 4 * 8 + 36 / 2);
-    const asDepthwise: TensorEntry = { ...entry, shape: [3, 3, 2, 2], length: section.length, values: { ...entry.values, axes: [2, 4] } as TensorEntry["values"] };
-    assert.strictEqual(firstBitDifference(decodeTensor(asDepthwise, section, "t"), q.values), -1);
+    // Stored per input channel (2 scales, axis 2 alone) the same file format gives axes 2–2.
+    const perInput = quantizeLinear(v, [3, 3, 2, 2], { bits: 4, mode: "symmetric", axis: 2 });
+    assert.deepStrictEqual(roundTrip("dw/depthwise_kernel", [3, 3, 2, 2], perInput, FIXED).entry.values, { type: "linear", bits: 4, axes: [2, 3], params: "scale-zero" });
   });
 
   it("scales that no compact form reproduces are stored as float64 scale and min", () => {

@@ -48,18 +48,25 @@ describe("saveSlim / loadSlim errors", () => {
   });
 
   it("an existing file needs force; with force it is replaced atomically and no temporary file stays", async () => {
-    await assertRejects(saveSlim(model, file), "E_FILE", `saveSlim: ${q(file)} exists; pass {force: true} to replace it, or choose another path`, { oneLine: true });
+    await assertRejects(saveSlim(model, file), "E_FILE", `saveSlim: file ${q(file)} exists; pass --force (force: true) to replace it, or choose another file name`, { oneLine: true });
     const other = (await quantize(smallModel(), { scheme: "affine", bits: 8 })).model;
     const r = await saveSlim(other, file, { force: true });
     assert.strictEqual((await fs.stat(file)).size, r.bytes);
     assertSameWeights(other, await loadSlim(file));
     await saveSlim(model, file, { force: true });
-    assert.deepStrictEqual((await fs.readdir(dir)).filter((f) => f.includes(".tmp-")), []);
+    assert.deepStrictEqual((await fs.readdir(dir)).filter((f) => f.includes("tmp")), []);
     other.dispose();
   });
 
+  it("force replaces only a .slim file, never a file slimlab did not write", async () => {
+    const notes = path.join(dir, "notes.slim");
+    await fs.writeFile(notes, "my notes");
+    await assertRejects(saveSlim(model, notes, { force: true }), "E_FILE", `saveSlim: file ${q(notes)} was not written by slimlab; --force only replaces a file slimlab wrote, so choose a new file name, or delete this one by hand`);
+    assert.strictEqual(await fs.readFile(notes, "utf8"), "my notes");
+  });
+
   it("a directory as target, bad options, a bad path argument", async () => {
-    await assertRejects(saveSlim(model, dir), "E_FILE", `saveSlim: ${q(dir)} is a directory; pass a file path such as ${q(path.join(dir, "model.slim"))}`);
+    await assertRejects(saveSlim(model, dir), "E_FILE", `saveSlim: ${q(dir)} is a directory, not a file; choose a file path`);
     await assertRejects(saveSlim(model, path.join(dir, "x.slim"), { huffmann: true } as never), "E_ARG", 'saveSlim: unknown option "huffmann" (did you mean huffman?); allowed: force, huffman, sparse');
     await assertRejects(saveSlim(model, path.join(dir, "x.slim"), { huffman: "yes" } as never), "E_ARG", 'saveSlim: option huffman must be true or false, received "yes"');
     await assertRejects(saveSlim(model, "" as string), "E_ARG", 'saveSlim: file must be a path such as "out/model.slim", received ""');

@@ -8,6 +8,8 @@ import { quantizedWeights } from "../../../plugins/quantize/apply";
 import { quantize, QuantizeOptions } from "../../../plugins/quantize/quantize";
 import { sparseBits } from "../../../plugins/quantize/sparse-size";
 import { setHost, textHost } from "../../../plugins/core/host";
+import { prune } from "../../../plugins/prune/prune";
+import { getMasks } from "../../../plugins/toolkit/masks";
 import { assertSameWeights, prunedValues, setWeight, tmpDir } from "./helpers";
 
 const init = (seed: number) => tf.initializers.glorotUniform({ seed });
@@ -164,8 +166,10 @@ describe("saveSlim / loadSlim round trips (bit-exact weights, same topology and 
     const m = await quantized(depthwiseNet(), { scheme: "symmetric", bits: 8, perChannel: true });
     const { saved, loaded } = await roundTrip(m, "dw.slim", {}, rgb);
     const dw = saved.tensors.find((t) => t.name === "dw/depthwise_kernel");
-    // [3, 3, 3, 2]: the quantizer's channel axis for depthwise kernels is 2 (input channels).
-    assert.deepStrictEqual([dw?.values, dw?.bytes], ["linear 8-bit per channel (axes 2–2)", 54 + 3 * 8]);
+    // [3, 3, 3, 2]: one scale and zero point per output channel (3 inputs × 2), axes 2–3 flattened.
+    assert.deepStrictEqual([dw?.values, dw?.bytes], ["linear 8-bit per channel (axes 2–3)", 54 + 6 * 8]);
+    const sep = saved.tensors.find((t) => t.name === "sep/depthwise_kernel");
+    assert.strictEqual(sep?.values, "linear 8-bit per channel (axes 2–3)");
     loaded.dispose();
   });
 
@@ -191,6 +195,20 @@ describe("saveSlim / loadSlim round trips (bit-exact weights, same topology and 
     assert.ok(sparse.saved.bytes < plain.saved.bytes / 5, `${sparse.saved.bytes} vs ${plain.saved.bytes}`);
     plain.loaded.dispose();
     sparse.loaded.dispose();
+  });
+
+  it("a pruned model's masks come back with it (userDefinedMetadata), as from model.json", async () => {
+    const pruned = (await prune(zoo.lenet300100({ seed: 3 }), { sparsity: 0.9, report: false })).model;
+    const m = await quantized(pruned, { scheme: "kmeans", bits: 4 });
+    const names = [...getMasks(m).keys()].sort();
+    assert.ok(names.length >= 3, `masks ${names}`);
+    const { loaded } = await roundTrip(m, "masked.slim", { huffman: true }, mnist);
+    assert.deepStrictEqual([...getMasks(loaded).keys()].sort(), names);
+    for (const name of names) {
+      const [a, b] = [getMasks(m).get(name) as tf.Tensor, getMasks(loaded).get(name) as tf.Tensor];
+      assert.deepStrictEqual(Array.from(b.dataSync()), Array.from(a.dataSync()), name);
+    }
+    loaded.dispose();
   });
 
   it("a partly quantized model: kmeans on one layer (layers option), float32 elsewhere", async () => {
