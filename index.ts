@@ -28,6 +28,7 @@ export * from "./plugins/measure/index";
 export * from "./plugins/quantize/index";
 export * from "./plugins/prune/index";
 export * from "./plugins/distill/index";
+export * from "./plugins/format/index";
 export { loadMnist } from "./plugins/data/mnist";
 export * as zoo from "./plugins/models/zoo";
 export { train, evaluate } from "./plugins/toolkit/train";

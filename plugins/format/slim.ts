@@ -1,0 +1,223 @@
+/**
+ * saveSlim / loadSlim: a model in one .slim file (docs/slim-format.md),
+ * its quantized weights stored as their codes, so the file is as small as
+ * slimlab's size accounting says.
+ *
+ * This is the thin Node layer: files, URLs and the model. Encoding is
+ * encode.ts; checking and decoding are container.ts, decode.ts and
+ * build.ts, which use no Node built-ins so a browser loader can reuse them.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { promises as fs } from "fs";
+import * as path from "path";
+import { fileURLToPath } from "url";
+import { SlimlabError, show, suggestion } from "../core/errors";
+import { quantizedWeights } from "../quantize/apply";
+import { registerQuantizeLayers } from "../quantize/fake-quant";
+import { restoreDepthMultipliers } from "../toolkit/clone";
+import { requireModel } from "../toolkit/layers";
+import { assertReplaceable, isSlimlabFile, writeFileAtomic } from "../toolkit/safe-write";
+import { MAGIC, SlimHeader, TensorEntry, assembleSlim, parseSlim } from "./container";
+import { buildModel } from "./build";
+import { decodeTensor } from "./decode";
+import { encodeTensor } from "./encode";
+
+/** Options of saveSlim. */
+export interface SlimSaveOptions {
+  /** Replace an existing file, when it is a .slim file (slimlab replaces only its own files). Default false. */
+  force?: boolean;
+  /** Huffman-code the codes (and the gaps of sparse tensors), as `%quantize --huffman` counts them. Default false. */
+  huffman?: boolean;
+  /**
+   * Also store kernels that have zeros but no pruned-zero mask (float32
+   * weights, linear codes) in relative-index CSR when that is smaller, as
+   * `%size`'s sparse column counts them. Default false: only quantized
+   * tensors whose pruned zeros have no code are sparse.
+   */
+  sparse?: boolean;
+}
+
+/** One tensor of a saved file. */
+export interface SlimTensorInfo {
+  name: string;
+  shape: number[];
+  /** How it was quantized: "kmeans", "affine", ..., or "none". */
+  scheme: string;
+  /** e.g. "codebook 6-bit", "linear 4-bit per channel", "float32". */
+  values: string;
+  /** "dense", "dense-huffman", "csr" or "csr-huffman". */
+  layout: string;
+  /** Bytes of its section in the payload. */
+  bytes: number;
+}
+
+/** What saveSlim wrote. */
+export interface SlimSaveResult {
+  /** Absolute path of the file. */
+  path: string;
+  /** Size of the file: headerBytes + the tensors' bytes. */
+  bytes: number;
+  /** Preamble + JSON header (topology and tensor table). */
+  headerBytes: number;
+  tensors: SlimTensorInfo[];
+}
+
+const SAVE_KEYS = ["force", "huffman", "sparse"];
+
+function checkOptions(options: SlimSaveOptions, fn: string): Required<SlimSaveOptions> {
+  if (typeof options !== "object" || options === null) throw new SlimlabError("E_ARG", `${fn}: options must be an object, received ${show(options)}`);
+  for (const [k, v] of Object.entries(options)) {
+    if (!SAVE_KEYS.includes(k)) throw new SlimlabError("E_ARG", `${fn}: unknown option ${show(k)}${suggestion(k, SAVE_KEYS)}; allowed: ${SAVE_KEYS.join(", ")}`);
+    if (v !== undefined && typeof v !== "boolean") throw new SlimlabError("E_ARG", `${fn}: option ${k} must be true or false, received ${show(v)}`);
+  }
+  return { force: options.force === true, huffman: options.huffman === true, sparse: options.sparse === true };
+}
+
+function describe(e: TensorEntry): string {
+  const v = e.values;
+  if (v.type === "float32" || v.type === "float16") return v.type;
+  if (v.type === "codebook") return `codebook ${v.bits}-bit (${v.size} entries)`;
+  return `linear ${v.bits}-bit ${v.axes === null ? "per tensor" : `per channel (axes ${v.axes[0]}–${v.axes[1] - 1})`}`;
+}
+
+/** The artifacts model.save hands over: topology (depth multipliers restored), weight specs and float32 data. */
+async function artifactsOf(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let captured: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      captured = a;
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
+    })
+  );
+  const a = captured as tf.io.ModelArtifacts;
+  restoreDepthMultipliers(a.modelTopology, model);
+  return a;
+}
+
+/** A file may be replaced (with force) only when it is a .slim file: slimlab's own. */
+const ownSlim = (file: string) => isSlimlabFile(file, MAGIC);
+
+/** Index of the first element whose bits differ, or −1. */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return x.length === y.length ? -1 : x.length;
+}
+
+/**
+ * Saves a model as one .slim file: the topology, and every weight in the
+ * encoding its quantization recorded (codes, scales or codebook; pruned
+ * zeros by relative index), unquantized weights as float32. Every section
+ * is decoded again before writing and must give the model's values bit for
+ * bit; the file is written atomically (toolkit/safe-write.ts).
+ *
+ * @param model a built model, typically `quantize(...).model`
+ * @param file path of the .slim file to write
+ * @param options force, huffman, sparse ({@link SlimSaveOptions})
+ * @returns the path, the file's byte count, and its header and per-tensor bytes
+ * @throws SlimlabError E_FILE when the file exists (without force; with
+ *   force, when it is not a .slim file), is a protected place, or cannot be
+ *   written; E_MODEL when a weight is not float32 or no longer
+ *   matches its recorded quantization; E_ARG for bad options;
+ *   E_TYPE/E_MODEL for a bad model
+ * @example
+ *   const r = await quantize(model, { scheme: "kmeans", bits: 5 });
+ *   const saved = await saveSlim(r.model, "out/lenet.slim", { huffman: true });
+ *   saved.bytes; // what `ls -l` shows
+ */
+export async function saveSlim(model: tf.LayersModel, file: string, options: SlimSaveOptions = {}): Promise<SlimSaveResult> {
+  const fn = "saveSlim";
+  const m = requireModel(model, fn);
+  const opts = checkOptions(options, fn);
+  if (typeof file !== "string" || file === "") throw new SlimlabError("E_ARG", `${fn}: file must be a path such as "out/model.slim", received ${show(file)}`);
+  const target = path.resolve(file);
+  await assertReplaceable(target, { fn, force: opts.force, kind: "file", ownedIf: ownSlim });
+  const artifacts = await artifactsOf(m);
+  const specs = artifacts.weightSpecs ?? [];
+  const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  const quantized = quantizedWeights(m);
+  for (const name of quantized.keys()) {
+    if (!specs.some((s) => s.name === name)) throw new SlimlabError("E_MODEL", `${fn}: model "${m.name}" records a quantized weight ${name} it does not have; re-run quantize on this model`);
+  }
+  const entries: TensorEntry[] = [];
+  const sections: Uint8Array[] = [];
+  let offset = 0;
+  for (const spec of specs) {
+    if (spec.dtype !== "float32") throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} has dtype ${spec.dtype}; .slim stores float32 weights only`);
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(data, offset, n);
+    offset += 4 * n;
+    const q = quantized.get(spec.name);
+    const { entry, section } = encodeTensor(spec.name, spec.shape, values, q, opts);
+    let back: Float32Array;
+    try {
+      back = decodeTensor({ ...entry, offset: 0, length: section.length }, section, "(check)");
+    } catch (e) {
+      throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} does not decode back from its ${entry.layout.type} section (${(e as Error).message}); save this model with saveModel and report the bug`);
+    }
+    const at = firstDifference(back, values);
+    if (at >= 0) {
+      throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} holds ${values[at]} at index ${at} but its recorded quantization decodes to ${back[at]}; the weights changed after quantize: quantize again, or save with saveModel`);
+    }
+    entries.push(entry);
+    sections.push(section);
+  }
+  const header: SlimHeader = { generator: "slimlab", modelTopology: artifacts.modelTopology, tensors: entries };
+  if (artifacts.trainingConfig != null) header.trainingConfig = artifacts.trainingConfig;
+  if (artifacts.userDefinedMetadata != null) header.userDefinedMetadata = artifacts.userDefinedMetadata;
+  const { bytes, headerBytes } = assembleSlim(header, sections);
+  await writeFileAtomic(target, bytes, { fn, force: opts.force, ownedIf: ownSlim });
+  return {
+    path: target,
+    bytes: bytes.length,
+    headerBytes,
+    tensors: entries.map((e) => ({ name: e.name, shape: e.shape, scheme: e.scheme, values: describe(e), layout: e.layout.type, bytes: e.length })),
+  };
+}
+
+/** The bytes of a path, file:// URL or http(s):// URL. */
+async function readSource(source: string, fn: string): Promise<Uint8Array> {
+  if (/^https?:\/\//i.test(source)) {
+    let res: Response;
+    try {
+      res = await fetch(source);
+    } catch (e) {
+      const cause = (e as { cause?: { message?: string } }).cause?.message;
+      throw new SlimlabError("E_FILE", `${fn}: cannot fetch ${show(source)}: ${cause ?? (e as Error).message}`);
+    }
+    if (!res.ok) throw new SlimlabError("E_FILE", `${fn}: ${show(source)} answered HTTP ${res.status} ${res.statusText}; check the URL`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  try {
+    return await fs.readFile(/^file:/i.test(source) ? fileURLToPath(source) : source);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "it is a directory, not a .slim file" : err.message;
+    throw new SlimlabError("E_FILE", `${fn}: cannot read ${show(source)}: ${why}`);
+  }
+}
+
+/**
+ * Loads a model saved by saveSlim. Its weights are bit-identical to the
+ * (dequantized) model that was saved. Models with activation FakeQuant
+ * layers load as they are: the layer class is registered here.
+ *
+ * @param source a path, a file:// URL or an http(s):// URL
+ * @returns the model (compiled only if the file carries a training config)
+ * @throws SlimlabError E_FILE naming the file and the problem when it
+ *   cannot be read or is truncated, damaged (checksums), of another
+ *   version, or not a .slim file; E_ARG when `source` is not a string
+ * @example
+ *   const m = await loadSlim("out/lenet.slim");
+ *   const w = await loadSlim("https://example.org/models/lenet.slim");
+ */
+export async function loadSlim(source: string): Promise<tf.LayersModel> {
+  const fn = "loadSlim";
+  if (typeof source !== "string" || source === "") throw new SlimlabError("E_ARG", `${fn}: source must be a path or a file:// or http(s):// URL, received ${show(source)}`);
+  const bytes = await readSource(source, fn);
+  const label = show(source);
+  const file = parseSlim(bytes, label);
+  registerQuantizeLayers();
+  return buildModel(tf, file, label);
+}
