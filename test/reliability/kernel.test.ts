@@ -175,6 +175,16 @@ describe("reliability: the kernel over ZeroMQ never dies, never hangs", function
       await stillAlive();
     });
 
+    it("%bench stops at its next step, and the rest of the cell does not run", async () => {
+      await value('import * as tf from "@tensorflow/tfjs";\nconst bm = tf.sequential({ layers: [tf.layers.dense({ units: 256, inputShape: [256], activation: "relu" }), tf.layers.dense({ units: 10 })] });\nlet afterBench = 0;');
+      const id = await k.startExecute("%bench bm --runs 100000 --batch 1,8,32\nafterBench = 1;");
+      const { reply, ms } = await interruptCell(id, 1000);
+      assert.equal(reply.content.ename, "KeyboardInterrupt", JSON.stringify(reply.content));
+      assert.ok(ms < 5000, `took ${ms} ms`);
+      assert.equal(await value("afterBench"), "0");
+      await stillAlive();
+    });
+
     it("a loop of fits in one cell does not start another fit after the interrupt", async () => {
       const id = await k.startExecute("let rounds = 0;\nfor (let i = 0; i < 100000; i++) { await fm.fit(fx, fy, { epochs: 1, batchSize: 64, verbose: 0 }); rounds++; }");
       const { reply } = await interruptCell(id, 1000);
@@ -200,6 +210,67 @@ describe("reliability: the kernel over ZeroMQ never dies, never hangs", function
     assert.equal(reply.content.ename, "MemoryError", JSON.stringify(reply.content));
     assert.match(String(reply.content.evalue), /^a tensor of 4\.0 GiB does not fit in the wasm backend's memory \(at most 4\.0 GiB; the heap holds [\d.]+ [KMG]iB already\)/);
     await stillAlive();
+  });
+
+  describe("files and models: nothing lost, nothing left", () => {
+    /** Every file under `dir` with its bytes, for a before/after comparison. */
+    function snapshot(dir: string): Record<string, string> {
+      const out: Record<string, string> = {};
+      for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true } as never) as unknown as fs.Dirent[]) {
+        const full = path.join((e as unknown as { path: string }).path ?? dir, e.name);
+        if (e.isFile()) out[path.relative(dir, full)] = fs.readFileSync(full).toString("base64");
+      }
+      return out;
+    }
+
+    it("%quantize --save . --force and --save .. --force in a notebook folder delete nothing", async () => {
+      // The kernel's working directory is `tmp`: make it look like a notebook folder.
+      fs.writeFileSync(path.join(tmp, "analysis.ipynb"), '{"cells": []}');
+      fs.mkdirSync(path.join(tmp, "data"), { recursive: true });
+      fs.writeFileSync(path.join(tmp, "data", "digits.csv"), "1,2,3\n");
+      const before = snapshot(tmp);
+      const parentBefore = fs.readdirSync(path.dirname(tmp)).includes(path.basename(tmp));
+      await value('import * as tf from "@tensorflow/tfjs";\nconst qm = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [3] })] });');
+      for (const target of [".", ".."]) {
+        const { reply } = await k.execute(`%quantize qm --bits 8 --save ${target} --force`);
+        assert.equal(reply.content.status, "error", `--save ${target} --force must be refused`);
+        assert.match(String(reply.content.evalue), /never replaces|working directory|ancestor/);
+      }
+      assert.deepEqual(snapshot(tmp), before, "the notebook folder is byte for byte as it was");
+      assert.ok(parentBefore && fs.existsSync(tmp));
+      await stillAlive();
+    });
+
+    it("a failing %quantize --inplace leaves the model's weights as they were, and no tensor behind", async () => {
+      const bytes = "qm.getWeights().map((w) => Array.from(w.dataSync()).join(\",\")).join(\"|\")";
+      const w0 = await value(bytes);
+      const n0 = await value("tf.memory().numTensors");
+      fs.writeFileSync(path.join(tmp, "a-file"), "not a folder");
+      const { reply } = await k.execute("%quantize qm --bits 4 --inplace --save a-file/out");
+      assert.equal(reply.content.status, "error");
+      assert.equal(await value(bytes), w0);
+      assert.equal(await value("tf.memory().numTensors"), n0);
+    });
+
+    it("every magic's failure path leaves the tensor count as it was", async () => {
+      await value('import * as tf from "@tensorflow/tfjs";\nconst lm = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [3] })] });\nconst lx = tf.randomNormal([16, 3]);\nconst ly = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3], "int32"), 4).toFloat();\nconst bad = tf.randomNormal([16, 5]);');
+      const failing = [
+        "%prune lm --sparsity 0.5 --data {{ xs: bad, ys: ly }} --epochs 1",
+        "%quantize lm --bits 4 --qat --data {{ xs: bad, ys: ly }} --epochs 1",
+        "%evaluate lm --data {{ xs: bad, ys: ly }}",
+        "%compare lm lm --data {{ xs: bad, ys: ly }} --runs 1 --warmup 0",
+        "%bench lm --batch 2000000000",
+        "%distill lm lm --data {{ xs: bad, ys: ly }} --epochs 1",
+      ];
+      for (const line of failing) {
+        const n0 = await value("tf.memory().numTensors");
+        const { reply } = await k.execute(line);
+        assert.equal(reply.content.status, "error", `${line} should fail`);
+        assert.notEqual(reply.content.ename, "UsageError", `${line} must fail while running, not at parsing`);
+        assert.equal(await value("tf.memory().numTensors"), n0, `${line} leaked tensors`);
+      }
+      await stillAlive();
+    });
   });
 
   it("the heartbeat answers during a 10 s synchronous cell", async () => {
