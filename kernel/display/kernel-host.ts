@@ -35,7 +35,7 @@ export class KernelHost implements Host {
     this.loader.newCell(identityOf(code, request));
   }
 
-  /** The cell ended: sends plotly.js again if the cell cleared the output that carried it and then showed figures. */
+  /** The cell ended: sends plotly.js again if figures were shown and, as far as the kernel knows, no output holds it any more. */
   endCell(): void {
     if (this.loader.endCell()) this.sendLoader();
   }

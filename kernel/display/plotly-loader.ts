@@ -13,7 +13,8 @@
  * live page keeps window.Plotly anyway, and a figure waits for a loader that
  * comes later in the document). A re-run is recognised by the cell's
  * JupyterLab/Notebook 7 cellId or, for frontends that send none (classic
- * Notebook), by the same code.
+ * Notebook), by the same code. Silent requests (a frontend's own queries)
+ * reach no output area: they neither carry the loader nor clear it.
  *
  * A cell that ends with a clear_output(wait) pending sends nothing at its end
  * (that output would apply the clear and blank the cell); whether printed
@@ -28,12 +29,15 @@ import { MimeBundle } from "../../plugins/core/host";
 export interface CellIdentity {
   cellId?: string;
   code?: string;
+  /** A silent execute_request: its outputs reach no output area. */
+  silent?: boolean;
 }
 
-/** The cellId (JupyterLab, Notebook 7: execute_request metadata) and code of a request, if `tag` is one. */
+/** The cellId (JupyterLab, Notebook 7: execute_request metadata), code and silence of a request, if `tag` is one. */
 export function identityOf(code: string, tag: unknown): CellIdentity {
-  const meta = (tag as { metadata?: { cellId?: unknown } } | undefined)?.metadata;
-  return { cellId: typeof meta?.cellId === "string" ? meta.cellId : undefined, code };
+  const msg = tag as { metadata?: { cellId?: unknown }; content?: { silent?: unknown } } | undefined;
+  const cellId = msg?.metadata?.cellId;
+  return { cellId: typeof cellId === "string" ? cellId : undefined, code, silent: msg?.content?.silent === true };
 }
 
 function sameCell(a: CellIdentity, b: CellIdentity): boolean {
@@ -57,6 +61,7 @@ export class LoaderTracker {
     this.current = id;
     this.lostHere = false;
     this.waitClearPending = false;
+    if (id.silent) return;
     if (this.carrier && sameCell(this.carrier.id, id)) {
       this.carrier = undefined;
       this.lostHere = true;
@@ -65,6 +70,7 @@ export class LoaderTracker {
 
   /** True when the loader must be sent right before this bundle (a display_data, a live display or the cell's result). */
   beforeOutput(bundle: MimeBundle): boolean {
+    if (this.current.silent) return false;
     if (this.waitClearPending) {
       this.waitClearPending = false;
       this.cleared();
@@ -78,12 +84,14 @@ export class LoaderTracker {
 
   /** The running cell sent clear_output. */
   clearOutput(wait: boolean): void {
+    if (this.current.silent) return;
     if (wait) this.waitClearPending = true;
     else this.cleared();
   }
 
   /** The cell ended: true when the loader must be sent now, as its last output. */
   endCell(): boolean {
+    if (this.current.silent) return false;
     if (this.waitClearPending) {
       // Printed text may have applied the clear, and an output sent now would apply it: let a later cell send the loader.
       if (this.carrier?.cell === this.cell) this.carrier = undefined;

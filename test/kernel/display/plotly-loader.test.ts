@@ -156,6 +156,15 @@ describe("kernel/display/plotly-loader (plotly.js once per notebook)", () => {
     }
   });
 
+  it("a silent request (a frontend's own query) neither carries the loader nor removes it", () => {
+    const { h, kinds } = host();
+    cell(h, () => h.display(fig("s")), "query", { content: { silent: true } });
+    cell(h, () => h.display(fig("a")), "cell A");
+    cell(h, () => h.clearOutput(false), "cell A", { content: { silent: true } });
+    cell(h, () => h.display(fig("b")), "cell B");
+    assert.deepEqual(kinds(), ["Figure: s (1 trace)", "loader", "Figure: a (1 trace)", "clear_output", "Figure: b (1 trace)"]);
+  });
+
   describe("a model frontend, random cells", () => {
     /** Output areas as Jupyter frontends keep them: clear_output(wait) clears when the next output arrives. */
     class Frontend {
