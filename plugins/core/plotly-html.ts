@@ -15,6 +15,7 @@ import * as path from "path";
 import { randomBytes } from "crypto";
 import { SlimlabError } from "./errors";
 import { MimeBundle } from "./host";
+import { escapeHtml } from "./table";
 
 /** The MIME type of a Plotly figure (plotly's JupyterLab and VS Code renderers). */
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
@@ -105,10 +106,6 @@ export function untrustedHint(env: NodeJS.ProcessEnv = process.env): string {
 
 const MISSING = "Chart not shown: plotly.js is missing from this notebook's outputs (the cell that carried it was cleared); run the notebook again (Kernel → Restart & Run All).";
 
-function escapeText(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
 /**
  * A figure's HTML fallback: a div with the untrusted hint, and a script that
  * replaces the hint by the chart once plotly.js is there.
@@ -120,7 +117,7 @@ export function figureHtml(figure: { data: unknown[]; layout: Record<string, unk
   // "<" escaped: the JSON may not end the script element early.
   const json = JSON.stringify(figure).replace(/</g, "\\u003c");
   return (
-    `<div id="${id}" style="height:${Number.isFinite(height) ? height : 420}px"><p style="font-family:sans-serif;color:#777">${escapeText(untrustedHint())}</p></div>` +
+    `<div id="${id}" style="height:${Number.isFinite(height) ? height : 420}px"><p style="font-family:sans-serif;color:#777">${escapeHtml(untrustedHint())}</p></div>` +
     `<script type="text/javascript">(function () {\n` +
     `  var el = document.getElementById("${id}");\n` +
     `  if (!el) return;\n` +
