@@ -127,7 +127,12 @@ describe("figures render in executed notebooks' HTML: nbconvert --execute and sl
     if (missing.length > 0) {
       const msg = `missing ${missing.join(", ")} (${INSTALL})`;
       if (process.env.CI === "true") throw new Error(`CI needs this test: ${msg}`);
-      this.test!.parent!.title += ` — SKIPPED: ${msg}`;
+      // Each skipped test says why (mocha prints a suite's title before its hooks run).
+      const mark = (suite: Mocha.Suite): void => {
+        suite.tests.forEach((t) => (t.title += ` — SKIPPED: ${msg}`));
+        suite.suites.forEach(mark);
+      };
+      mark(this.test!.parent!);
       this.skip();
     }
     chromium = found as string;
