@@ -119,7 +119,7 @@ export class CellRunner {
    */
   async run(code: string, count = 0, tag?: unknown): Promise<CellOutcome> {
     this.pages = [];
-    this.host.newCell();
+    this.host.newCell(code, tag);
     this.running = true;
     const scope = new CellScope(count, tag);
     this.scope = scope;
@@ -136,12 +136,13 @@ export class CellRunner {
       if (expansion.timeCell && res.timing) this.sink.stream("stdout", formatCpuWall(res.timing.cpu, res.timing.wall));
       if (!res.ok) return { ok: false, error: shiftColumns(res.error, expansion.firstLineShift), pages: this.pages };
       if (expansion.firstLineShift > 0) this.runtimeInScope = true;
-      return { ok: true, result: res.hasValue ? toMimeBundle(res.value) : undefined, pages: this.pages };
+      return { ok: true, result: res.hasValue ? this.host.result(toMimeBundle(res.value)) : undefined, pages: this.pages };
     } catch (e) {
       // A bug in slimlab, not in the cell: still report it in the cell, and keep going.
       logInternal(e);
       return { ok: false, error: { ename: "InternalError", evalue: String(e), traceback: [String((e as Error).stack ?? e)] }, pages: this.pages };
     } finally {
+      this.host.endCell();
       this.running = false;
     }
   }

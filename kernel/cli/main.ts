@@ -10,7 +10,7 @@ import { isSlimlabError, SlimlabError } from "../../plugins/core/errors";
 import { realExit } from "../guard";
 import { startKernel } from "../main";
 import { install, parseScope, uninstall } from "./install";
-import { collectNotebooks, runNotebookInProcess, runNotebooks } from "./runner";
+import { collectNotebooks, PROGRESS_PREFIX, runNotebookInProcess, runNotebooks } from "./runner";
 
 const USAGE = `usage:
   slimlab install [--user | --sys-prefix | --prefix P]
@@ -55,16 +55,25 @@ export async function main(argv: string[]): Promise<number> {
       const timeout = Number(takeOption(args, "--timeout") ?? (full ? "7200" : "1800"));
       if (!(timeout > 0)) throw new SlimlabError("E_ARG", `--timeout got ${timeout}; expected seconds > 0`);
       if (full) process.env.SLIMLAB_FULL = "1";
-      return runNotebooks(collectNotebooks(args.filter((a) => a !== "--full")), out, timeout, say);
+      const files = args.filter((a) => a !== "--full");
+      const unknown = files.find((a) => a.startsWith("--"));
+      if (unknown) throw new SlimlabError("E_ARG", `slimlab run: unknown option ${JSON.stringify(unknown)}; allowed: --out DIR, --timeout SECONDS, --full`);
+      return runNotebooks(collectNotebooks(files), out, timeout, say);
     }
     case "run-one": {
-      const r = await runNotebookInProcess(args[0], args[1]);
+      const r = await runNotebookInProcess(args[0], args[1], (n, of) => say(`${PROGRESS_PREFIX}${n}/${of}`));
       if (!r.ok) say(`cell ${(r.failedCell ?? 0) + 1} failed: ${r.error}`);
       return r.ok ? 0 : 1;
     }
-    default:
+    case undefined:
+    case "--help":
+    case "-h":
+    case "help":
       say(USAGE);
-      return cmd === undefined || cmd === "--help" || cmd === "-h" ? 0 : 2;
+      return 0;
+    default:
+      say(`slimlab: unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
+      return 2;
   }
 }
 

@@ -1,16 +1,19 @@
 /**
  * `slimlab run nb.ipynb ...`: executes notebooks cell by cell through the
  * same CellRunner and display path as the kernel, and writes the executed
- * notebooks (nbformat 4). Each notebook runs in a child process of its own
- * (a fresh namespace, a hard timeout); the first failing cell stops the run.
+ * notebooks (nbformat 4), signed as trusted with `jupyter trust` so that
+ * classic Notebook shows their charts. Each notebook runs in a child process
+ * of its own (a fresh namespace, a hard timeout); the first failing cell
+ * stops the run. While a notebook runs, stderr says which cell it is on.
  */
-import { spawnSync } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { SlimlabError } from "../../plugins/core/errors";
 import { CellRunner } from "../kernel";
 import { builtinsFor, prepare } from "../startup";
 import { packageRoot } from "../modules";
+import { trustNotebooks } from "./trust";
 
 type Output = Record<string, unknown> & { output_type: string };
 interface Cell {
@@ -59,9 +62,16 @@ export interface RunOneResult {
   seconds: number;
 }
 
-/** Executes one notebook in this process and writes the executed copy to `outFile`. */
-export async function runNotebookInProcess(file: string, outFile: string): Promise<RunOneResult> {
+/** The line a `run-one` child writes to stderr as each code cell starts; the parent turns it into a progress line. */
+export const PROGRESS_PREFIX = "slimlab-progress ";
+
+/**
+ * Executes one notebook in this process and writes the executed copy to `outFile`.
+ * @param onCell told as each code cell starts: its number among the code cells and their count
+ */
+export async function runNotebookInProcess(file: string, outFile: string, onCell: (n: number, of: number) => void = () => undefined): Promise<RunOneResult> {
   const nb = readNotebook(file);
+  const codeCells = nb.cells.filter((c) => c.cell_type === "code").length;
   const t0 = Date.now();
   let outputs: Output[] = [];
   let clearPending = false;
@@ -111,7 +121,8 @@ export async function runNotebookInProcess(file: string, outFile: string): Promi
     cell.outputs = outputs;
     cell.execution_count = ++count;
     if (src.trim() === "") continue;
-    const out = await runner.run(src);
+    onCell(count, codeCells);
+    const out = await runner.run(src, count);
     for (const text of out.pages) push({ output_type: "display_data", data: { "text/plain": text }, metadata: {} });
     if (out.result) push({ output_type: "execute_result", execution_count: count, data: out.result, metadata: {} });
     if (!out.ok && out.error) {
@@ -146,31 +157,115 @@ export function collectNotebooks(args: string[]): string[] {
   return files;
 }
 
+/** "02-acceleration-and-quantization-workflow.ipynb" → "02-acceleration-and-quan…": short enough for a progress line. */
+export function shortName(file: string, max = 24): string {
+  const name = path.basename(file).replace(/\.ipynb$/, "");
+  return name.length > max ? `${name.slice(0, max - 1)}…` : name;
+}
+
+/** 42 → "42s", 192 → "3m12s". */
+export function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+}
+
+/** How often a long cell is reported as still running. */
+export const HEARTBEAT_MS = 30_000;
+
+interface ChildOutcome {
+  code: number | null;
+  timedOut: boolean;
+  lastLine: string;
+}
+
+/** Runs `slimlab run-one file outFile`, turning its cell lines into progress lines on `log`. */
+function runChild(file: string, outFile: string, timeoutSec: number, log: (s: string) => void, heartbeatMs: number): Promise<ChildOutcome> {
+  const label = `[${shortName(file)}]`;
+  const t0 = Date.now();
+  const child = spawn(process.execPath, [path.join(packageRoot(), "bin", "slimlab.js"), "run-one", file, outFile], {
+    stdio: ["ignore", "inherit", "pipe"],
+    // As jupyter_server tells its kernels: the untrusted-figure hint names the file.
+    env: { ...process.env, JPY_SESSION_NAME: outFile },
+  });
+  let cell = "";
+  let lastReport = Date.now();
+  let lastLine = "";
+  let pending = "";
+  const report = (still: boolean) => {
+    lastReport = Date.now();
+    log(`${label} cell ${cell} (${duration((Date.now() - t0) / 1000)}${still ? ", still running" : ""})`);
+  };
+  const onLine = (line: string) => {
+    if (line.startsWith(PROGRESS_PREFIX)) {
+      cell = line.slice(PROGRESS_PREFIX.length).trim();
+      report(false);
+    } else if (line.trim() !== "") {
+      lastLine = line;
+    }
+  };
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => {
+    const parts = (pending + chunk).split("\n");
+    pending = parts.pop() ?? "";
+    parts.forEach(onLine);
+  });
+  const beat = setInterval(() => {
+    if (cell && Date.now() - lastReport >= heartbeatMs) report(true);
+  }, Math.min(heartbeatMs, 5000));
+  let timedOut = false;
+  const killer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, timeoutSec * 1000);
+  return new Promise((resolve) => {
+    child.on("error", (e) => {
+      lastLine = `could not run the notebook's process: ${e.message}`;
+    });
+    child.on("close", (code) => {
+      clearInterval(beat);
+      clearTimeout(killer);
+      if (pending) onLine(pending);
+      resolve({ code, timedOut, lastLine });
+    });
+  });
+}
+
 /**
  * Runs each notebook in a child process (`slimlab run-one`), in order,
- * stopping at the first failure. Returns the process exit code.
+ * stopping at the first failure, and signs the executed copies as trusted.
+ * Resolves to the process exit code.
  */
-export function runNotebooks(files: string[], outDir: string, timeoutSec: number, log: (s: string) => void): number {
+export async function runNotebooks(files: string[], outDir: string, timeoutSec: number, log: (s: string) => void, heartbeatMs = HEARTBEAT_MS): Promise<number> {
+  const untrusted: string[] = [];
+  let why = "";
+  const trust = (outFile: string): string => {
+    const t = trustNotebooks([outFile]);
+    if (t.trusted) return "trusted";
+    untrusted.push(outFile);
+    why = t.why;
+    return "not trusted";
+  };
+  const finish = (status: number): number => {
+    if (untrusted.length > 0) log(`not trusted: ${why}; classic Notebook hides their charts until you run: jupyter trust ${untrusted.join(" ")}`);
+    return status;
+  };
   for (const file of files) {
     const outFile = path.join(outDir, path.basename(file));
     const t0 = Date.now();
-    const child = spawnSync(process.execPath, [path.join(packageRoot(), "bin", "slimlab.js"), "run-one", file, outFile], {
-      stdio: ["ignore", "inherit", "pipe"],
-      encoding: "utf8",
-      timeout: timeoutSec * 1000,
-      killSignal: "SIGKILL",
-    });
+    // A copy left by an earlier run must not pass for this run's.
+    fs.rmSync(outFile, { force: true });
+    const r = await runChild(file, outFile, timeoutSec, log, heartbeatMs);
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
-    if (child.error || child.signal) {
+    if (r.timedOut) {
       log(`FAIL ${file}: timed out after ${timeoutSec} s (raise --timeout)`);
-      return 1;
+      return finish(1);
     }
-    if (child.status !== 0) {
-      log(`FAIL ${file} (${secs} s): ${child.stderr.trim().split("\n").pop()}`);
-      log(`     executed copy with the error: ${outFile}`);
-      return 1;
+    if (r.code !== 0) {
+      log(`FAIL ${file} (${secs} s): ${r.lastLine}`);
+      if (fs.existsSync(outFile)) log(`     executed copy with the error (${trust(outFile)}): ${outFile}`);
+      return finish(1);
     }
-    log(`ok   ${file} (${secs} s) -> ${outFile}`);
+    log(`ok   ${file} (${secs} s) -> ${outFile} (${trust(outFile)})`);
   }
-  return 0;
+  return finish(0);
 }

@@ -2,11 +2,14 @@
  * The Host (plugins/core/host.ts) a running kernel gives plugins: rich
  * outputs become display_data on iopub, progress bars are one display
  * updated in place (update_display_data with a display_id), and the signal
- * is aborted when the user interrupts the cell.
+ * is aborted when the user interrupts the cell. Before the first figure of a
+ * notebook it sends plotly.js in an output of its own (plotly-loader.ts).
  */
 import { randomBytes } from "crypto";
 import { Host, LiveDisplay, MimeBundle, Progress, ProgressEnd } from "../../plugins/core/host";
+import { plotlyLoaderBundle } from "../../plugins/core/plotly-html";
 import { escapeHtml } from "./format";
+import { identityOf, LoaderTracker } from "./plotly-loader";
 
 /** Publishes on iopub under the running cell; kernel.ts supplies it. */
 export type Publish = (msgType: "display_data" | "update_display_data" | "clear_output", content: Record<string, unknown>) => void;
@@ -19,12 +22,36 @@ export function newDisplayId(): string {
 
 export class KernelHost implements Host {
   private controller = new AbortController();
+  private readonly loader = new LoaderTracker();
 
   constructor(private readonly publish: Publish) {}
 
-  /** A fresh signal for the next cell. */
-  newCell(): void {
+  /**
+   * A fresh signal for the next cell.
+   * @param code the cell's code and `request` its execute_request (its cellId), to tell a re-run of the cell that carries plotly.js
+   */
+  newCell(code = "", request?: unknown): void {
     this.controller = new AbortController();
+    this.loader.newCell(identityOf(code, request));
+  }
+
+  /** The cell ended: sends plotly.js again if figures were shown and, as far as the kernel knows, no output holds it any more. */
+  endCell(): void {
+    if (this.loader.endCell()) this.sendLoader();
+  }
+
+  /** The cell's execute_result is about to be published: sends plotly.js first if it is the notebook's first figure. */
+  result(bundle: MimeBundle): MimeBundle {
+    this.beforeOutput(bundle);
+    return bundle;
+  }
+
+  private beforeOutput(bundle: MimeBundle): void {
+    if (this.loader.beforeOutput(bundle)) this.sendLoader();
+  }
+
+  private sendLoader(): void {
+    this.publish("display_data", { data: plotlyLoaderBundle(), metadata: {}, transient: {} });
   }
 
   /** Aborts the running cell's signal (interrupt). */
@@ -37,16 +64,19 @@ export class KernelHost implements Host {
   }
 
   display(bundle: MimeBundle): void {
+    this.beforeOutput(bundle);
     this.publish("display_data", { data: bundle, metadata: {}, transient: {} });
   }
 
   liveDisplay(bundle: MimeBundle): LiveDisplay {
     const id = newDisplayId();
+    this.beforeOutput(bundle);
     this.publish("display_data", { data: bundle, metadata: {}, transient: { display_id: id } });
     return { update: (b) => this.publish("update_display_data", { data: b, metadata: {}, transient: { display_id: id } }) };
   }
 
   clearOutput(wait: boolean): void {
+    this.loader.clearOutput(wait);
     this.publish("clear_output", { wait });
   }
 

@@ -21,5 +21,5 @@ export function showPruneResult(result: PruneResult, h: Host = host()): void {
   const text = `${result.note}${skipped}`;
   h.display({ "text/plain": text, "text/html": `<p>${escapeHtml(text)}</p>` });
   h.display(tableBundle(result.layers));
-  for (const fig of result.figures) h.display(plotlyBundle(fig, h));
+  for (const fig of result.figures) h.display(plotlyBundle(fig));
 }
