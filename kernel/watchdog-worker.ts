@@ -51,7 +51,9 @@ export const ACK_SLOT = 1;
 export const STOP_SLOT = 2;
 export const USED_KIB_SLOT = 3;
 export const LIMIT_KIB_SLOT = 4;
-export const SHARED_SLOTS = 5;
+/** Slot of `shared`: incremented by the main thread whenever a cell starts, so a late escalation cannot hit the next cell. */
+export const RUN_SLOT = 5;
+export const SHARED_SLOTS = 6;
 export const PHASE = { idle: 0, sync: 1, async: 2, callback: 3 } as const;
 
 /** How long the main thread gets to take an interrupt before its JavaScript is terminated. */
@@ -127,10 +129,12 @@ function main(): void {
 
   const interrupt = (frames: Uint8Array[]) => {
     const ack = Atomics.load(shared, ACK_SLOT);
+    const run = Atomics.load(shared, RUN_SLOT);
     post({ type: "interrupt", forced: false, frames });
     if (Atomics.load(shared, PHASE_SLOT) === PHASE.sync) process.kill(process.pid, "SIGINT");
     setTimeout(() => {
-      if (Atomics.load(shared, ACK_SLOT) !== ack) return;
+      // Handled, or that cell is over and another may be running: leave it alone.
+      if (Atomics.load(shared, ACK_SLOT) !== ack || Atomics.load(shared, RUN_SLOT) !== run) return;
       if (breakIn()) post({ type: "interrupt", forced: true, frames });
     }, ESCALATE_MS);
   };

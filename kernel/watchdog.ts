@@ -9,7 +9,7 @@ import { Worker } from "worker_threads";
 import { realTimers } from "./cell-scope";
 import * as v8 from "v8";
 import { KERNEL_NODE_FLAGS } from "./node-flags";
-import { ACK_SLOT, FromMain, LIMIT_KIB_SLOT, MemoryStop, PHASE, PHASE_SLOT, SHARED_SLOTS, STOP_SLOT, ToMain, USED_KIB_SLOT, WatchdogData } from "./watchdog-worker";
+import { ACK_SLOT, FromMain, LIMIT_KIB_SLOT, MemoryStop, PHASE, PHASE_SLOT, RUN_SLOT, SHARED_SLOTS, STOP_SLOT, ToMain, USED_KIB_SLOT, WatchdogData } from "./watchdog-worker";
 
 export type Phase = keyof typeof PHASE;
 
@@ -91,7 +91,8 @@ export class Watchdog {
 
   /** Records what the main thread is doing, for the next interrupt. */
   setPhase(phase: Phase): void {
-    Atomics.store(this.slots, PHASE_SLOT, PHASE[phase]);
+    const before = Atomics.exchange(this.slots, PHASE_SLOT, PHASE[phase]);
+    if (phase === "sync" && before === PHASE.idle) Atomics.add(this.slots, RUN_SLOT, 1);
   }
 
   /** Closes the thread's sockets (a live zmq socket in a thread aborts the process at exit). */
