@@ -5,9 +5,9 @@
  *     its fits are told to stop, and new timers or fits it tries to start
  *     afterwards do not run.
  *
- * The scope in force is, in this order: the cell whose timer callback is
- * running, the cell that is running, or else whichever of the two ran
- * last. This is tracked by hand rather than with AsyncLocalStorage on
+ * The scope in force is the cell whose timer callback is running, or else
+ * the cell that is running; late errors fall back to whichever of the two
+ * ran last (originScope). This is tracked by hand rather than with AsyncLocalStorage on
  * purpose: AsyncLocalStorage enables async hooks, and with async hooks on,
  * Node aborts the process when the watchdog terminates a microtask loop
  * (its callback scope finds the async-id stack the loop left behind).
@@ -87,8 +87,21 @@ export const realTimers = {
   clearImmediate: globalThis.clearImmediate,
 };
 
-/** The scope of the cell whose code is running now (or whose callback this is, or that ran last). */
+/**
+ * The cell whose code is running now: a timer callback of a cell, or the
+ * running cell (its own code or its promise continuations). Timers and
+ * fits started there belong to it.
+ */
 export function currentScope(): CellScope | undefined {
+  return inCallback ?? running;
+}
+
+/**
+ * The best guess at which cell a late error comes from: the current one,
+ * or else the cell whose code (or timer callback) ran last, since a promise
+ * continuation carries no marker of its own.
+ */
+export function originScope(): CellScope | undefined {
   return inCallback ?? running ?? lastActive;
 }
 

@@ -13,7 +13,7 @@
  *   says to restart the kernel instead. The kernel itself exits through
  *   `realExit`.
  */
-import { CellScope, currentScope } from "./cell-scope";
+import { CellScope, originScope } from "./cell-scope";
 
 /** Called with a late error and the scope of the cell that scheduled the failing work (if known). */
 export type LateErrorSink = (error: unknown, origin: CellScope | undefined, kind: "uncaughtException" | "unhandledRejection") => void;
@@ -65,7 +65,7 @@ export function evictForeignListeners(): void {
 
 function deliver(e: unknown, kind: Owned): void {
   try {
-    sink?.(e, currentScope(), kind);
+    sink?.(e, originScope(), kind);
   } catch {
     // Reporting must never be what ends the process.
   }
