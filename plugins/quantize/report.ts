@@ -34,14 +34,33 @@ export interface LayerRow {
   huffmanGapBits: number | null;
 }
 
-/** Size totals over the whole model (unquantized weights count at 32 bits). */
+/**
+ * Size totals over the whole model. `fileBytes` is measured: the bytes of
+ * the .slim file saveSlim writes for the model (header included), encoded
+ * by the writer itself. The others are estimates counted from the codes'
+ * bits (unquantized weights at 32 bits, no topology).
+ */
 export interface Sizes {
+  /** All weights as float32 (4 bytes each). */
   floatBytes: number;
+  /** Estimate: counted bits of codes, parameters and CSR indices, in bytes. */
   quantizedBytes: number;
-  /** With Huffman-coded indices, when huffman is on. */
+  /** Estimate: the same with Huffman-coded indices, when huffman is on. */
   huffmanBytes: number | null;
   ratio: number;
   huffmanRatio: number | null;
+  /**
+   * Measured: bytes of the .slim file (with Huffman coding when huffman is
+   * on), header included; null when the model also holds codes whose
+   * weights changed since (`stale`).
+   */
+  fileBytes: number | null;
+  /** floatBytes / fileBytes. */
+  fileRatio: number | null;
+  /** Whether fileBytes is the Huffman-coded file. */
+  fileHuffman: boolean;
+  /** Quantized weights of the model whose values changed since their quantize (an --inplace run over an earlier one). */
+  stale: string[];
 }
 
 function groupsOf(q: QuantizedTensor): number {
@@ -102,7 +121,8 @@ export function layerRows(quantized: ReadonlyMap<string, QuantizedTensor>, origi
  *
  * @param rows layer rows
  * @param totalParams all scalars of the model's weights
- * @returns float, quantized and Huffman sizes and ratios
+ * @returns float, quantized and Huffman sizes and ratios (the file size is
+ *   not known here: fileBytes null until quantize encodes the model)
  * @example
  *   sizes(rows, model.countParams()).ratio; // ≈ 4 for int8
  */
@@ -119,6 +139,10 @@ export function sizes(rows: readonly LayerRow[], totalParams: number): Sizes {
     huffmanBytes,
     ratio: floatBytes / quantizedBytes,
     huffmanRatio: huffmanBytes === null ? null : floatBytes / huffmanBytes,
+    fileBytes: null,
+    fileRatio: null,
+    fileHuffman: false,
+    stale: [],
   };
 }
 
