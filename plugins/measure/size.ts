@@ -31,7 +31,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { gzipSync } from "zlib";
-import { SlimlabError, show } from "../core/errors";
+import { SlimlabError, isSlimlabError, show } from "../core/errors";
 import { MimeBundle } from "../core/host";
 import { escapeHtml, Row, tableBundle } from "../core/table";
 import { bytes, count, sig, textTable } from "./format";
@@ -100,7 +100,9 @@ export class SizeResult {
     /** Measured: the .slim file saveSlim writes; null for artifacts, or when `stale` is not empty. */
     readonly file: FileSize | null,
     /** Quantized weights whose values changed since quantize: counted at float32, and no file size. */
-    readonly stale: readonly string[] = []
+    readonly stale: readonly string[] = [],
+    /** Why a model has no file size although no code is stale: the writer's refusal (e.g. a weight that is not float32). */
+    readonly fileProblem: string | null = null
   ) {}
 
   /** float32 bytes / each size; 1 for a model without weights (nothing to shrink); file NaN without a file size. */
@@ -112,7 +114,8 @@ export class SizeResult {
   /** Why there is no file size (stale codes, or artifacts rather than a model), or null when there is one. */
   get fileNote(): string | null {
     if (this.file !== null) return null;
-    return this.stale.length > 0 ? staleMessage(this.stale, "size them") : "no file size for tfjs artifacts: pass the model itself";
+    if (this.stale.length > 0) return staleMessage(this.stale, "size them");
+    return this.fileProblem ?? "no file size for tfjs artifacts: pass the model itself";
   }
 
   /** The label of the file row: "file (.slim)", with saveSlim's options when set. */
@@ -304,14 +307,21 @@ export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options
     const json = JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ["group1-shard1of1.bin"], weights: specs }] });
     const name = isArtifacts(model) ? String((artifacts.modelTopology as { config?: { name?: string } }).config?.name ?? "artifacts") : (model as tf.LayersModel).name;
     let file: FileSize | null = null;
+    let fileProblem: string | null = null;
     if (!isArtifacts(model) && stale.length === 0) {
       const opts = { huffman: options.huffman === true, sparse: options.sparse === true };
-      const e = await encodeSlim(model, opts);
-      file = { bytes: e.bytes, headerBytes: e.headerBytes, ...opts };
+      try {
+        const e = await encodeSlim(model, opts);
+        file = { bytes: e.bytes, headerBytes: e.headerBytes, ...opts };
+      } catch (e) {
+        // A model .slim cannot hold (a weight that is not float32, ...): no file size, and the table says why.
+        if (!(isSlimlabError(e) && e.code === "E_MODEL")) throw e;
+        fileProblem = e.message;
+      }
     }
     return new SizeResult(
       name, sum("params"), sum("nonZeros"), sum("float32Bytes"), sum("savedBytes"),
-      specs.length === 0 ? 0 : quantized.size === 0 ? gzipBytes(data) : gzipBytes(asStored), sum("sparseBytes"), Buffer.byteLength(json), layers, file, stale
+      specs.length === 0 ? 0 : quantized.size === 0 ? gzipBytes(data) : gzipBytes(asStored), sum("sparseBytes"), Buffer.byteLength(json), layers, file, stale, fileProblem
     );
   } finally {
     tf.dispose(decoded);

@@ -13,7 +13,6 @@ import { asLabeledData, isDataset } from "../data/dataset";
 import { TrainData } from "../toolkit/train";
 import { OBSERVERS, PERCENTILE } from "./calibrate";
 import { CommonOptions, MIXED_LIMITS, QuantizeOptions, QuantizeResult, quantize } from "./quantize";
-import { staleMessage } from "./apply";
 import { checkBits, SCHEMES } from "./scheme";
 
 /** The --data value as tensors (training and evaluation need {xs, ys}). */
@@ -38,7 +37,7 @@ export function sizeText(r: QuantizeResult): string {
   const s = r.sizes;
   const file = s.fileBytes !== null
     ? `file (.slim${s.fileHuffman ? ", Huffman" : ""}) ${kb(s.fileBytes)}, ${(s.fileRatio as number).toFixed(2)}× (${s.fileBytes} bytes saveSlim writes, header included)`
-    : `file (.slim) not sized: ${staleMessage(s.stale, "size them")}`;
+    : `file (.slim) not sized: ${s.fileNote}`;
   const estimate = `estimate from counted bits: ${kb(s.quantizedBytes)} (${s.ratio.toFixed(2)}×)` +
     (s.huffmanBytes !== null ? `, with Huffman ${kb(s.huffmanBytes)} (${(s.huffmanRatio as number).toFixed(2)}×)` : "");
   const saved = r.saved ? `; saved ${r.saved.format} to ${r.saved.path} (${r.saved.bytes} bytes)` : "";

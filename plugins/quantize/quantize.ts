@@ -6,7 +6,7 @@
  * QAT, and saves.
  */
 import * as tf from "@tensorflow/tfjs";
-import { SlimlabError, show, suggestion } from "../core/errors";
+import { SlimlabError, isSlimlabError, show, suggestion } from "../core/errors";
 import { fitsNumberRule, NumberRule } from "../core/magic";
 import { PlotlyFigure } from "../core/figure";
 import { host } from "../core/host";
@@ -19,7 +19,7 @@ import { checkSamples, TrainData, TrainHistory } from "../toolkit/train";
 import { applyQuantized, quantizedWeights, setQuantizedWeights, staleMessage, staleQuantized } from "./apply";
 import { OBSERVERS, Observer, calibrate, calibrationInputs } from "./calibrate";
 import { assertSaveTarget } from "../format/export";
-import { encodeSlim, isSlimPath, writeSlim } from "../format/slim";
+import { SlimEncoding, encodeSlim, isSlimPath, writeSlim } from "../format/slim";
 import { SaveResult, saveQuantized, slimSaved } from "./export";
 import { Insertion, insertFakeQuant } from "./insert";
 import { KmeansInit, clusteredValues, codebookMse, kmeansCodebook } from "./kmeans";
@@ -286,13 +286,22 @@ async function fileSizeAndSave(result: QuantizeResult, quantized: Map<string, Qu
   const out = result.model;
   const huffman = o.huffman === true;
   const stale = staleQuantized(out);
-  const encoding = stale.length === 0 ? await encodeSlim(out, { huffman }) : undefined;
-  result.sizes = { ...result.sizes, fileBytes: encoding?.bytes ?? null, fileRatio: encoding ? result.sizes.floatBytes / encoding.bytes : null, fileHuffman: huffman, stale };
+  let encoding: SlimEncoding | undefined;
+  let fileNote = stale.length > 0 ? staleMessage(stale, "size them") : null;
+  try {
+    if (stale.length === 0) encoding = await encodeSlim(out, { huffman });
+  } catch (e) {
+    // A model .slim cannot hold (a weight that is not float32, a Huffman code over 32 bits): the report says so; a .slim save fails below.
+    if (!(isSlimlabError(e) && e.code === "E_MODEL")) throw e;
+    fileNote = e.message;
+  }
+  result.sizes = { ...result.sizes, fileBytes: encoding?.bytes ?? null, fileRatio: encoding ? result.sizes.floatBytes / encoding.bytes : null, fileHuffman: huffman, stale, fileNote };
   if (o.save === undefined) return;
   if (!isSlimPath(o.save)) {
     result.saved = await saveQuantized(out, quantized, o.save, o.force === true);
   } else if (encoding === undefined) {
-    throw new SlimlabError("E_MODEL", `${fn}: cannot save ${show(o.save)}: ${staleMessage(stale, "save them")}, or save the float32 weights with saveModel`);
+    const why = stale.length > 0 ? `${staleMessage(stale, "save them")}, or save the float32 weights with saveModel` : fileNote;
+    throw new SlimlabError("E_MODEL", `${fn}: cannot save ${show(o.save)}: ${why}`);
   } else {
     result.saved = slimSaved(await writeSlim(encoding, o.save, { fn, force: o.force === true }));
   }

@@ -61,6 +61,8 @@ export interface Sizes {
   fileHuffman: boolean;
   /** Quantized weights of the model whose values changed since their quantize (an --inplace run over an earlier one). */
   stale: string[];
+  /** Why fileBytes is null (stale codes, or the writer's refusal), else null. */
+  fileNote: string | null;
 }
 
 function groupsOf(q: QuantizedTensor): number {
@@ -143,6 +145,7 @@ export function sizes(rows: readonly LayerRow[], totalParams: number): Sizes {
     fileRatio: null,
     fileHuffman: false,
     stale: [],
+    fileNote: null,
   };
 }
 
@@ -183,8 +186,8 @@ export function sizeFigure(rows: readonly LayerRow[]): PlotlyFigure {
   const x = rows.map((r) => r.weight);
   const data: Record<string, unknown>[] = [
     { type: "bar", name: "float32", x, y: rows.map((r) => r.floatKB) },
-    { type: "bar", name: "quantized", x, y: rows.map((r) => r.quantKB) },
+    { type: "bar", name: "quantized (counted)", x, y: rows.map((r) => r.quantKB) },
   ];
-  if (rows.every((r) => r.huffmanKB !== null)) data.push({ type: "bar", name: "quantized + Huffman", x, y: rows.map((r) => r.huffmanKB) });
-  return { data, layout: { title: { text: "Size per layer (KB)" }, barmode: "group", yaxis: { title: { text: "KB" } } } };
+  if (rows.every((r) => r.huffmanKB !== null)) data.push({ type: "bar", name: "quantized + Huffman (counted)", x, y: rows.map((r) => r.huffmanKB) });
+  return { data, layout: { title: { text: "Size per layer (KB): counted bits, an estimate of the file" }, barmode: "group", yaxis: { title: { text: "KB" } } } };
 }

@@ -8,7 +8,7 @@ import { saveSlim } from "../../../plugins/format/slim";
 import { compare } from "../../../plugins/measure/compare";
 import { size } from "../../../plugins/measure/size";
 import { prune } from "../../../plugins/prune/prune";
-import { staleQuantized } from "../../../plugins/quantize/apply";
+import { setQuantizedWeights, staleQuantized } from "../../../plugins/quantize/apply";
 import { sizeText } from "../../../plugins/quantize/magics";
 import { tensorBits } from "../../../plugins/quantize/metrics";
 import { quantize, QuantizeOptions } from "../../../plugins/quantize/quantize";
@@ -160,6 +160,18 @@ describe("stale codes: weights changed since %quantize are reported, not sized a
     const s = await size(pruned.model);
     assert.deepStrictEqual([s.stale, s.fileNote], [["out/kernel"], message("out/kernel")]);
     [fitted.model, trained.model, pruned.model].forEach((m) => m.dispose());
+  });
+
+  it("a record .slim cannot hold: no file size, the writer's reason in its place, and the counts still given", async () => {
+    const r = await quantize(mlp("odd"), { scheme: "kmeans", bits: 2 });
+    const q = r.quantized.get("fc/kernel")!;
+    // Claim 1-bit codes for a 4-entry codebook: the values still match (not stale), but no 1-bit code can name 4 entries.
+    setQuantizedWeights(r.model, new Map([...r.quantized, ["fc/kernel", { ...q, bits: 1 }]]));
+    const s = await size(r.model);
+    assert.deepStrictEqual([s.file, s.stale], [null, []]);
+    assert.strictEqual(s.fileNote, "saveSlim: weight fc/kernel has a codebook of 4 entries for 1-bit codes; re-run quantize on it");
+    assert.ok(s.savedBytes > 0);
+    r.model.dispose();
   });
 
   it("quantize --inplace over stale codes of other layers: no file size, and a .slim save is refused", async () => {
