@@ -8,11 +8,12 @@ import { ExportResult, exportModel } from "../../../plugins/format/export";
 import { exportMagic } from "../../../plugins/format/magic";
 import { loadSlim } from "../../../plugins/format/slim";
 import { pruneMagic } from "../../../plugins/prune/magics";
+import { pruningCallback } from "../../../plugins/prune/attach";
 import { prune } from "../../../plugins/prune/prune";
 import { quantizeMagic } from "../../../plugins/quantize/magics";
 import { quantize } from "../../../plugins/quantize/quantize";
 import { loadModel, readArtifacts } from "../../../plugins/toolkit/io";
-import { assertRejects } from "../../support/assertions";
+import { assertRejects, checkSlimlabError } from "../../support/assertions";
 import { assertUnchanged, plant, scratch, snapshotTree } from "../../support/files";
 import { assertSameWeights } from "./helpers";
 
@@ -220,6 +221,7 @@ describe("%quantize --save PATH.slim and %prune --save PATH.slim", () => {
     const before = await snapshotTree(root);
     await assertRejects(prune(m, { sparsity: 0.5, save: path.join(root, "mine"), inplace: true }), "E_FILE", /^prune: directory ".*mine" is not empty and is not a slimlab save /);
     await assertRejects(prune(m, { sparsity: 0.5, save: "" }), "E_ARG", 'prune: save "" is not allowed; pass a file path ending in .slim, or a directory path');
+    assert.throws(() => pruningCallback(m, { sparsity: 0.5, schedule: "polynomial", endStep: 10, save: "x.slim" }), (e: unknown) => checkSlimlabError(e, "E_ARG", 'pruningCallback: save "x.slim" applies to prune(), not to a training callback; save the model after training with saveSlim or exportModel'));
     await assertUnchanged(root, before);
     assert.deepStrictEqual(m.getWeights().map((w) => Array.from(w.dataSync())), weights);
     m.dispose();
