@@ -10,6 +10,7 @@ import { MagicSpec } from "../../plugins/core/magic";
 import { quantizeMagic } from "../../plugins/quantize/magics";
 import { pruneMagic } from "../../plugins/prune/magics";
 import { distillMagic } from "../../plugins/distill/magics";
+import { exportMagic } from "../../plugins/format/magic";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { MagicRegistry } from "./registry";
@@ -36,6 +37,7 @@ export interface BuiltinMagics {
   quantize: typeof quantizeMagic;
   prune: typeof pruneMagic;
   distill: typeof distillMagic;
+  export: typeof exportMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -55,6 +57,7 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     quantize: quantizeMagic,
     prune: pruneMagic,
     distill: distillMagic,
+    export: exportMagic,
   };
 }
 

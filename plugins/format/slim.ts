@@ -12,7 +12,7 @@ import { promises as fs } from "fs";
 import * as path from "path";
 import { fileURLToPath } from "url";
 import { SlimlabError, show, suggestion } from "../core/errors";
-import { quantizedWeights } from "../quantize/apply";
+import { quantizedWeights, staleMessage, staleQuantized } from "../quantize/apply";
 import { registerQuantizeLayers } from "../quantize/fake-quant";
 import { restoreDepthMultipliers } from "../toolkit/clone";
 import { requireModel } from "../toolkit/layers";
@@ -64,10 +64,10 @@ export interface SlimSaveResult {
 
 const SAVE_KEYS = ["force", "huffman", "sparse"];
 
-function checkOptions(options: SlimSaveOptions, fn: string): Required<SlimSaveOptions> {
+function checkOptions(options: SlimSaveOptions, fn: string, keys: readonly string[]): Required<SlimSaveOptions> {
   if (typeof options !== "object" || options === null) throw new SlimlabError("E_ARG", `${fn}: options must be an object, received ${show(options)}`);
   for (const [k, v] of Object.entries(options)) {
-    if (!SAVE_KEYS.includes(k)) throw new SlimlabError("E_ARG", `${fn}: unknown option ${show(k)}${suggestion(k, SAVE_KEYS)}; allowed: ${SAVE_KEYS.join(", ")}`);
+    if (!keys.includes(k)) throw new SlimlabError("E_ARG", `${fn}: unknown option ${show(k)}${suggestion(k, keys)}; allowed: ${keys.join(", ")}`);
     if (v !== undefined && typeof v !== "boolean") throw new SlimlabError("E_ARG", `${fn}: option ${k} must be true or false, received ${show(v)}`);
   }
   return { force: options.force === true, huffman: options.huffman === true, sparse: options.sparse === true };
@@ -105,6 +105,127 @@ function firstDifference(a: Float32Array, b: Float32Array): number {
   return x.length === y.length ? -1 : x.length;
 }
 
+/** Options of encodeSlim: how the weights are laid out, as in saveSlim. */
+export type SlimEncodeOptions = Omit<SlimSaveOptions, "force">;
+
+/** A model encoded as a .slim file, in memory. */
+export interface SlimEncoding {
+  /** The file's bytes: exactly what saveSlim writes. */
+  data: Uint8Array;
+  /** data.length: headerBytes + the tensors' bytes. */
+  bytes: number;
+  /** Preamble + JSON header (topology and tensor table). */
+  headerBytes: number;
+  tensors: SlimTensorInfo[];
+}
+
+/** A path names a .slim file when it ends in ".slim" (any case). */
+export function isSlimPath(file: string): boolean {
+  return /\.slim$/i.test(file);
+}
+
+/**
+ * Checks, before any work, that a .slim file may be written at `file`:
+ * absent, or (with force) a .slim file slimlab wrote.
+ *
+ * @param file the target path
+ * @param opts fn for messages, force
+ * @throws SlimlabError E_FILE as assertReplaceable (kind "file")
+ * @example
+ *   await assertSlimTarget("out/m.slim", { fn: "quantize", force: false });
+ */
+export async function assertSlimTarget(file: string, opts: { fn: string; force?: boolean }): Promise<void> {
+  await assertReplaceable(path.resolve(file), { fn: opts.fn, force: opts.force === true, kind: "file", ownedIf: ownSlim });
+}
+
+async function encodeAs(fn: string, model: tf.LayersModel, opts: Required<SlimEncodeOptions>): Promise<SlimEncoding> {
+  const m = requireModel(model, fn);
+  const artifacts = await artifactsOf(m);
+  const specs = artifacts.weightSpecs ?? [];
+  const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  const quantized = quantizedWeights(m);
+  for (const name of quantized.keys()) {
+    if (!specs.some((s) => s.name === name)) throw new SlimlabError("E_MODEL", `${fn}: model "${m.name}" records a quantized weight ${name} it does not have; re-run quantize on this model`);
+  }
+  const weights = new Map<string, Float32Array>();
+  let offset = 0;
+  for (const spec of specs) {
+    if (spec.dtype !== "float32") throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} has dtype ${spec.dtype}; .slim stores float32 weights only`);
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    weights.set(spec.name, new Float32Array(data, offset, n));
+    offset += 4 * n;
+  }
+  const stale = staleQuantized(m, (name) => weights.get(name));
+  if (stale.length > 0) throw new SlimlabError("E_MODEL", `${fn}: ${staleMessage(stale, "save them")}, or save the float32 weights with saveModel`);
+  const entries: TensorEntry[] = [];
+  const sections: Uint8Array[] = [];
+  for (const spec of specs) {
+    const values = weights.get(spec.name) as Float32Array;
+    const { entry, section } = encodeTensor(spec.name, spec.shape, values, quantized.get(spec.name), opts);
+    let back: Float32Array;
+    try {
+      back = decodeTensor({ ...entry, offset: 0, length: section.length }, section, "(check)");
+    } catch (e) {
+      throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} does not decode back from its ${entry.layout.type} section (${(e as Error).message}); save this model with saveModel and report the bug`);
+    }
+    const at = firstDifference(back, values);
+    if (at >= 0) {
+      throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} holds ${values[at]} at index ${at} but its ${entry.layout.type} section decodes to ${back[at]}; save this model with saveModel and report the bug`);
+    }
+    entries.push(entry);
+    sections.push(section);
+  }
+  const header: SlimHeader = { generator: "slimlab", modelTopology: artifacts.modelTopology, tensors: entries };
+  if (artifacts.trainingConfig != null) header.trainingConfig = artifacts.trainingConfig;
+  if (artifacts.userDefinedMetadata != null) header.userDefinedMetadata = artifacts.userDefinedMetadata;
+  const { bytes, headerBytes } = assembleSlim(header, sections);
+  return {
+    data: bytes,
+    bytes: bytes.length,
+    headerBytes,
+    tensors: entries.map((e) => ({ name: e.name, shape: e.shape, scheme: e.scheme, values: describe(e), layout: e.layout.type, bytes: e.length })),
+  };
+}
+
+/**
+ * Encodes a model as the .slim file saveSlim would write, in memory, without
+ * writing anything: the writer itself, so `bytes` is the size on disk.
+ * `%size`, `%compare` and `%quantize` report it as "file (.slim)".
+ *
+ * @param model a built model, typically `quantize(...).model`
+ * @param options huffman, sparse (as saveSlim's)
+ * @returns the file's bytes and their breakdown (header, per tensor)
+ * @throws SlimlabError E_MODEL when quantized weights changed since
+ *   quantize (stale codes) or a weight is not float32; E_ARG for bad
+ *   options; E_TYPE/E_MODEL for a bad model
+ * @example
+ *   const e = await encodeSlim(r.model, { huffman: true });
+ *   e.bytes; // what saveSlim(r.model, "m.slim", { huffman: true }) writes
+ */
+export async function encodeSlim(model: tf.LayersModel, options: SlimEncodeOptions = {}): Promise<SlimEncoding> {
+  const o = checkOptions(options, "encodeSlim", ["huffman", "sparse"]);
+  return encodeAs("encodeSlim", model, { huffman: o.huffman, sparse: o.sparse });
+}
+
+/**
+ * Writes an encoding made by encodeSlim, atomically (toolkit/safe-write.ts),
+ * for callers that have encoded the model already (quantize reports the
+ * size it then saves).
+ *
+ * @param encoding from encodeSlim
+ * @param file path of the .slim file
+ * @param opts fn for messages, force
+ * @returns what saveSlim returns
+ * @throws SlimlabError E_FILE as saveSlim
+ * @example
+ *   await writeSlim(await encodeSlim(m), "out/m.slim", { fn: "quantize" });
+ */
+export async function writeSlim(encoding: SlimEncoding, file: string, opts: { fn: string; force?: boolean }): Promise<SlimSaveResult> {
+  const target = path.resolve(file);
+  await writeFileAtomic(target, encoding.data, { fn: opts.fn, force: opts.force === true, ownedIf: ownSlim });
+  return { path: target, bytes: encoding.bytes, headerBytes: encoding.headerBytes, tensors: encoding.tensors };
+}
+
 /**
  * Saves a model as one .slim file: the topology, and every weight in the
  * encoding its quantization recorded (codes, scales or codebook; pruned
@@ -118,8 +239,9 @@ function firstDifference(a: Float32Array, b: Float32Array): number {
  * @returns the path, the file's byte count, and its header and per-tensor bytes
  * @throws SlimlabError E_FILE when the file exists (without force; with
  *   force, when it is not a .slim file), is a protected place, or cannot be
- *   written; E_MODEL when a weight is not float32 or no longer
- *   matches its recorded quantization; E_ARG for bad options;
+ *   written; E_MODEL when a weight is not float32 or its values changed
+ *   since quantize ("weights changed since %quantize (...); re-run
+ *   %quantize to save them at their codes, ..."); E_ARG for bad options;
  *   E_TYPE/E_MODEL for a bad model
  * @example
  *   const r = await quantize(model, { scheme: "kmeans", bits: 5 });
@@ -129,51 +251,11 @@ function firstDifference(a: Float32Array, b: Float32Array): number {
 export async function saveSlim(model: tf.LayersModel, file: string, options: SlimSaveOptions = {}): Promise<SlimSaveResult> {
   const fn = "saveSlim";
   const m = requireModel(model, fn);
-  const opts = checkOptions(options, fn);
+  const opts = checkOptions(options, fn, SAVE_KEYS);
   if (typeof file !== "string" || file === "") throw new SlimlabError("E_ARG", `${fn}: file must be a path such as "out/model.slim", received ${show(file)}`);
-  const target = path.resolve(file);
-  await assertReplaceable(target, { fn, force: opts.force, kind: "file", ownedIf: ownSlim });
-  const artifacts = await artifactsOf(m);
-  const specs = artifacts.weightSpecs ?? [];
-  const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-  const quantized = quantizedWeights(m);
-  for (const name of quantized.keys()) {
-    if (!specs.some((s) => s.name === name)) throw new SlimlabError("E_MODEL", `${fn}: model "${m.name}" records a quantized weight ${name} it does not have; re-run quantize on this model`);
-  }
-  const entries: TensorEntry[] = [];
-  const sections: Uint8Array[] = [];
-  let offset = 0;
-  for (const spec of specs) {
-    if (spec.dtype !== "float32") throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} has dtype ${spec.dtype}; .slim stores float32 weights only`);
-    const n = spec.shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(data, offset, n);
-    offset += 4 * n;
-    const q = quantized.get(spec.name);
-    const { entry, section } = encodeTensor(spec.name, spec.shape, values, q, opts);
-    let back: Float32Array;
-    try {
-      back = decodeTensor({ ...entry, offset: 0, length: section.length }, section, "(check)");
-    } catch (e) {
-      throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} does not decode back from its ${entry.layout.type} section (${(e as Error).message}); save this model with saveModel and report the bug`);
-    }
-    const at = firstDifference(back, values);
-    if (at >= 0) {
-      throw new SlimlabError("E_MODEL", `${fn}: weight ${spec.name} holds ${values[at]} at index ${at} but its recorded quantization decodes to ${back[at]}; the weights changed after quantize: quantize again, or save with saveModel`);
-    }
-    entries.push(entry);
-    sections.push(section);
-  }
-  const header: SlimHeader = { generator: "slimlab", modelTopology: artifacts.modelTopology, tensors: entries };
-  if (artifacts.trainingConfig != null) header.trainingConfig = artifacts.trainingConfig;
-  if (artifacts.userDefinedMetadata != null) header.userDefinedMetadata = artifacts.userDefinedMetadata;
-  const { bytes, headerBytes } = assembleSlim(header, sections);
-  await writeFileAtomic(target, bytes, { fn, force: opts.force, ownedIf: ownSlim });
-  return {
-    path: target,
-    bytes: bytes.length,
-    headerBytes,
-    tensors: entries.map((e) => ({ name: e.name, shape: e.shape, scheme: e.scheme, values: describe(e), layout: e.layout.type, bytes: e.length })),
-  };
+  await assertSlimTarget(file, { fn, force: opts.force });
+  const encoding = await encodeAs(fn, m, opts);
+  return writeSlim(encoding, file, { fn, force: opts.force });
 }
 
 /** The bytes of a path, file:// URL or http(s):// URL. */

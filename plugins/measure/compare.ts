@@ -4,6 +4,12 @@
  * its ratio to the first model, and a Pareto scatter: accuracy against size
  * and against latency, the models no other model beats on both axes joined
  * by a line (the trade-off frontier).
+ *
+ * Sizes come from size(): the .slim file's bytes (measured: what saveSlim
+ * writes, with `huffman`/`sparse` as its options) and the gzip and sparse
+ * counts (estimates). The scatter's size axis is the file size when every
+ * model has one, else gzip (a model whose quantized weights changed since
+ * %quantize has no file size; the table says so).
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
@@ -16,6 +22,7 @@ import { checkpoint } from "../toolkit/pace";
 import { benchBatch, benchSettings } from "./bench";
 import { evaluateModel } from "./evaluate";
 import { bytes, ms, sig, textTable } from "./format";
+import { staleMessage } from "../quantize/apply";
 import { checkAllocation, checkModel } from "./inputs";
 import { size } from "./size";
 import { summary } from "./summary";
@@ -35,6 +42,10 @@ export interface CompareOptions {
   argName?: string;
   /** Stops before the next call or batch when aborted, with E_INTERRUPTED (default host().signal()). */
   signal?: AbortSignal;
+  /** Size the .slim files with Huffman-coded codes (saveSlim's huffman). Default false. */
+  huffman?: boolean;
+  /** Size the .slim files with kernels that have zeros in CSR (saveSlim's sparse). Default false. */
+  sparse?: boolean;
 }
 
 /** One model's measurements; ratios are this model's value / the first model's. */
@@ -42,6 +53,11 @@ export interface CompareRow {
   name: string;
   params: number;
   nonZeros: number;
+  /** Measured: bytes of the .slim file saveSlim writes; null when `stale` is not empty. */
+  fileBytes: number | null;
+  /** Quantized weights whose values changed since quantize (counted at float32; no file size). */
+  stale: readonly string[];
+  /** Estimates (counted bits, weights only): as saved, gzipped, in sparse CSR. */
   savedBytes: number;
   gzipBytes: number;
   sparseBytes: number;
@@ -52,12 +68,14 @@ export interface CompareRow {
   latencyLargeMs: number;
   /** NaN without data. */
   accuracy: number;
-  ratios: { gzip: number; sparse: number; flops: number; latencySmall: number; latencyLarge: number };
+  /** file is NaN when this model or the first has no file size. */
+  ratios: { file: number; gzip: number; sparse: number; flops: number; latencySmall: number; latencyLarge: number };
   /** Accuracy minus the first model's (NaN without data). */
   accuracyDelta: number;
   /**
-   * No other model is at least as accurate and at least as small (gzip
-   * bytes), and better in one. Without data: at least as fast and as small.
+   * No other model is at least as accurate and at least as small (file
+   * bytes, or gzip bytes when a model has no file size: `sizeAxis`), and
+   * better in one. Without data: at least as fast and as small.
    */
   paretoSize: boolean;
   /** Accuracy against latency at the first batch size, as paretoSize (false without data). */
@@ -67,6 +85,16 @@ export interface CompareRow {
 /** What `compare` returns. */
 export class CompareResult {
   constructor(readonly backend: string, readonly batch: readonly [number, number], readonly rows: readonly CompareRow[]) {}
+
+  /** The size the scatter and the Pareto flags use: the .slim file when every model has one, else the gzip estimate. */
+  get sizeAxis(): "file" | "gzip" {
+    return sizeAxisOf(this.rows);
+  }
+
+  /** One line per model whose quantized weights changed since %quantize. */
+  private get staleNotes(): string[] {
+    return this.rows.filter((r) => r.stale.length > 0).map((r) => `${r.name}: ${staleMessage(r.stale, "size them")}`);
+  }
 
   private get hasAccuracy(): boolean {
     return this.rows.some((r) => !Number.isNaN(r.accuracy));
@@ -78,6 +106,8 @@ export class CompareResult {
       model: r.name,
       params: r.params,
       nonZeros: r.nonZeros,
+      fileKB: r.fileBytes === null ? null : r.fileBytes / 1024,
+      fileRatio: r.ratios.file,
       gzipKB: r.gzipBytes / 1024,
       sparseKB: r.sparseBytes / 1024,
       MFLOPs: r.flops / 1e6,
@@ -104,7 +134,7 @@ export class CompareResult {
         { type: "scatter", mode: "lines", x: order.map((i) => x[i]), y: order.map((i) => y[i]), name: `${title} frontier`, xaxis: `x${axis}`, yaxis: `y${axis}`, line: { dash: "dot" }, showlegend: false },
       ];
     };
-    const sizeKB = this.rows.map((r) => r.gzipBytes / 1024);
+    const sizeKB = this.rows.map((r) => sizeOf(r, this.sizeAxis) / 1024);
     const data = acc
       ? [...panel(sizeKB, "", this.rows.map((r) => r.paretoSize), "size"), ...panel(this.rows.map((r) => r.latencySmallMs), "2", this.rows.map((r) => r.paretoLatency), "latency")]
       : panel(sizeKB, "", this.rows.map((r) => r.paretoSize), "size");
@@ -114,7 +144,7 @@ export class CompareResult {
       layout: {
         title: { text: acc ? "Accuracy against size and latency (filled: on the Pareto frontier)" : "Latency against size (no --data given)" },
         grid: acc ? { rows: 1, columns: 2, pattern: "independent" } : undefined,
-        xaxis: { title: { text: "gzip weight size (KB)" }, type: "log" },
+        xaxis: { title: { text: this.sizeAxis === "file" ? ".slim file size (KB)" : "gzip weight size (KB, estimate)" }, type: "log" },
         yaxis: { title: { text: yTitle } },
         xaxis2: acc ? { title: { text: `p50 latency at batch ${this.batch[0]} (ms, ${this.backend})` }, type: "log" } : undefined,
         yaxis2: acc ? { title: { text: yTitle } } : undefined,
@@ -128,20 +158,32 @@ export class CompareResult {
     const [b1, b2] = this.batch;
     const x = (v: number) => `${sig(v, 3)}×`;
     const body = this.rows.map((r) => [
-      r.name, bytes(r.gzipBytes), x(r.ratios.gzip), bytes(r.sparseBytes), x(r.ratios.sparse), sig(r.flops / 1e6, 4), x(r.ratios.flops),
+      r.name, r.fileBytes === null ? "-" : bytes(r.fileBytes), Number.isNaN(r.ratios.file) ? "-" : x(r.ratios.file),
+      bytes(r.gzipBytes), x(r.ratios.gzip), bytes(r.sparseBytes), x(r.ratios.sparse), sig(r.flops / 1e6, 4), x(r.ratios.flops),
       ms(r.latencySmallMs), x(r.ratios.latencySmall), ms(r.latencyLargeMs), x(r.ratios.latencyLarge),
       Number.isNaN(r.accuracy) ? "-" : `${(100 * r.accuracy).toFixed(2)}%`, Number.isNaN(r.accuracyDelta) ? "-" : `${(100 * r.accuracyDelta).toFixed(2)}`,
     ]);
-    const header = ["model", "gzip", "ratio", "sparse", "ratio", "MFLOPs", "ratio", `p50 b${b1}`, "ratio", `p50 b${b2}`, "ratio", "accuracy", "Δ pts"];
-    return [`Compared on backend "${this.backend}"; ratios are model / ${this.rows[0]?.name}`, textTable(header, body)].join("\n");
+    const header = ["model", "file .slim", "ratio", "gzip est.", "ratio", "sparse est.", "ratio", "MFLOPs", "ratio", `p50 b${b1}`, "ratio", `p50 b${b2}`, "ratio", "accuracy", "Δ pts"];
+    return [`Compared on backend "${this.backend}"; ratios are model / ${this.rows[0]?.name}`, textTable(header, body), SIZE_NOTE, ...this.staleNotes].join("\n");
   }
 
   toMimeBundle(): MimeBundle {
     const fig = plotlyBundle(this.figure());
     const table = tableBundle(this.tableRows());
-    const head = `<p>Compared on backend "${escapeHtml(this.backend)}"; ratios are model / ${escapeHtml(this.rows[0]?.name ?? "")}.</p>`;
+    const notes = [SIZE_NOTE, ...this.staleNotes].map((n) => `<p>${escapeHtml(n)}</p>`).join("");
+    const head = `<p>Compared on backend "${escapeHtml(this.backend)}"; ratios are model / ${escapeHtml(this.rows[0]?.name ?? "")}.</p>${notes}`;
     return { ...fig, "text/plain": this.toString(), "text/html": `${head}${table["text/html"]}${fig["text/html"]}` };
   }
+}
+
+const SIZE_NOTE = "file .slim: measured, the bytes saveSlim writes (header included); gzip and sparse: estimates counted from the weights' bits";
+
+function sizeAxisOf(rows: readonly CompareRow[]): "file" | "gzip" {
+  return rows.every((r) => r.fileBytes !== null) ? "file" : "gzip";
+}
+
+function sizeOf(r: Pick<CompareRow, "fileBytes" | "gzipBytes">, axis: "file" | "gzip"): number {
+  return axis === "file" ? (r.fileBytes as number) : r.gzipBytes;
 }
 
 /** Names for the models: given ones, else model names, with m1, m2... where a name repeats. */
@@ -167,8 +209,10 @@ export function paretoFront(x: readonly number[], y: readonly number[]): boolean
  * Measures several models the same way and tabulates them against the first.
  *
  * @param models two or more built tf.LayersModels (one is allowed) taking the same inputs
- * @param options data for accuracy, names, runs, warmup, the two batch sizes
- * @returns a CompareResult: one row per model (sizes, FLOPs, p50 latencies,
+ * @param options data for accuracy, names, runs, warmup, the two batch
+ *   sizes; huffman and sparse for the .slim file sizes (saveSlim's options)
+ * @returns a CompareResult: one row per model (the .slim file's bytes, the
+ *   counted sizes, stale quantized weights, FLOPs, p50 latencies,
  *   accuracy, ratios to the first model, Pareto flags) and a scatter figure
  * @throws SlimlabError E_MISSING_ARG for no model, E_TYPE for a non-model
  *   (naming its position), E_MODEL for NaN/Inf weights, E_ARG for bad
@@ -199,23 +243,25 @@ export async function compare(models: readonly tf.LayersModel[], options: Compar
   await benchBatch(checked[0], s.batch[0], { ...s, runs: 1 });
   for (const [i, m] of checked.entries()) {
     await checkpoint(s.signal, () => `compare: interrupted by the user after ${i} of ${checked.length} models; no result was kept, run the cell again`);
-    const sz = await size(m, { finiteChecked: true });
+    const sz = await size(m, { finiteChecked: true, huffman: options.huffman, sparse: options.sparse });
     const flops = summary(m, { finiteChecked: true }).totals.flops;
     const small = await benchBatch(m, s.batch[0], s);
     const large = await benchBatch(m, s.batch[1], s);
     const accuracy = options.data === undefined ? NaN : (await evaluateModel(m, options.data, { argName: options.argName, signal: s.signal, finiteChecked: true })).accuracy;
-    measured.push({ name: names[i], params: sz.params, nonZeros: sz.nonZeros, savedBytes: sz.savedBytes, gzipBytes: sz.gzipBytes, sparseBytes: sz.sparseBytes, flops, latencySmallMs: small.ms.p50, latencyLargeMs: large.ms.p50, accuracy });
+    measured.push({ name: names[i], params: sz.params, nonZeros: sz.nonZeros, fileBytes: sz.file?.bytes ?? null, stale: sz.stale, savedBytes: sz.savedBytes, gzipBytes: sz.gzipBytes, sparseBytes: sz.sparseBytes, flops, latencySmallMs: small.ms.p50, latencyLargeMs: large.ms.p50, accuracy });
   }
   const base = measured[0];
   const acc = measured.map((r) => (Number.isNaN(r.accuracy) ? 0 : r.accuracy));
-  const gzip = measured.map((r) => r.gzipBytes);
+  const axis = sizeAxisOf(measured as CompareRow[]);
+  const sizes = measured.map((r) => sizeOf(r, axis));
   const latency = measured.map((r) => r.latencySmallMs);
   // Without data the scatter shows latency against size: both are to be low.
-  const frontSize = options.data === undefined ? paretoFront(gzip, latency.map((v) => -v)) : paretoFront(gzip, acc);
+  const frontSize = options.data === undefined ? paretoFront(sizes, latency.map((v) => -v)) : paretoFront(sizes, acc);
   const frontLatency = options.data === undefined ? latency.map(() => false) : paretoFront(latency, acc);
   const rows: CompareRow[] = measured.map((r, i) => ({
     ...r,
     ratios: {
+      file: r.fileBytes === null || base.fileBytes === null ? NaN : r.fileBytes / base.fileBytes,
       gzip: r.gzipBytes / base.gzipBytes,
       sparse: r.sparseBytes / base.sparseBytes,
       flops: r.flops / base.flops,

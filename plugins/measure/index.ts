@@ -7,7 +7,7 @@ export type { SummaryRow, SummaryTotals } from "./summary";
 export { layerCost, layerCostIn, layerCalls, modelCost, elements } from "./cost";
 export type { LayerCost, LayerCall, ModelCost, ExampleShape } from "./cost";
 export { size, artifactsOf, gzipBytes, SizeResult } from "./size";
-export type { SizeOptions, SizeRow } from "./size";
+export type { SizeOptions, SizeRow, FileSize } from "./size";
 export { csrCount, sparseRule, weightStorage, pointerWidth, INDEX_BITS } from "./sparse";
 export type { CsrCount, CsrOptions, SparseRule, WeightStorage } from "./sparse";
 export { percentile, timingStats } from "./percentile";

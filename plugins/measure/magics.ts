@@ -31,14 +31,18 @@ export const summaryMagic = defineMagic({
 
 export const sizeMagic = defineMagic({
   name: "size",
-  summary: "Weight bytes as float32, as saved, gzipped and in sparse CSR (Deep Compression's relative indices), with ratios.",
-  description: "Sparse: kernels in CSR with index gaps of 5 bits (Dense) or 8 bits (Conv), a filler zero when a gap overflows, row pointers of ceil(log2(entries + 1)) bits; other weights as saved.",
+  summary: "Bytes of the model's .slim file (measured), and its weights counted as float32, saved, gzipped and in sparse CSR (estimates), with ratios.",
+  description:
+    "file (.slim): the bytes saveSlim writes for the model, header included, encoded in memory (--huffman, --sparse are saveSlim's options); quantized weights changed since %quantize are reported instead. " +
+    "Estimates: sparse counts kernels in CSR with index gaps of 5 bits (Dense) or 8 bits (Conv), a filler zero when a gap overflows, row pointers of ceil(log2(entries + 1)) bits; other weights as saved.",
   positional: [{ name: "model", help: "a tf.LayersModel, or tfjs ModelArtifacts (quantized manifests count their dtype)" }],
   flags: {
     valueBits: { type: "number", help: "bits per non-zero value in the sparse count (default: the stored width)", integer: true, min: 1, max: 32 },
+    huffman: { type: "boolean", help: "size the .slim file with Huffman-coded codes" },
+    sparse: { type: "boolean", help: "size the .slim file with kernels that have zeros in CSR" },
   },
-  examples: ["%size model", "%size pruned --value-bits 5"],
-  run: ([model], flags): Promise<SizeResult> => size(model as tf.LayersModel, { valueBits: flags.valueBits }),
+  examples: ["%size model", "%size pruned --value-bits 5", "%size q --huffman --sparse"],
+  run: ([model], flags): Promise<SizeResult> => size(model as tf.LayersModel, { valueBits: flags.valueBits, huffman: flags.huffman, sparse: flags.sparse }),
 });
 
 export const benchMagic = defineMagic({
@@ -71,15 +75,18 @@ export const evaluateMagic = defineMagic({
 
 export const compareMagic = defineMagic({
   name: "compare",
-  summary: "Models side by side: size, FLOPs, latency at batch 1 and 32, accuracy, ratios to the first, and a Pareto scatter.",
+  summary: "Models side by side: .slim file size, counted sizes, FLOPs, latency at batch 1 and 32, accuracy, ratios to the first, and a Pareto scatter.",
+  description: "file (.slim) is measured (the bytes saveSlim writes; --huffman, --sparse are its options); gzip and sparse are estimates counted from the weights' bits.",
   positional: [{ name: "models", help: "two or more tf.LayersModel variables", variadic: true }],
   flags: {
     data: { type: "value", help: "labelled data for accuracy ({xs, ys} or a Dataset)" },
     names: { type: "string", help: "comma-separated display names, one per model" },
     runs: { type: "number", help: "timed samples per model and batch size", default: 10, integer: true, min: 1 },
     warmup: { type: "number", help: "untimed calls first", default: 2, integer: true, min: 0 },
+    huffman: { type: "boolean", help: "size the .slim files with Huffman-coded codes" },
+    sparse: { type: "boolean", help: "size the .slim files with kernels that have zeros in CSR" },
   },
-  examples: ["%compare model pruned quantized --data test", "%compare a b --names base,small"],
+  examples: ["%compare model pruned quantized --data test", "%compare a b --names base,small", "%compare model dc --data test --huffman --sparse"],
   run: (models, flags): Promise<CompareResult> => {
     if (models.length === 0) throw new SlimlabError("E_MISSING_ARG", "%compare: missing <models>; give one or more models, e.g. %compare model pruned");
     return compare(models as tf.LayersModel[], {
@@ -88,6 +95,8 @@ export const compareMagic = defineMagic({
       runs: flags.runs,
       warmup: flags.warmup,
       argName: "--data",
+      huffman: flags.huffman,
+      sparse: flags.sparse,
     });
   },
 });

@@ -1,7 +1,12 @@
 /**
- * `%size <model>`: how many bytes a model takes, four ways, so that pruning
- * and quantization show where they help ("pruning did not make my model
- * smaller" is usually true of the raw file and false of the other two):
+ * `%size <model>`: how many bytes a model takes, so that pruning and
+ * quantization show where they help. One size is measured:
+ * - file (.slim): the bytes of the .slim file saveSlim writes for the
+ *   model (header with the topology included), encoded by the writer
+ *   itself (encodeSlim), nothing written; `huffman` and `sparse` are
+ *   saveSlim's options;
+ * and four are counted (the sparse and saved counts are estimates of what a
+ * format would take, weights only, no topology):
  * - float32: every weight as 4 bytes (the baseline);
  * - saved: the weight bytes of the tfjs artifacts (model.save through
  *   tf.io.withSaveHandler, or artifacts a quantizer built), each tensor at
@@ -18,17 +23,23 @@
  * sparse puts the code width in the CSR count (for a pruned, shared kernel
  * exactly quantize's own CSR count). So `%size` and `%compare` agree with
  * quantize's report instead of showing an int8 model at float32 size.
+ *
+ * When a quantized weight changed after quantize (training, setWeights, an
+ * in-place prune), its codes no longer describe it: it is counted at its
+ * float32 values, there is no file size, and the result says so
+ * (`stale`, and "weights changed since %quantize; re-run %quantize ...").
  */
 import * as tf from "@tensorflow/tfjs";
 import { gzipSync } from "zlib";
-import { SlimlabError } from "../core/errors";
+import { SlimlabError, isSlimlabError, show } from "../core/errors";
 import { MimeBundle } from "../core/host";
 import { escapeHtml, Row, tableBundle } from "../core/table";
 import { bytes, count, sig, textTable } from "./format";
 import { assertFinite } from "../toolkit/finite";
 import { checkModel } from "./inputs";
 import { weightStorage } from "./sparse";
-import { quantizedWeights } from "../quantize/apply";
+import { encodeSlim } from "../format/slim";
+import { quantizedWeights, staleMessage, staleQuantized } from "../quantize/apply";
 import { paramBits, tensorBits } from "../quantize/metrics";
 import { QuantizedTensor } from "../quantize/quantized";
 import { sparseBits } from "../quantize/sparse-size";
@@ -45,6 +56,20 @@ export interface SizeOptions {
   valueBits?: number;
   /** Skip the NaN/Inf weight check (a caller that already made it, e.g. compare). */
   finiteChecked?: boolean;
+  /** The .slim file size with Huffman-coded codes (saveSlim's huffman). Default false. */
+  huffman?: boolean;
+  /** The .slim file size with kernels that have zeros in CSR when smaller (saveSlim's sparse). Default false. */
+  sparse?: boolean;
+}
+
+/** The .slim file saveSlim would write, as encodeSlim measured it. */
+export interface FileSize {
+  /** Bytes of the file: headerBytes + the weights' sections. */
+  bytes: number;
+  /** Preamble + JSON header (topology and tensor table). */
+  headerBytes: number;
+  huffman: boolean;
+  sparse: boolean;
 }
 
 /** One layer's share of the sizes. */
@@ -69,30 +94,55 @@ export class SizeResult {
     readonly savedBytes: number,
     readonly gzipBytes: number,
     readonly sparseBytes: number,
-    /** Bytes of model.json (topology + manifest), not included above. */
+    /** Bytes of model.json (topology + manifest), not included in the counted sizes. */
     readonly modelJsonBytes: number,
-    readonly layers: readonly SizeRow[]
+    readonly layers: readonly SizeRow[],
+    /** Measured: the .slim file saveSlim writes; null for artifacts, or when `stale` is not empty. */
+    readonly file: FileSize | null,
+    /** Quantized weights whose values changed since quantize: counted at float32, and no file size. */
+    readonly stale: readonly string[] = [],
+    /** Why a model has no file size although no code is stale: the writer's refusal (e.g. a weight that is not float32). */
+    readonly fileProblem: string | null = null
   ) {}
 
-  /** float32 bytes / each size; 1 for a model without weights (nothing to shrink). */
-  get ratios(): { saved: number; gzip: number; sparse: number } {
+  /** float32 bytes / each size; 1 for a model without weights (nothing to shrink); file NaN without a file size. */
+  get ratios(): { file: number; saved: number; gzip: number; sparse: number } {
     const ratio = (x: number) => (this.float32Bytes === 0 ? 1 : this.float32Bytes / x);
-    return { saved: ratio(this.savedBytes), gzip: ratio(this.gzipBytes), sparse: ratio(this.sparseBytes) };
+    return { file: this.file === null ? NaN : ratio(this.file.bytes), saved: ratio(this.savedBytes), gzip: ratio(this.gzipBytes), sparse: ratio(this.sparseBytes) };
+  }
+
+  /** Why there is no file size (stale codes, or artifacts rather than a model), or null when there is one. */
+  get fileNote(): string | null {
+    if (this.file !== null) return null;
+    if (this.stale.length > 0) return staleMessage(this.stale, "size them");
+    return this.fileProblem ?? "no file size for tfjs artifacts: pass the model itself";
+  }
+
+  /** The label of the file row: "file (.slim)", with saveSlim's options when set. */
+  get fileLabel(): string {
+    const opts = this.file === null ? [] : [this.file.huffman ? "huffman" : "", this.file.sparse ? "sparse" : ""].filter((o) => o !== "");
+    return `file (.slim${opts.map((o) => `, ${o}`).join("")})`;
   }
 
   tableRows(): Row[] {
     const r = this.ratios;
     return [
       { format: "float32", bytes: this.float32Bytes, size: bytes(this.float32Bytes), ratio: 1 },
-      { format: "saved", bytes: this.savedBytes, size: bytes(this.savedBytes), ratio: r.saved },
-      { format: "gzip", bytes: this.gzipBytes, size: bytes(this.gzipBytes), ratio: r.gzip },
-      { format: "sparse CSR", bytes: this.sparseBytes, size: bytes(this.sparseBytes), ratio: r.sparse },
+      { format: this.fileLabel, bytes: this.file?.bytes ?? null, size: this.file === null ? null : bytes(this.file.bytes), ratio: this.file === null ? null : r.file },
+      { format: "saved (estimate)", bytes: this.savedBytes, size: bytes(this.savedBytes), ratio: r.saved },
+      { format: "gzip (estimate)", bytes: this.gzipBytes, size: bytes(this.gzipBytes), ratio: r.gzip },
+      { format: "sparse CSR (estimate)", bytes: this.sparseBytes, size: bytes(this.sparseBytes), ratio: r.sparse },
     ];
   }
 
   toString(): string {
-    const head = `Model "${this.model}": ${count(this.params)} weights, ${count(this.nonZeros)} non-zero (${sig((100 * this.nonZeros) / Math.max(1, this.params))}%); model.json ${bytes(this.modelJsonBytes)} not included`;
-    const formats = textTable(["format", "bytes", "size", "ratio"], this.tableRows().map((r) => [String(r.format), count(r.bytes as number), String(r.size), `${sig(r.ratio as number)}×`]));
+    const head = `Model "${this.model}": ${count(this.params)} weights, ${count(this.nonZeros)} non-zero (${sig((100 * this.nonZeros) / Math.max(1, this.params))}%)`;
+    const cell = (v: Row[string], text: (x: number) => string) => (typeof v === "number" ? text(v) : "-");
+    const formats = textTable(["format", "bytes", "size", "ratio"], this.tableRows().map((r) => [String(r.format), cell(r.bytes, count), r.size == null ? "-" : String(r.size), cell(r.ratio, (x) => `${sig(x)}×`)]));
+    const notes = [
+      this.file === null ? `${this.fileLabel}: ${this.fileNote}` : `${this.fileLabel}: measured, the bytes saveSlim writes (header ${count(this.file.headerBytes)} B with the topology included)`,
+      `estimates: counted bits of the weights; model.json ${bytes(this.modelJsonBytes)} not included`,
+    ];
     const layers =
       this.layers.length === 0
         ? "no layer has weights"
@@ -100,13 +150,14 @@ export class SizeResult {
             ["layer", "params", "non-zeros", "float32", "saved", "sparse", "index bits"],
             this.layers.map((l) => [l.layer, count(l.params), count(l.nonZeros), count(l.float32Bytes), count(l.savedBytes), count(l.sparseBytes), l.indexBits ? String(l.indexBits) : "-"])
           );
-    return [head, formats, "", layers].join("\n");
+    return [head, formats, ...notes, "", layers].join("\n");
   }
 
   toMimeBundle(): MimeBundle {
     const formats = tableBundle(this.tableRows());
     const layers = this.layers.length === 0 ? "<p>No layer has weights.</p>" : tableBundle(this.layers.map((l) => ({ ...l })))["text/html"];
-    const note = `Ratios are float32 bytes / bytes. Sparse: kernels in relative-index CSR (Han et al. 2016), other weights as saved.`;
+    const fileNote = this.file === null ? `${this.fileLabel}: ${this.fileNote}.` : `${this.fileLabel} is measured: the bytes saveSlim writes, header (${this.file.headerBytes} B, topology) included.`;
+    const note = `Ratios are float32 bytes / bytes. ${fileNote} The estimates count the weights' bits (model.json not included); sparse: kernels in relative-index CSR (Han et al. 2016), other weights as saved.`;
     return {
       "text/plain": this.toString(),
       "text/html": `<p>Model "${escapeHtml(this.model)}"</p>${formats["text/html"]}<p>${escapeHtml(note)}</p>${layers}`,
@@ -186,24 +237,31 @@ function quantizedStorage(q: QuantizedTensor, name: string, values: ArrayLike<nu
 }
 
 /**
- * Sizes of a model's weights as float32, as saved, gzipped and in sparse
- * CSR, overall and per layer.
+ * The bytes of a model's .slim file (measured by encoding it), and its
+ * weights counted as float32, as saved, gzipped and in sparse CSR (the
+ * estimates), overall and per layer.
  *
  * @param model a built tf.LayersModel, or tfjs ModelArtifacts (e.g. a
- *   quantizer's, whose manifest entries carry `quantization`)
- * @param options valueBits for the sparse count (default: the stored width)
- * @returns a SizeResult (bytes, ratios to float32, per-layer rows); a model
- *   without weights (only Flatten, say) has every size 0 and ratios 1
+ *   quantizer's, whose manifest entries carry `quantization`; no file size)
+ * @param options valueBits for the sparse count (default: the stored
+ *   width); huffman and sparse for the .slim file (saveSlim's options)
+ * @returns a SizeResult (file bytes, counted bytes, ratios to float32,
+ *   per-layer rows, stale weights); a model without weights (only Flatten,
+ *   say) has every counted size 0 and ratios 1
  * @throws SlimlabError E_TYPE for anything else, E_MODEL for an unbuilt
  *   model or NaN/Inf weights, E_ARG for a bad valueBits or a dtype without a fixed size
  * @example
  *   const s = await size(model);
  *   s.ratios.sparse; // e.g. 9.8 after pruning 90%
+ *   (await size(q, { huffman: true })).file?.bytes; // what saveSlim(q, f, { huffman: true }) writes
  */
 export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options: SizeOptions = {}): Promise<SizeResult> {
   const { valueBits } = options;
   if (valueBits !== undefined && (!Number.isInteger(valueBits) || valueBits < 1 || valueBits > 32)) {
     throw new SlimlabError("E_ARG", `size: valueBits got ${valueBits}; allowed: an integer from 1 to 32`);
+  }
+  for (const k of ["huffman", "sparse"] as const) {
+    if (options[k] !== undefined && typeof options[k] !== "boolean") throw new SlimlabError("E_ARG", `size: ${k} got ${show(options[k])}; allowed: true or false`);
   }
   if (!isArtifacts(model)) {
     checkModel(model, "size");
@@ -215,7 +273,9 @@ export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options
   const decoded = tf.io.decodeWeights(data, specs);
   try {
     const byLayer = new Map<string, SizeRow>();
-    const quantized = isArtifacts(model) ? new Map<string, QuantizedTensor>() : quantizedWeights(model);
+    const stale = isArtifacts(model) ? [] : staleQuantized(model, (name) => decoded[name]?.dataSync() as Float32Array | undefined);
+    // Stale codes describe old values: those weights are counted as the float32 they now hold.
+    const quantized = isArtifacts(model) ? new Map<string, QuantizedTensor>() : new Map([...quantizedWeights(model)].filter(([name]) => !stale.includes(name)));
     const asStored: Uint8Array[] = []; // what gzip sees: each weight as stored, in file order
     let offset = 0;
     for (const spec of specs) {
@@ -246,9 +306,22 @@ export async function size(model: tf.LayersModel | tf.io.ModelArtifacts, options
     const sum = (k: keyof SizeRow) => layers.reduce((a, l) => a + (l[k] as number), 0);
     const json = JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ["group1-shard1of1.bin"], weights: specs }] });
     const name = isArtifacts(model) ? String((artifacts.modelTopology as { config?: { name?: string } }).config?.name ?? "artifacts") : (model as tf.LayersModel).name;
+    let file: FileSize | null = null;
+    let fileProblem: string | null = null;
+    if (!isArtifacts(model) && stale.length === 0) {
+      const opts = { huffman: options.huffman === true, sparse: options.sparse === true };
+      try {
+        const e = await encodeSlim(model, opts);
+        file = { bytes: e.bytes, headerBytes: e.headerBytes, ...opts };
+      } catch (e) {
+        // A model .slim cannot hold (a weight that is not float32, ...): no file size, and the table says why.
+        if (!(isSlimlabError(e) && e.code === "E_MODEL")) throw e;
+        fileProblem = e.message;
+      }
+    }
     return new SizeResult(
       name, sum("params"), sum("nonZeros"), sum("float32Bytes"), sum("savedBytes"),
-      specs.length === 0 ? 0 : quantized.size === 0 ? gzipBytes(data) : gzipBytes(asStored), sum("sparseBytes"), Buffer.byteLength(json), layers
+      specs.length === 0 ? 0 : quantized.size === 0 ? gzipBytes(data) : gzipBytes(asStored), sum("sparseBytes"), Buffer.byteLength(json), layers, file, stale, fileProblem
     );
   } finally {
     tf.dispose(decoded);

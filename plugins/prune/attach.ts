@@ -124,6 +124,7 @@ function pruner(model: tf.LayersModel, options: PruneOptions, fn: string): Sched
   if (r.schedule !== "polynomial") {
     throw new SlimlabError("E_ARG", `${fn}: schedule ${JSON.stringify(r.schedule)} does not run inside someone else's training loop; pass schedule "polynomial" with endStep, or call prune() for "${r.schedule}"`);
   }
+  if (r.save !== undefined) throw new SlimlabError("E_ARG", `${fn}: save ${JSON.stringify(r.save)} applies to prune(), not to a training callback; save the model after training with saveSlim or exportModel`);
   return new ScheduledPruner(m, r, selectTargets(m, r).targets, polynomialFor(r, undefined, fn));
 }
 

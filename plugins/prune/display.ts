@@ -18,7 +18,8 @@ import type { PruneResult } from "./prune";
  */
 export function showPruneResult(result: PruneResult, h: Host = host()): void {
   const skipped = result.skipped.length === 0 ? "" : ` Skipped: ${result.skipped.map((s) => `${s.layer} (${s.reason})`).join("; ")}.`;
-  const text = `${result.note}${skipped}`;
+  const saved = result.saved === undefined ? "" : ` Saved ${result.saved.format === "slim" ? "a .slim file" : "a tfjs model"} to ${result.saved.path}: ${result.saved.bytes} bytes on disk.`;
+  const text = `${result.note}${skipped}${saved}`;
   h.display({ "text/plain": text, "text/html": `<p>${escapeHtml(text)}</p>` });
   h.display(tableBundle(result.layers));
   for (const fig of result.figures) h.display(plotlyBundle(fig));

@@ -48,6 +48,8 @@ export const pruneMagic = defineMagic({
     initialSparsity: { type: "number", ...L.initialSparsity, help: "polynomial: sparsity at beginStep (default 0)" },
     strip: { type: "boolean", help: "structured/neuron: rebuild a physically smaller model" },
     inplace: { type: "boolean", help: "prune the given model itself instead of a copy" },
+    save: { type: "string", help: "save the pruned model: PATH.slim writes one .slim file (kernels in sparse CSR), another path a tfjs directory" },
+    force: { type: "boolean", help: "replace an earlier slimlab save at --save (never other files)" },
   },
   examples: [
     "const sparse = %prune model --sparsity 0.9 --scope global",
@@ -55,6 +57,7 @@ export const pruneMagic = defineMagic({
     "const p = %prune model --sparsity 0.8 --schedule polynomial --data train --epochs 2",
     "const shallow = %prune model --method layer --count 1 --data train --val test",
     "const r = %prune model --sparsity 0.8 -o; r.thresholds",
+    "const p = %prune model --sparsity 0.9 --save out/pruned.slim",
   ],
   run: async ([model], flags): Promise<PruneResult> => {
     const { output, ...rest } = flags;

@@ -47,6 +47,14 @@ export interface CommonOptions {
   report?: boolean;
   /** Which layer classes can be pruned how (default builtinPrunables()). */
   registry?: PruneRegistry;
+  /**
+   * Save the pruned model: a path ending in .slim writes one .slim file
+   * (kernels with zeros in relative-index CSR), another path a tfjs
+   * directory (model.json + shards).
+   */
+  save?: string;
+  /** Replace an earlier slimlab save at `save` (never other files). */
+  force?: boolean;
 }
 
 type None<K extends string> = { [P in K]?: undefined };
@@ -108,6 +116,8 @@ export interface Resolved {
   initialSparsity?: number;
   report: boolean;
   registry: PruneRegistry;
+  save?: string;
+  force: boolean;
 }
 
 /**
@@ -135,7 +145,7 @@ export const PRUNE_LIMITS = {
 
 const L = PRUNE_LIMITS;
 
-const COMMON = ["method", "layers", "inplace", "schedule", "data", "val", "epochs", "steps", "lr", "batchSize", "seed", "optimizer", "beginStep", "endStep", "frequency", "initialSparsity", "report", "registry"];
+const COMMON = ["method", "layers", "inplace", "schedule", "data", "val", "epochs", "steps", "lr", "batchSize", "seed", "optimizer", "beginStep", "endStep", "frequency", "initialSparsity", "report", "registry", "save", "force"];
 const OWN: Record<PruneMethod, string[]> = {
   magnitude: ["sparsity", "threshold", "stdMultiplier", "scope", "includeBias"],
   structured: ["sparsity", "remove", "criterion", "strip"],
@@ -231,6 +241,8 @@ export function resolveOptions(options: PruneOptions | Record<string, unknown>, 
     initialSparsity: o.initialSparsity === undefined ? undefined : fraction("initialSparsity", o.initialSparsity, "weights pruned at beginStep"),
     report: o.report !== false,
     registry: (o.registry as PruneRegistry | undefined) ?? builtinPrunables(),
+    save: o.save === undefined ? undefined : typeof o.save === "string" && o.save !== "" ? o.save : bad(`save ${show(o.save)} is not allowed; pass a file path ending in .slim, or a directory path`),
+    force: o.force === true,
   };
   if (!(r.registry instanceof PruneRegistry)) bad(`registry ${show(o.registry)} is not a PruneRegistry; build one with builtinPrunables()`);
   if (method === "magnitude") {

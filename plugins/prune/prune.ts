@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { SlimlabError } from "../core/errors";
 import { PlotlyFigure } from "../core/figure";
 import { host } from "../core/host";
+import { ExportResult, assertSaveTarget, saveTo } from "../format/export";
 import { cloneModel } from "../toolkit/clone";
 import { assertFinite } from "../toolkit/finite";
 import { requireModel } from "../toolkit/layers";
@@ -57,6 +58,8 @@ export interface PruneResult {
   /** What changed and what did not, in plain words. */
   note: string;
   figures: PlotlyFigure[];
+  /** With `save`: the .slim file or tfjs directory written, and its bytes on disk. */
+  saved?: ExportResult;
 }
 
 /** Values of the targets' prunable kernels, found by name in `model`. */
@@ -139,6 +142,7 @@ export async function prune(model: tf.LayersModel, options: PruneOptions): Promi
   const r = resolveOptions(options);
   const selection = selectTargets(m, r);
   assertFinite(m, "prune", "pruning");
+  if (r.save !== undefined) await assertSaveTarget(r.save, { fn: "prune", force: r.force });
   const owned: tf.Tensor[] = [];
   const tensors = async (s: Resolved["data"]): Promise<TrainData | undefined> => {
     if (s === undefined) return undefined;
@@ -157,6 +161,16 @@ export async function prune(model: tf.LayersModel, options: PruneOptions): Promi
   } finally {
     tf.dispose(owned);
   }
+}
+
+/**
+ * Writes the pruned model when `save` was given: a .slim file (kernels
+ * with zeros in CSR, `sparse`) or a tfjs directory. The target was checked
+ * before pruning; a failure here is handled like any other (nothing kept).
+ */
+async function saveIfAsked(model: tf.LayersModel, r: Resolved): Promise<ExportResult | undefined> {
+  if (r.save === undefined) return undefined;
+  return saveTo(model, r.save, { fn: "prune", force: r.force, sparse: true });
 }
 
 async function pruneMasked(m: tf.LayersModel, r: Resolved, selection: Selection, data?: TrainData, val?: TrainData): Promise<PruneResult> {
@@ -201,8 +215,10 @@ async function pruneMasked(m: tf.LayersModel, r: Resolved, selection: Selection,
       figures.push(sparsityFigure(rows), histogramFigure(hBefore, histogram(afterValues, lo, hi, 80, true), zeros, run.thresholds));
       if (run.history.length > 0) figures.push(scheduleFigure(run.history));
     }
+    const written = await saveIfAsked(final, r);
     saved?.discard();
     return {
+      saved: written,
       model: final,
       method: r.method,
       schedule: r.schedule,
@@ -244,16 +260,19 @@ async function pruneLayers(m: tf.LayersModel, r: Resolved, targets: Target[], sk
   let rows: LayerRow[];
   let after: ModelSummary;
   let evaluation: { loss: number; accuracy: number };
+  let written: ExportResult | undefined;
   try {
     copyMasks(m, final);
     rows = layerRows(final);
     after = summarize(final, rows, r.report);
     evaluation = await evaluate(final, val, 256, undefined, host().signal(), pruneCaller(r));
+    written = await saveIfAsked(final, r);
   } catch (e) {
     release(final);
     throw e;
   }
   return {
+    saved: written,
     model: final,
     method: "layer",
     schedule: "oneshot",

@@ -87,3 +87,58 @@ export function setQuantizedWeights(model: tf.LayersModel, table: ReadonlyMap<st
 export function quantizedWeights(model: tf.LayersModel): ReadonlyMap<string, QuantizedTensor> {
   return SIDE_TABLE.get(model) ?? new Map();
 }
+
+/** Whether `values` hold exactly (bit for bit) the decoded values `q` wrote into the model. */
+export function codesMatch(q: QuantizedTensor, values: Float32Array): boolean {
+  if (values.length !== q.values.length) return false;
+  const a = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const b = new Uint32Array(q.values.buffer, q.values.byteOffset, q.values.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The quantized weights of `model` whose values changed since quantize
+ * wrote them (training, `model.fit`, `setWeights`, an in-place `%prune`):
+ * their recorded codes no longer describe them, so sizing or saving them
+ * at those codes would be wrong. The record keeps each weight's decoded
+ * values (QuantizedTensor.values, what applyQuantized wrote); a weight is
+ * stale when its current float32 bits differ from them anywhere. This is
+ * one pass over the weight, as cheap as hashing it, and exact: writing the
+ * same values back (an lr-0 step) leaves the codes valid.
+ *
+ * @param model a model returned by quantize (others have no codes: [])
+ * @param valuesOf the weight's current values, when the caller has them
+ *   already (e.g. from model.save artifacts); default: read the variable
+ * @returns the names of the stale weights, in record order
+ * @example
+ *   await r.model.fit(xs, ys);
+ *   staleQuantized(r.model); // ["fc1/kernel", "fc2/kernel"]
+ */
+export function staleQuantized(model: tf.LayersModel, valuesOf?: (name: string) => Float32Array | undefined): string[] {
+  const stale: string[] = [];
+  for (const [name, q] of quantizedWeights(model)) {
+    let values = valuesOf?.(name);
+    if (values === undefined) {
+      const v = findVariable(model, name);
+      values = v === undefined ? undefined : (v.read().dataSync() as Float32Array);
+    }
+    if (values === undefined || !codesMatch(q, values)) stale.push(name);
+  }
+  return stale;
+}
+
+/**
+ * The one-line explanation for stale codes, shared by %size, %compare,
+ * %quantize --save, saveSlim and exportModel.
+ *
+ * @param stale names from staleQuantized (at least one)
+ * @param what what the codes would be used for: "size them", "save them"
+ * @returns e.g. "weights changed since %quantize (fc1/kernel); re-run %quantize to size them at their codes"
+ * @example
+ *   throw new SlimlabError("E_MODEL", `saveSlim: ${staleMessage(stale, "save them")}`);
+ */
+export function staleMessage(stale: readonly string[], what: string): string {
+  const names = stale.length <= 3 ? stale.join(", ") : `${stale.slice(0, 3).join(", ")} and ${stale.length - 3} more`;
+  return `weights changed since %quantize (${names}); re-run %quantize to ${what} at their codes`;
+}

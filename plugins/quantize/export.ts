@@ -49,6 +49,7 @@ import * as tf from "@tensorflow/tfjs";
 import { promises as fs } from "fs";
 import * as path from "path";
 import { SlimlabError, show } from "../core/errors";
+import type { SlimSaveResult } from "../format/slim";
 import { restoreDepthMultipliers } from "../toolkit/clone";
 import { artifactsFromModelJson, layoutArtifacts, readArtifacts } from "../toolkit/io";
 import { weightRole } from "../toolkit/layers";
@@ -77,8 +78,8 @@ function leBytes(q: QuantizedTensor): Uint8Array {
   return out;
 }
 
-/** The model's save artifacts with quantized weights re-encoded where tfjs can decode them exactly. */
-async function tfjsArtifacts(model: tf.LayersModel, quantized: ReadonlyMap<string, QuantizedTensor>): Promise<tf.io.ModelArtifacts> {
+/** The model's save artifacts with quantized weights re-encoded where tfjs can decode them exactly (uint8/uint16/float16 manifests), the rest float32. */
+export async function tfjsArtifacts(model: tf.LayersModel, quantized: ReadonlyMap<string, QuantizedTensor>): Promise<tf.io.ModelArtifacts> {
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(
     tf.io.withSaveHandler(async (a) => {
@@ -192,12 +193,32 @@ function fromJson(d: JsonDecoding): Decoding {
 
 /** What saveQuantized wrote. */
 export interface SaveResult {
+  /** The save directory; for "slim", the directory holding the file. */
   dir: string;
-  /** "tfjs" when model.json at `dir` holds everything; "compact" when quantized.json + tfjs/ were written. */
-  format: "tfjs" | "compact";
+  /**
+   * "tfjs" when model.json at `dir` holds everything; "compact" when
+   * quantized.json + tfjs/ were written; "slim" for one .slim file (a
+   * --save path ending in .slim).
+   */
+  format: "tfjs" | "compact" | "slim";
+  /** Names inside `dir`: for "slim" the file's name. */
   files: string[];
   /** Bytes of all files written. */
   bytes: number;
+  /** The .slim file, or the directory. */
+  path: string;
+}
+
+/**
+ * What a .slim save returns, as quantize reports saves.
+ *
+ * @param r saveSlim's (or writeSlim's) result
+ * @returns a SaveResult of format "slim"
+ * @example
+ *   result.saved = slimSaved(await saveSlim(model, "out/m.slim"));
+ */
+export function slimSaved(r: SlimSaveResult): SaveResult {
+  return { dir: path.dirname(r.path), format: "slim", files: [path.basename(r.path)], bytes: r.bytes, path: r.path };
 }
 
 /**
@@ -230,7 +251,7 @@ export async function saveQuantized(model: tf.LayersModel, quantized: ReadonlyMa
       shards = l.json.weightsManifest[0].paths;
       return l.files;
     }, { fn, force, kind: "tfjs" });
-    return { dir: path.resolve(dir), format: "tfjs", files: ["model.json", ...shards], bytes };
+    return { dir: path.resolve(dir), format: "tfjs", files: ["model.json", ...shards], bytes, path: path.resolve(dir) };
   }
   const entries: CompactEntry[] = [];
   const blobs: Uint8Array[] = [];
@@ -268,7 +289,7 @@ export async function saveQuantized(model: tf.LayersModel, quantized: ReadonlyMa
   };
   const r = await writeSaveDir(dir, build, { fn, force, kind: "compact" });
   const order = ["quantized.json", tagged("codes.bin", r.tag), "tfjs/model.json"];
-  return { dir: r.dir, format: "compact", files: [...order, ...r.files.filter((f) => !order.includes(f))], bytes };
+  return { dir: r.dir, format: "compact", files: [...order, ...r.files.filter((f) => !order.includes(f))], bytes, path: r.dir };
 }
 
 /**

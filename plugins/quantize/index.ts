@@ -15,7 +15,7 @@ export { quantizeBinary, quantizeTernary } from "./binary";
 export { quantizeTensor } from "./quantizer";
 export type { LayerConfig } from "./quantizer";
 export { QuantizeRegistry, builtinQuantizables } from "./registry";
-export { applyQuantized, quantizedWeights } from "./apply";
+export { applyQuantized, quantizedWeights, staleQuantized } from "./apply";
 export { saveQuantized, loadCompact, packCodes, unpackCodes } from "./export";
 export { huffmanCode, huffmanLengths } from "./huffman";
 export { errorStats, tensorBits } from "./metrics";

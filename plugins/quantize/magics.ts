@@ -22,6 +22,28 @@ function tensorData(value: unknown, flag: string): TrainData {
   return d;
 }
 
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+/**
+ * The sizes of a quantization in words: the .slim file's bytes (measured,
+ * by the writer), then the counted bits (an estimate), then where it was saved.
+ *
+ * @param r a quantize() result
+ * @returns e.g. "float32 weights 1040.0 KB → file (.slim) 268.9 KB, 3.87× (bytes saveSlim writes); estimate from counted bits: 266.4 KB (3.90×)"
+ * @example
+ *   sizeText(await quantize(m, { bits: 8 }));
+ */
+export function sizeText(r: QuantizeResult): string {
+  const s = r.sizes;
+  const file = s.fileBytes !== null
+    ? `file (.slim${s.fileHuffman ? ", Huffman" : ""}) ${kb(s.fileBytes)}, ${(s.fileRatio as number).toFixed(2)}× (${s.fileBytes} bytes saveSlim writes, header included)`
+    : `file (.slim) not sized: ${s.fileNote}`;
+  const estimate = `estimate from counted bits: ${kb(s.quantizedBytes)} (${s.ratio.toFixed(2)}×)` +
+    (s.huffmanBytes !== null ? `, with Huffman ${kb(s.huffmanBytes)} (${(s.huffmanRatio as number).toFixed(2)}×)` : "");
+  const saved = r.saved ? `; saved ${r.saved.format} to ${r.saved.path} (${r.saved.bytes} bytes)` : "";
+  return `float32 weights ${kb(s.floatBytes)} → ${file}; ${estimate}${saved}`;
+}
+
 /**
  * Shows a quantization result: the per-layer table, the size chart, the
  * weight histogram (with levels) of the largest quantized weight, and the
@@ -34,11 +56,7 @@ function tensorData(value: unknown, flag: string): TrainData {
 export function displayQuantizeResult(r: QuantizeResult): void {
   const h = host();
   h.display(tableBundle(r.layers));
-  const s = r.sizes;
-  const text = `float ${(s.floatBytes / 1024).toFixed(1)} KB → quantized ${(s.quantizedBytes / 1024).toFixed(1)} KB (${s.ratio.toFixed(2)}×)` +
-    (s.huffmanBytes !== null ? `, with Huffman ${(s.huffmanBytes / 1024).toFixed(1)} KB (${(s.huffmanRatio as number).toFixed(2)}×)` : "") +
-    (r.saved ? `; saved ${r.saved.format} to ${r.saved.dir}` : "");
-  h.display({ "text/plain": text });
+  h.display({ "text/plain": sizeText(r) });
   h.display(plotlyBundle(r.figures.sizes));
   const largest = [...r.quantized.entries()].sort((a, b) => b[1].codes.length - a[1].codes.length)[0];
   if (largest) h.display(plotlyBundle(r.figures.histograms.get(largest[0]) as NonNullable<ReturnType<typeof r.figures.histograms.get>>));
@@ -71,7 +89,8 @@ export const quantizeMagic = defineMagic({
   summary: "Quantize a model's weights (and activations): linear, k-means, power-of-two, binary/ternary, float16; calibration, QAT, mixed precision, tfjs export.",
   description:
     "Returns a new tf.LayersModel whose weights hold the dequantized values (the input is untouched unless --inplace) and shows a per-layer table (MSE, SQNR, sizes) and figures. " +
-    "--save writes model.json + shards that stock tfjs loads (uint8/uint16/float16 manifests); schemes tfjs cannot express are saved as quantized.json + codes.bin with a tfjs copy in tfjs/ (loadCompact reads them).",
+    "--save PATH.slim writes one .slim file, the codes as they are counted (loadSlim reads it); another --save path gets model.json + shards that stock tfjs loads (uint8/uint16/float16 manifests), or, for schemes tfjs cannot express, quantized.json + codes.bin with a tfjs copy in tfjs/ (loadCompact reads them). " +
+    "The report gives the bytes of the .slim file (measured by encoding it) and, as an estimate, the counted bits.",
   positional: [{ name: "model", help: "a tf.LayersModel" }],
   flags: {
     bits: { type: "number", integer: true, min: 1, max: 16, help: "bits per weight (affine/symmetric 2–16, kmeans 1–8, pow2 2–8, binary 1, ternary 2, float16 16)" },
@@ -95,14 +114,14 @@ export const quantizeMagic = defineMagic({
     budget: { type: "number", ...MIXED_LIMITS.budgetKB, help: "mixed precision: size budget of quantized weights in KB" },
     maxDrop: { type: "number", ...MIXED_LIMITS.maxDrop, help: "mixed precision: largest accuracy drop in percentage points (needs --data)" },
     huffman: { type: "boolean", help: "report Huffman-coded index sizes" },
-    save: { type: "string", help: "directory to save the quantized model to" },
+    save: { type: "string", help: "where to save: PATH.slim writes one .slim file (with --huffman, Huffman-coded); another path a directory (tfjs, or compact + tfjs copy)" },
     force: { type: "boolean", help: "replace an earlier slimlab save at --save (never other files)" },
     inplace: { type: "boolean", help: "write the quantized weights into the given model" },
     quiet: { type: "boolean", help: "do not display the table and figures" },
   },
   examples: [
     "const q8 = %quantize model --bits 8 --per-channel",
-    "const k6 = %quantize model --scheme kmeans --bits 6 --huffman --save out/k6",
+    "const k6 = %quantize model --scheme kmeans --bits 6 --huffman --save out/k6.slim",
     "const a8 = %quantize model --target both --calibrate calib --observer percentile",
     "const q4 = %quantize model --bits 4 --qat --data train --epochs 2",
     "const mp = %quantize model --mixed --max-drop 0.5 --data test",

@@ -6,7 +6,7 @@
  * QAT, and saves.
  */
 import * as tf from "@tensorflow/tfjs";
-import { SlimlabError, show, suggestion } from "../core/errors";
+import { SlimlabError, isSlimlabError, show, suggestion } from "../core/errors";
 import { fitsNumberRule, NumberRule } from "../core/magic";
 import { PlotlyFigure } from "../core/figure";
 import { host } from "../core/host";
@@ -14,12 +14,13 @@ import { cloneModel } from "../toolkit/clone";
 import { assertFinite } from "../toolkit/finite";
 import { requireModel, selectLayers } from "../toolkit/layers";
 import { Caller, checkpoint } from "../toolkit/pace";
-import { assertReplaceable } from "../toolkit/safe-write";
 import { weightSnapshot } from "../toolkit/snapshot";
 import { checkSamples, TrainData, TrainHistory } from "../toolkit/train";
-import { applyQuantized, quantizedWeights, setQuantizedWeights } from "./apply";
+import { applyQuantized, quantizedWeights, setQuantizedWeights, staleMessage, staleQuantized } from "./apply";
 import { OBSERVERS, Observer, calibrate, calibrationInputs } from "./calibrate";
-import { SaveResult, saveQuantized } from "./export";
+import { assertSaveTarget } from "../format/export";
+import { SlimEncoding, encodeSlim, isSlimPath, writeSlim } from "../format/slim";
+import { SaveResult, saveQuantized, slimSaved } from "./export";
 import { Insertion, insertFakeQuant } from "./insert";
 import { KmeansInit, clusteredValues, codebookMse, kmeansCodebook } from "./kmeans";
 import { MixedChoice, chooseBits } from "./mixed";
@@ -63,7 +64,7 @@ export interface CommonOptions {
   mixed?: { budgetKB: number; data?: TrainData; candidates?: number[] } | { maxDrop: number; data: TrainData; candidates?: number[] };
   /** Report Huffman-coded sizes of the indices. */
   huffman?: boolean;
-  /** Save to this directory (tfjs format, or compact + tfjs copy). */
+  /** Save to this directory (tfjs format, or compact + tfjs copy), or, for a path ending in .slim, as one .slim file (saveSlim, with `huffman`). */
   save?: string;
   /** Replace an earlier slimlab save at `save` (never other files, the working or home directory). */
   force?: boolean;
@@ -146,7 +147,7 @@ function resolve(options: QuantizeOptions, fn: string): Resolved {
     if (o.mixed !== undefined) throw new SlimlabError("E_ARG", `${fn}: layerBits and --mixed both choose bits per layer; pass one of them`);
     for (const b of Object.values(o.layerBits)) checkBits(scheme, b, fn);
   }
-  if (o.save !== undefined && (typeof o.save !== "string" || o.save === "")) throw new SlimlabError("E_ARG", `${fn}: --save ${show(o.save)} is not allowed; pass a directory path`);
+  if (o.save !== undefined && (typeof o.save !== "string" || o.save === "")) throw new SlimlabError("E_ARG", `${fn}: --save ${show(o.save)} is not allowed; pass a directory path, or a file path ending in .slim`);
   const weights = target !== "activations" || dynamic;
   return { config: { scheme, bits, perChannel: o.perChannel === true, init: o.init ?? "linear" }, target, weights, activations };
 }
@@ -186,7 +187,7 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
     fn,
     leaves: o.inplace ? "the model got its weights back; run the cell again to quantize" : "no quantized model was kept and the given one is unchanged; run the cell again to quantize",
   };
-  if (o.save !== undefined) await assertReplaceable(o.save, { fn, force: o.force === true });
+  if (o.save !== undefined) await assertSaveTarget(o.save, { fn, force: o.force === true });
   const registry = o.registry ?? builtinQuantizables();
   const layers = o.layers !== undefined ? selectLayers(m, o.layers).map((l) => l.layer) : m.layers;
   let targets: WeightTarget[] = r.weights ? quantizableWeights(layers, registry) : [];
@@ -260,7 +261,7 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
     result.qat = qat;
     result.mixed = mixed;
     result.figures.sensitivity = mixed?.figure;
-    if (o.save !== undefined) result.saved = await saveQuantized(out, quantized, o.save, o.force === true);
+    await fileSizeAndSave(result, quantized, o, fn);
     saved?.weights.discard();
     return result;
   } catch (e) {
@@ -270,6 +271,39 @@ export async function quantize(model: tf.LayersModel, options: QuantizeOptions =
       setQuantizedWeights(m, saved.table);
     }
     throw e;
+  }
+}
+
+/**
+ * Adds the size of the .slim file saveSlim would write (encoded by the
+ * writer itself, nothing written) to the sizes, then saves: a --save
+ * PATH.slim writes those very bytes, another path a directory. With
+ * --inplace the model may also hold codes of an earlier run whose weights
+ * changed since: then there is no file size (the sizes say why) and a .slim
+ * save is refused.
+ */
+async function fileSizeAndSave(result: QuantizeResult, quantized: Map<string, QuantizedTensor>, o: CommonOptions, fn: string): Promise<void> {
+  const out = result.model;
+  const huffman = o.huffman === true;
+  const stale = staleQuantized(out);
+  let encoding: SlimEncoding | undefined;
+  let fileNote = stale.length > 0 ? staleMessage(stale, "size them") : null;
+  try {
+    if (stale.length === 0) encoding = await encodeSlim(out, { huffman });
+  } catch (e) {
+    // A model .slim cannot hold (a weight that is not float32, a Huffman code over 32 bits): the report says so; a .slim save fails below.
+    if (!(isSlimlabError(e) && e.code === "E_MODEL")) throw e;
+    fileNote = e.message;
+  }
+  result.sizes = { ...result.sizes, fileBytes: encoding?.bytes ?? null, fileRatio: encoding ? result.sizes.floatBytes / encoding.bytes : null, fileHuffman: huffman, stale, fileNote };
+  if (o.save === undefined) return;
+  if (!isSlimPath(o.save)) {
+    result.saved = await saveQuantized(out, quantized, o.save, o.force === true);
+  } else if (encoding === undefined) {
+    const why = stale.length > 0 ? `${staleMessage(stale, "save them")}, or save the float32 weights with saveModel` : fileNote;
+    throw new SlimlabError("E_MODEL", `${fn}: cannot save ${show(o.save)}: ${why}`);
+  } else {
+    result.saved = slimSaved(await writeSlim(encoding, o.save, { fn, force: o.force === true }));
   }
 }
 

@@ -34,14 +34,35 @@ export interface LayerRow {
   huffmanGapBits: number | null;
 }
 
-/** Size totals over the whole model (unquantized weights count at 32 bits). */
+/**
+ * Size totals over the whole model. `fileBytes` is measured: the bytes of
+ * the .slim file saveSlim writes for the model (header included), encoded
+ * by the writer itself. The others are estimates counted from the codes'
+ * bits (unquantized weights at 32 bits, no topology).
+ */
 export interface Sizes {
+  /** All weights as float32 (4 bytes each). */
   floatBytes: number;
+  /** Estimate: counted bits of codes, parameters and CSR indices, in bytes. */
   quantizedBytes: number;
-  /** With Huffman-coded indices, when huffman is on. */
+  /** Estimate: the same with Huffman-coded indices, when huffman is on. */
   huffmanBytes: number | null;
   ratio: number;
   huffmanRatio: number | null;
+  /**
+   * Measured: bytes of the .slim file (with Huffman coding when huffman is
+   * on), header included; null when the model also holds codes whose
+   * weights changed since (`stale`).
+   */
+  fileBytes: number | null;
+  /** floatBytes / fileBytes. */
+  fileRatio: number | null;
+  /** Whether fileBytes is the Huffman-coded file. */
+  fileHuffman: boolean;
+  /** Quantized weights of the model whose values changed since their quantize (an --inplace run over an earlier one). */
+  stale: string[];
+  /** Why fileBytes is null (stale codes, or the writer's refusal), else null. */
+  fileNote: string | null;
 }
 
 function groupsOf(q: QuantizedTensor): number {
@@ -102,7 +123,8 @@ export function layerRows(quantized: ReadonlyMap<string, QuantizedTensor>, origi
  *
  * @param rows layer rows
  * @param totalParams all scalars of the model's weights
- * @returns float, quantized and Huffman sizes and ratios
+ * @returns float, quantized and Huffman sizes and ratios (the file size is
+ *   not known here: fileBytes null until quantize encodes the model)
  * @example
  *   sizes(rows, model.countParams()).ratio; // ≈ 4 for int8
  */
@@ -119,6 +141,11 @@ export function sizes(rows: readonly LayerRow[], totalParams: number): Sizes {
     huffmanBytes,
     ratio: floatBytes / quantizedBytes,
     huffmanRatio: huffmanBytes === null ? null : floatBytes / huffmanBytes,
+    fileBytes: null,
+    fileRatio: null,
+    fileHuffman: false,
+    stale: [],
+    fileNote: null,
   };
 }
 
@@ -159,8 +186,8 @@ export function sizeFigure(rows: readonly LayerRow[]): PlotlyFigure {
   const x = rows.map((r) => r.weight);
   const data: Record<string, unknown>[] = [
     { type: "bar", name: "float32", x, y: rows.map((r) => r.floatKB) },
-    { type: "bar", name: "quantized", x, y: rows.map((r) => r.quantKB) },
+    { type: "bar", name: "quantized (counted)", x, y: rows.map((r) => r.quantKB) },
   ];
-  if (rows.every((r) => r.huffmanKB !== null)) data.push({ type: "bar", name: "quantized + Huffman", x, y: rows.map((r) => r.huffmanKB) });
-  return { data, layout: { title: { text: "Size per layer (KB)" }, barmode: "group", yaxis: { title: { text: "KB" } } } };
+  if (rows.every((r) => r.huffmanKB !== null)) data.push({ type: "bar", name: "quantized + Huffman (counted)", x, y: rows.map((r) => r.huffmanKB) });
+  return { data, layout: { title: { text: "Size per layer (KB): counted bits, an estimate of the file" }, barmode: "group", yaxis: { title: { text: "KB" } } } };
 }

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import * as assert from "assert";
+import { encodeSlim } from "../../../plugins/format/slim";
 import { compare, paretoFront } from "../../../plugins/measure/compare";
 import { summary } from "../../../plugins/measure/summary";
 import { assertNoLeak, assertRejectsSlimlab, init, onBackend } from "./helpers";
@@ -36,7 +37,10 @@ describe("measure/compare", () => {
     assert.strictEqual(a.params, 6 * 64 + 64 + 64 * 3 + 3);
     assert.strictEqual(b.savedBytes, 4 * (6 * 8 + 8 + 8 * 3 + 3));
     assert.strictEqual(b.flops, summary(small).totals.flops);
-    assert.deepStrictEqual(a.ratios, { gzip: 1, sparse: 1, flops: 1, latencySmall: 1, latencyLarge: 1 });
+    assert.deepStrictEqual(a.ratios, { file: 1, gzip: 1, sparse: 1, flops: 1, latencySmall: 1, latencyLarge: 1 });
+    assert.strictEqual(b.fileBytes, (await encodeSlim(small)).bytes);
+    assert.strictEqual(b.ratios.file, (b.fileBytes as number) / (a.fileBytes as number));
+    assert.strictEqual(r.sizeAxis, "file");
     assert.strictEqual(b.ratios.flops, (6 * 8 + 8 * 3) / (6 * 64 + 64 * 3));
     assert.strictEqual(b.ratios.gzip, b.gzipBytes / a.gzipBytes);
     // The labels are big's own predictions: big is exact; the smaller, faster model may also be on the frontier.
@@ -48,7 +52,7 @@ describe("measure/compare", () => {
     const bundle = r.toMimeBundle();
     const fig = bundle["application/vnd.plotly.v1+json"] as { data: { xaxis: string; x: number[] }[] };
     assert.deepStrictEqual(fig.data.map((t) => t.xaxis), ["x", "x", "x2", "x2"]);
-    assert.deepStrictEqual(fig.data[0].x, [a.gzipBytes / 1024, b.gzipBytes / 1024]);
+    assert.deepStrictEqual(fig.data[0].x, [(a.fileBytes as number) / 1024, (b.fileBytes as number) / 1024]);
     assert.match(String(bundle["text/plain"]), /^Compared on backend "cpu"; ratios are model \/ big\n/);
     assert.match(String(bundle["text/html"]), /<table class="dataframe">/);
     tf.dispose([xs, ys]);

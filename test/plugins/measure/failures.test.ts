@@ -127,10 +127,12 @@ describe("measure failures", () => {
     const flat = tf.sequential({ name: "flat", layers: [tf.layers.flatten({ inputShape: [2, 3] })] });
     const s = await invokeMagic(sizeMagic, [flat], {});
     assert.deepStrictEqual([s.params, s.float32Bytes, s.savedBytes, s.gzipBytes, s.sparseBytes], [0, 0, 0, 0, 0]);
-    assert.deepStrictEqual(s.ratios, { saved: 1, gzip: 1, sparse: 1 });
+    assert.deepStrictEqual(s.ratios, { file: 1, saved: 1, gzip: 1, sparse: 1 });
+    // The .slim file of a model without weights is its header alone.
+    assert.strictEqual(s.file?.bytes, s.file?.headerBytes);
     assert.deepStrictEqual(s.layers, []);
     const bundle = s.toMimeBundle();
-    assert.match(String(bundle["text/plain"]), /^Model "flat": 0 weights, 0 non-zero \(0%\);[^\n]*\nformat +bytes +size +ratio\nfloat32 +0 +0 B +1×\n[\s\S]*\nno layer has weights$/);
+    assert.match(String(bundle["text/plain"]), /^Model "flat": 0 weights, 0 non-zero \(0%\)[^\n]*\nformat +bytes +size +ratio\nfloat32 +0 +0 B +1×\n[\s\S]*\nno layer has weights$/);
     assert.match(String(bundle["text/html"]), /<table class="dataframe">[\s\S]*<p>No layer has weights\.<\/p>$/);
     assert.strictEqual(summary(flat).totals.params, 0);
     flat.dispose();

@@ -30,7 +30,7 @@ describe("measure/magics", () => {
   it("declares seven magics with usage generated from their flags", () => {
     assert.deepStrictEqual(measureMagics.map((m) => m.name), ["summary", "size", "bench", "evaluate", "compare", "backends", "optimize"]);
     assert.strictEqual(usage(benchMagic), "%bench <model> [--batch BATCH] [--runs RUNS] [--warmup WARMUP]");
-    assert.strictEqual(usage(compareMagic), "%compare <models> ... [--data DATA] [--names NAMES] [--runs RUNS] [--warmup WARMUP]");
+    assert.strictEqual(usage(compareMagic), "%compare <models> ... [--data DATA] [--names NAMES] [--runs RUNS] [--warmup WARMUP] [--huffman] [--sparse]");
     assert.match(helpText(optimizeMagic), /--no-bench {2}skip the latency measurement/);
   });
 

@@ -198,7 +198,7 @@ describe("measure/size", () => {
     const m = sparseDense();
     const s = await size(m);
     const text = String(s.toMimeBundle()["text/plain"]);
-    assert.match(text, /sparse CSR\s+28\s+28 B\s+11\.7\d*×/);
+    assert.match(text, /sparse CSR \(estimate\)\s+28\s+28 B\s+11\.7\d*×/);
     assert.match(text, /fc\s+82\s+4\s+328\s+328\s+28\s+5/);
     assert.match(String(s.toMimeBundle()["text/html"]), /<table class="dataframe">/);
     m.dispose();
