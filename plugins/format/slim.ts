@@ -14,7 +14,7 @@ import { fileURLToPath } from "url";
 import { SlimlabError, show, suggestion } from "../core/errors";
 import { quantizedWeights, staleMessage, staleQuantized } from "../quantize/apply";
 import { registerQuantizeLayers } from "../quantize/fake-quant";
-import { restoreDepthMultipliers } from "../toolkit/clone";
+import { modelArtifacts } from "../toolkit/io";
 import { requireModel } from "../toolkit/layers";
 import { assertReplaceable, isSlimlabFile, writeFileAtomic } from "../toolkit/safe-write";
 import { MAGIC, SlimHeader, TensorEntry, assembleSlim, parseSlim } from "./container";
@@ -80,19 +80,6 @@ function describe(e: TensorEntry): string {
   return `linear ${v.bits}-bit ${v.axes === null ? "per tensor" : `per channel (axes ${v.axes[0]}–${v.axes[1] - 1})`}`;
 }
 
-/** The artifacts model.save hands over: topology (depth multipliers restored), weight specs and float32 data. */
-async function artifactsOf(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      captured = a;
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
-    })
-  );
-  const a = captured as tf.io.ModelArtifacts;
-  restoreDepthMultipliers(a.modelTopology, model);
-  return a;
-}
 
 /** A file may be replaced (with force) only when it is a .slim file: slimlab's own. */
 const ownSlim = (file: string) => isSlimlabFile(file, MAGIC);
@@ -140,7 +127,7 @@ export async function assertSlimTarget(file: string, opts: { fn: string; force?:
 
 async function encodeAs(fn: string, model: tf.LayersModel, opts: Required<SlimEncodeOptions>): Promise<SlimEncoding> {
   const m = requireModel(model, fn);
-  const artifacts = await artifactsOf(m);
+  const artifacts = await modelArtifacts(m);
   const specs = artifacts.weightSpecs ?? [];
   const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   const quantized = quantizedWeights(m);

@@ -36,6 +36,7 @@ import { MimeBundle } from "../core/host";
 import { escapeHtml, Row, tableBundle } from "../core/table";
 import { bytes, count, sig, textTable } from "./format";
 import { assertFinite } from "../toolkit/finite";
+import { modelArtifacts } from "../toolkit/io";
 import { checkModel } from "./inputs";
 import { weightStorage } from "./sparse";
 import { encodeSlim } from "../format/slim";
@@ -179,14 +180,7 @@ function isArtifacts(value: unknown): value is tf.io.ModelArtifacts {
  *   const a = await artifactsOf(model); a.weightSpecs;
  */
 export async function artifactsOf(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      captured = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-    })
-  );
-  return captured as tf.io.ModelArtifacts;
+  return modelArtifacts(model);
 }
 
 /**

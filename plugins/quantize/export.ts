@@ -50,8 +50,7 @@ import { promises as fs } from "fs";
 import * as path from "path";
 import { SlimlabError, show } from "../core/errors";
 import type { SlimSaveResult } from "../format/slim";
-import { restoreDepthMultipliers } from "../toolkit/clone";
-import { artifactsFromModelJson, layoutArtifacts, readArtifacts } from "../toolkit/io";
+import { artifactsFromModelJson, layoutArtifacts, modelArtifacts, readArtifacts } from "../toolkit/io";
 import { weightRole } from "../toolkit/layers";
 import { SaveFile, isInsideName, tagged, writeSaveDir } from "../toolkit/safe-write";
 import { applyQuantized } from "./apply";
@@ -80,15 +79,7 @@ function leBytes(q: QuantizedTensor): Uint8Array {
 
 /** The model's save artifacts with quantized weights re-encoded where tfjs can decode them exactly (uint8/uint16/float16 manifests), the rest float32. */
 export async function tfjsArtifacts(model: tf.LayersModel, quantized: ReadonlyMap<string, QuantizedTensor>): Promise<tf.io.ModelArtifacts> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
-    })
-  );
-  const a = artifacts as tf.io.ModelArtifacts;
-  restoreDepthMultipliers(a.modelTopology, model);
+  const a = await modelArtifacts(model);
   const specs = a.weightSpecs ?? [];
   const weights = model.weights;
   if (specs.length !== weights.length) {

@@ -259,15 +259,30 @@ export async function artifactsFromModelJson(json: tf.io.ModelJSON, dir: string,
  */
 export async function saveModel(model: tf.LayersModel, dir: string, opts: WriteOptions = {}): Promise<WriteResult> {
   const m = requireModel(model, "saveModel");
-  let result: WriteResult | undefined;
-  await m.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      restoreDepthMultipliers(artifacts.modelTopology, m);
-      result = await writeArtifactsAs("saveModel", dir, artifacts, opts);
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+  return writeArtifactsAs("saveModel", dir, await modelArtifacts(m), opts);
+}
+
+/**
+ * What `model.save` hands a save handler: the topology (with the depth
+ * multipliers tfjs drops restored), the weight specs and the float32 data.
+ * Every writer in slimlab starts from this.
+ *
+ * @param model a built tf.LayersModel
+ * @returns its artifacts, in memory
+ * @example
+ *   const a = await modelArtifacts(model); a.weightSpecs?.length;
+ */
+export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let captured: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      captured = a;
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
     })
   );
-  return result as WriteResult;
+  const a = captured as tf.io.ModelArtifacts;
+  restoreDepthMultipliers(a.modelTopology, model);
+  return a;
 }
 
 /**

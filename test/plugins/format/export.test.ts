@@ -104,22 +104,23 @@ describe("exportModel / %export", () => {
     await plant(root, { "mine.slim": "my notes", "notes/readme.txt": "mine", "taken.slim": "x" });
     const before = await snapshotTree(root);
     const slim = path.join(root, "new.slim");
-    const cases: [Promise<unknown>, string, string | RegExp][] = [
-      [exportModel(m, { format: "onnx" as never, out: slim }), "E_ARG", 'exportModel: format "onnx" is not allowed; allowed: slim, tfjs'],
-      [exportModel(m, { format: "slm" as never, out: slim }), "E_ARG", 'exportModel: format "slm" is not allowed (did you mean slim?); allowed: slim, tfjs'],
-      [exportModel(m, { out: slim } as never), "E_ARG", "exportModel: format is required; allowed: slim, tfjs (--format slim|tfjs)"],
-      [exportModel(m, { format: "slim", out: path.join(root, "new") }), "E_ARG", `exportModel: out ${q(path.join(root, "new"))} does not end in .slim, which format slim writes; pass e.g. ${q(path.join(root, "new.slim"))}`],
-      [exportModel(m, { format: "tfjs", out: slim }), "E_ARG", `exportModel: out ${q(slim)} ends in .slim but format tfjs writes a directory (model.json + shards); pass format slim, or a directory path`],
-      [exportModel(m, { format: "tfjs", out: path.join(root, "d"), huffman: true }), "E_ARG", "exportModel: huffman applies to format slim only; tfjs stores uint8/uint16/float16 or float32 weights"],
-      [exportModel(m, { format: "slim", out: slim, fource: true } as never), "E_ARG", 'exportModel: unknown option "fource" (did you mean force?); allowed: format, out, force, huffman, sparse'],
-      [exportModel(m, { format: "slim", out: path.join(root, "taken.slim") }), "E_FILE", `exportModel: file ${q(path.join(root, "taken.slim"))} exists; pass --force (force: true) to replace it, or choose another file name`],
-      [exportModel(m, { format: "slim", out: path.join(root, "mine.slim"), force: true }), "E_FILE", `exportModel: file ${q(path.join(root, "mine.slim"))} was not written by slimlab; --force only replaces a file slimlab wrote, so choose a new file name, or delete this one by hand`],
-      [exportModel(m, { format: "tfjs", out: path.join(root, "notes"), force: true }), "E_FILE", /^exportModel: directory ".*notes" is not empty and is not a slimlab save \(no \.slimlab-save\.json\); /],
+    // Thunks: a rejected promise made before its turn would be an unhandled rejection.
+    const cases: [() => Promise<unknown>, string, string | RegExp][] = [
+      [() => exportModel(m, { format: "onnx" as never, out: slim }), "E_ARG", 'exportModel: format "onnx" is not allowed; allowed: slim, tfjs'],
+      [() => exportModel(m, { format: "slm" as never, out: slim }), "E_ARG", 'exportModel: format "slm" is not allowed (did you mean slim?); allowed: slim, tfjs'],
+      [() => exportModel(m, { out: slim } as never), "E_ARG", "exportModel: format is required; allowed: slim, tfjs (--format slim|tfjs)"],
+      [() => exportModel(m, { format: "slim", out: path.join(root, "new") }), "E_ARG", `exportModel: out ${q(path.join(root, "new"))} does not end in .slim, which format slim writes; pass e.g. ${q(path.join(root, "new.slim"))}`],
+      [() => exportModel(m, { format: "tfjs", out: slim }), "E_ARG", `exportModel: out ${q(slim)} ends in .slim but format tfjs writes a directory (model.json + shards); pass format slim, or a directory path`],
+      [() => exportModel(m, { format: "tfjs", out: path.join(root, "d"), huffman: true }), "E_ARG", "exportModel: huffman applies to format slim only; tfjs stores uint8/uint16/float16 or float32 weights"],
+      [() => exportModel(m, { format: "slim", out: slim, fource: true } as never), "E_ARG", 'exportModel: unknown option "fource" (did you mean force?); allowed: format, out, force, huffman, sparse'],
+      [() => exportModel(m, { format: "slim", out: path.join(root, "taken.slim") }), "E_FILE", `exportModel: file ${q(path.join(root, "taken.slim"))} exists; pass --force (force: true) to replace it, or choose another file name`],
+      [() => exportModel(m, { format: "slim", out: path.join(root, "mine.slim"), force: true }), "E_FILE", `exportModel: file ${q(path.join(root, "mine.slim"))} was not written by slimlab; --force only replaces a file slimlab wrote, so choose a new file name, or delete this one by hand`],
+      [() => exportModel(m, { format: "tfjs", out: path.join(root, "notes"), force: true }), "E_FILE", /^exportModel: directory ".*notes" is not empty and is not a slimlab save \(no \.slimlab-save\.json\); /],
       // tfjs refuses a Sequential whose first layer lacks an input shape, so an unbuilt model is an empty one.
-      [exportModel(tf.sequential({ name: "u" }), { format: "slim", out: slim }), "E_MODEL", 'exportModel: model "u" has no layers; add layers before using it'],
-      [exportModel(42 as never, { format: "slim", out: slim }), "E_TYPE", /^exportModel: expected a tf\.LayersModel, received 42; /],
+      [() => exportModel(tf.sequential({ name: "u" }), { format: "slim", out: slim }), "E_MODEL", 'exportModel: model "u" has no layers; add layers before using it'],
+      [() => exportModel(42 as never, { format: "slim", out: slim }), "E_TYPE", /^exportModel: expected a tf\.LayersModel, received 42; /],
     ];
-    for (const [p, code, message] of cases) await assertRejects(p, code, message, { oneLine: true });
+    for (const [p, code, message] of cases) await assertRejects(p(), code, message, { oneLine: true });
     await assertUnchanged(root, before);
     m.dispose();
   });
