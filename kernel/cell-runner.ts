@@ -162,8 +162,10 @@ export class CellRunner {
    *   and there is nothing to wait for
    * @param memory set when the watchdog stopped the code because the heap
    *   was about to run out: the cell ends with a MemoryError instead
+   * @param sameCell false when the request was made while another cell (or
+   *   none) ran: the running cell is then left alone
    */
-  interrupt(forced = false, memory?: { used: number; limit: number }): void {
+  interrupt(forced = false, memory?: { used: number; limit: number }, sameCell = true): void {
     const stoppedCallback = forced ? recoverFromTermination() : undefined;
     const why = memory ? heapStopText(memory) : undefined;
     if (stoppedCallback && !(this.running && stoppedCallback === this.scope)) {
@@ -172,7 +174,7 @@ export class CellRunner {
       const what = why ? `MemoryError: ${why}` : "KeyboardInterrupt: stopped a timer callback";
       this.sink.stream("stderr", `${what} (from cell [${stoppedCallback.count}]); its other timers were cleared\n`, this.running ? undefined : stoppedCallback);
     }
-    if (!this.running) return;
+    if (!this.running || !sameCell) return;
     this.scope?.cancel();
     this.host.interrupt();
     this.executor.interrupt(forced ? 0 : INTERRUPT_GRACE_MS, why ? memoryError(why) : undefined);

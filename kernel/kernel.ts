@@ -74,8 +74,8 @@ export class Kernel {
    * interrupt_request; the busy/idle pair the spec asks for every request
    * is published here, once the main thread is free to.
    */
-  interrupt(forced: boolean, request: Message | undefined, memory?: { used: number; limit: number }): void {
-    this.runner.interrupt(forced, memory);
+  interrupt(forced: boolean, request: Message | undefined, memory?: { used: number; limit: number }, sameCell = true): void {
+    this.runner.interrupt(forced, memory, sameCell);
     if (forced || !request) return; // a forced interrupt is the second word on the same request
     void this.server.publish("status", { execution_state: "busy" }, request);
     void this.server.publish("status", { execution_state: "idle" }, request);

@@ -11,7 +11,7 @@ export async function startKernel(connectionFile: string): Promise<void> {
   const info = JSON.parse(fs.readFileSync(connectionFile, "utf8")) as ConnectionInfo;
   const server = new Server(info);
   let kernel: Kernel | undefined;
-  await server.bind((forced, request, memory) => kernel?.interrupt(forced, request, memory));
+  await server.bind((forced, request, memory, sameCell) => kernel?.interrupt(forced, request, memory, sameCell));
   // The runner owns late errors from here on (guard.ts), also those of the backend's glue loaded by prepare().
   kernel = new Kernel(server, process.cwd(), builtinsFor(await prepare()));
   kernel.start();

@@ -71,12 +71,12 @@ export class Server {
    * Binds every socket; the heartbeat and control ones on the watchdog
    * thread, whose interrupts go to `onInterrupt`.
    */
-  async bind(onInterrupt: (forced: boolean, request: Message | undefined, memory?: MemoryStop) => void): Promise<void> {
+  async bind(onInterrupt: (forced: boolean, request: Message | undefined, memory: MemoryStop | undefined, sameCell: boolean) => void): Promise<void> {
     const events: WatchdogEvents = {
       control: (frames) => this.receive(frames, "control"),
-      interrupt: (forced, frames, memory) => {
+      interrupt: (forced, frames, memory, sameCell) => {
         const r = frames.length > 0 ? decodeChecked(frames, this.signer) : undefined;
-        onInterrupt(forced, r?.ok ? r.msg : undefined, memory);
+        onInterrupt(forced, r?.ok ? r.msg : undefined, memory, sameCell);
       },
       log: (text) => logInternal(text),
     };

@@ -74,7 +74,7 @@ export interface MemoryStop {
 export type ToMain =
   | { type: "ready" }
   | { type: "control"; frames: Uint8Array[] }
-  | { type: "interrupt"; forced: boolean; frames: Uint8Array[]; memory?: MemoryStop }
+  | { type: "interrupt"; forced: boolean; frames: Uint8Array[]; memory?: MemoryStop; run: number }
   | { type: "log"; text: string };
 
 export type FromMain = { type: "send"; frames: Uint8Array[] } | { type: "close" };
@@ -130,12 +130,12 @@ function main(): void {
   const interrupt = (frames: Uint8Array[]) => {
     const ack = Atomics.load(shared, ACK_SLOT);
     const run = Atomics.load(shared, RUN_SLOT);
-    post({ type: "interrupt", forced: false, frames });
+    post({ type: "interrupt", forced: false, frames, run });
     if (Atomics.load(shared, PHASE_SLOT) === PHASE.sync) process.kill(process.pid, "SIGINT");
     setTimeout(() => {
       // Handled, or that cell is over and another may be running: leave it alone.
       if (Atomics.load(shared, ACK_SLOT) !== ack || Atomics.load(shared, RUN_SLOT) !== run) return;
-      if (breakIn()) post({ type: "interrupt", forced: true, frames });
+      if (breakIn()) post({ type: "interrupt", forced: true, frames, run });
     }, ESCALATE_MS);
   };
 
@@ -156,7 +156,7 @@ function main(): void {
       Atomics.store(shared, USED_KIB_SLOT, Math.round(used / 1024));
       Atomics.store(shared, LIMIT_KIB_SLOT, Math.round(data.heapLimit / 1024));
       Atomics.store(shared, STOP_SLOT, 1);
-      if (breakIn()) post({ type: "interrupt", forced: true, frames: [], memory: { used, limit: data.heapLimit } });
+      if (breakIn()) post({ type: "interrupt", forced: true, frames: [], memory: { used, limit: data.heapLimit }, run: Atomics.load(shared, RUN_SLOT) });
       // Let the main thread free what the stopped code held before looking again.
       setTimeout(() => (stopping = false), 5000);
     });

@@ -21,7 +21,7 @@ export interface WatchdogEvents {
    * or the heap was about to run out (`memory`, no frames); `forced` when
    * the running JavaScript was already terminated.
    */
-  interrupt(forced: boolean, frames: Buffer[], memory?: MemoryStop): void;
+  interrupt(forced: boolean, frames: Buffer[], memory: MemoryStop | undefined, sameCell: boolean): void;
   /** Something for the kernel's log. */
   log(text: string): void;
 }
@@ -64,7 +64,8 @@ export class Watchdog {
             break;
           case "interrupt":
             Atomics.add(this.slots, ACK_SLOT, 1);
-            on.interrupt(m.forced, m.frames.map((f) => Buffer.from(f)), m.memory);
+            // The message can be handled after its cell ended and the next began: that one is not to be hit.
+            on.interrupt(m.forced, m.frames.map((f) => Buffer.from(f)), m.memory, m.run === Atomics.load(this.slots, RUN_SLOT));
             break;
           case "log":
             on.log(m.text);
