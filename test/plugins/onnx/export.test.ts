@@ -3,6 +3,9 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { exportOnnx } from "../../../plugins/onnx/export";
+import { decodeModel } from "../../../plugins/onnx/proto";
+import { loadMnist } from "../../../plugins/data/mnist";
+import { lenet300100, lenet5 } from "../../../plugins/models/zoo";
 import { checkWithOnnx, init, pythonWithOnnx, randomizeBatchNorm, roundTrip, tmpDir } from "./helpers";
 
 /** Every dense-side layer and activation. */
@@ -86,6 +89,15 @@ describe("exportOnnx float32", () => {
     });
   }
 
+  it("folds BatchNormalization into a conv without activation, keeps it after one with an activation, and transposes NHWC↔NCHW once each way", async () => {
+    const file = path.join(dir, "ops.onnx");
+    await exportOnnx(cnn(), file);
+    const ops = decodeModel(fs.readFileSync(file)).graph!.node!.map((n) => n.opType);
+    assert.strictEqual(ops.filter((o) => o === "BatchNormalization").length, 1);
+    assert.strictEqual(ops.filter((o) => o === "Transpose").length, 2);
+    assert.strictEqual(ops.filter((o) => o === "Conv").length, 5);
+  });
+
   it("passes onnx.checker.check_model (float and int8), when python3 has onnx (required with CI=true)", async function () {
     const py = pythonWithOnnx();
     if (!py) {
@@ -101,4 +113,20 @@ describe("exportOnnx float32", () => {
     for (const f of files) checkWithOnnx(py!, f);
     calib.dispose();
   });
+});
+
+describe("exportOnnx on MNIST zoo models", () => {
+  const dir = tmpDir();
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const [name, make, shape] of [["LeNet-300-100", lenet300100, "flat"], ["LeNet-5", lenet5, "image"]] as const) {
+    it(`${name}: ONNX Runtime outputs equal tfjs within 1e-4 on 1,000 MNIST test images`, async () => {
+      const { xs, ys } = loadMnist({ split: "test", subset: 1000, shape });
+      const model = make({ seed: 1 });
+      const d = await roundTrip(model, xs, path.join(dir, `${name}.onnx`));
+      assert.ok(d <= 1e-4, `max |diff| ${d}`);
+      tf.dispose([xs, ys]);
+      model.dispose();
+    });
+  }
 });
