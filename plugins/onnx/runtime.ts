@@ -6,7 +6,8 @@
  * (measure/predictor.ts).
  */
 import * as os from "os";
-import { promises as fs } from "fs";
+import { promises as fs, readFileSync } from "fs";
+import { gzipSync } from "zlib";
 import * as tf from "@tensorflow/tfjs";
 import type { InferenceSession } from "onnxruntime-node";
 import { SlimlabError, show } from "../core/errors";
@@ -31,6 +32,33 @@ export function coreCount(): number {
   return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
 }
 
+/** CPU instruction sets int8 and float kernels use, from /proc/cpuinfo (Linux); [] elsewhere. */
+export function cpuIsaFlags(cpuinfo?: string): string[] {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync("/proc/cpuinfo", "utf8");
+    } catch {
+      return [];
+    }
+  }
+  const line = text.split("\n").find((l) => /^flags\s*:/.test(l)) ?? "";
+  const have = new Set(line.replace(/^flags\s*:/, "").trim().split(/\s+/));
+  return ["amx_int8", "avx512_vnni", "avx_vnni", "avx512bw", "avx512f", "avx2", "fma", "sse4_1", "neon", "asimd"].filter((f) => have.has(f));
+}
+
+/** One line about ONNX Runtime for %backends: version, default threads, ISA flags; or why it is unavailable. */
+export function onnxRuntimeInfo(): string {
+  let version: string;
+  try {
+    version = ort().env.versions.node ?? ort().env.versions.common;
+  } catch (e) {
+    return `ONNX Runtime: not available (${(e as Error).message})`;
+  }
+  const isa = cpuIsaFlags();
+  return `ONNX Runtime ${version} (onnxruntime-node, CPU execution provider; loadOnnx uses ${coreCount()} intra-op threads; CPU ISA: ${isa.length ? isa.join(", ") : "unknown"})`;
+}
+
 export interface LoadOnnxOptions {
   /** Intra-op threads (default: the core count). */
   threads?: number;
@@ -49,13 +77,26 @@ export class OnnxModel {
     readonly name: string,
     readonly path: string,
     readonly threads: number,
-    /** Input shapes with null for the batch (symbolic) dimension. */
+    /** Input shape with null for the batch (symbolic) dimension. */
     readonly inputShape: (number | null)[],
+    /** Output shape, batch null. */
+    readonly outputShape: (number | null)[],
+    /** Bytes of the file and of it gzipped. */
+    readonly fileBytes: { saved: number; gzip: number },
   ) {}
 
-  /** Shapes like tf.LayersModel.inputs, for code that makes random inputs. */
-  get inputs(): { shape: (number | null)[] }[] {
-    return [{ shape: this.inputShape }];
+  /** Input shapes as tf.LayersModel.inputs gives them (measure/predictor.ts reads them). */
+  get inputs(): { shape: (number | null)[]; dtype: "float32" }[] {
+    return [{ shape: this.inputShape, dtype: "float32" }];
+  }
+
+  get outputs(): { shape: (number | null)[] }[] {
+    return [{ shape: this.outputShape }];
+  }
+
+  /** Where it runs, shown by %bench and %compare. */
+  get backend(): string {
+    return `onnxruntime ${ort().env.versions.common} (${this.threads} threads)`;
   }
 
   /**
@@ -116,8 +157,9 @@ export async function loadOnnx(file: string, options: LoadOnnxOptions = {}): Pro
   } catch (e) {
     throw new SlimlabError("E_FILE", `loadOnnx: ${show(file)} is not a model ONNX Runtime can run (${(e as Error).message.split("\n")[0]}); export it again with exportOnnx`);
   }
-  const meta = (session as unknown as { inputMetadata?: { shape?: (number | string)[] }[] }).inputMetadata?.[0];
-  const shape = (meta?.shape ?? []).map((d) => (typeof d === "number" && d >= 0 ? d : null));
+  type Meta = { shape?: (number | string)[] }[];
+  const dims = (m: Meta | undefined) => (m?.[0]?.shape ?? []).map((d) => (typeof d === "number" && d >= 0 ? d : null));
+  const s = session as unknown as { inputMetadata?: Meta; outputMetadata?: Meta };
   const name = options.name ?? file.replace(/^.*[\\/]/, "").replace(/\.onnx$/, "");
-  return new OnnxModel(session, name, file, threads, shape);
+  return new OnnxModel(session, name, file, threads, dims(s.inputMetadata), dims(s.outputMetadata), { saved: bytes.length, gzip: gzipSync(bytes).length });
 }
