@@ -11,6 +11,7 @@ import { quantizeMagic } from "../../plugins/quantize/magics";
 import { pruneMagic } from "../../plugins/prune/magics";
 import { distillMagic } from "../../plugins/distill/magics";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
+import { exportOnnxMagic } from "../../plugins/onnx/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { MagicRegistry } from "./registry";
 
@@ -36,6 +37,7 @@ export interface BuiltinMagics {
   quantize: typeof quantizeMagic;
   prune: typeof pruneMagic;
   distill: typeof distillMagic;
+  export_onnx: typeof exportOnnxMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -55,6 +57,7 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     quantize: quantizeMagic,
     prune: pruneMagic,
     distill: distillMagic,
+    export_onnx: exportOnnxMagic,
   };
 }
 

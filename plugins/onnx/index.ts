@@ -2,3 +2,4 @@
 export { exportOnnx, ExportOnnxOptions, ExportOnnxResult, OPSETS } from "./export";
 export { loadOnnx, LoadOnnxOptions, OnnxModel, coreCount } from "./runtime";
 export { convertModel, SUPPORTED } from "./convert";
+export { exportOnnxMagic, ONNX_FLAGS } from "./magics";
