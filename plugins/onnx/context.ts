@@ -73,7 +73,7 @@ export class Context {
     if (v.rank !== 4 || v.layout === "nchw") return v;
     let t = this.nchwOf.get(v.name);
     if (!t) {
-      t = { name: this.g.node("Transpose", [v.name], `${v.name}_nchw`, { perm: { ints: TO_NCHW } }), rank: 4, layout: "nchw", q: v.q };
+      t = this.requant({ name: this.g.node("Transpose", [v.name], `${v.name}_nchw`, { perm: { ints: TO_NCHW } }), rank: 4, layout: "nchw", q: v.q }, v);
       this.nchwOf.set(v.name, t);
       this.nhwcOf.set(t.name, v);
     }
@@ -85,7 +85,7 @@ export class Context {
     if (v.rank !== 4 || v.layout === "nhwc") return v;
     let t = this.nhwcOf.get(v.name);
     if (!t) {
-      t = { name: this.g.node("Transpose", [v.name], `${v.name}_nhwc`, { perm: { ints: TO_NHWC } }), rank: 4, layout: "nhwc", q: v.q };
+      t = this.requant({ name: this.g.node("Transpose", [v.name], `${v.name}_nhwc`, { perm: { ints: TO_NHWC } }), rank: 4, layout: "nhwc", q: v.q }, v);
       this.nhwcOf.set(v.name, t);
       this.nchwOf.set(t.name, v);
     }
@@ -154,10 +154,25 @@ export class Context {
   fakeQuant(v: Value, range: [number, number] | undefined): Value {
     if (this.quant?.mode !== "static" || !range) return v;
     const p = linearParams(range[0], range[1], 8, "affine");
+    return this.fakeQuantAs(v, { scale: p.scale, zeroPoint: p.zeroPoint });
+  }
+
+  /**
+   * QuantizeLinear → DequantizeLinear with given parameters. Value-preserving
+   * ops (Transpose, MaxPool, Flatten, Reshape) get their input's parameters on
+   * their output, which lets ONNX Runtime run them on uint8 and keeps the next
+   * Conv/Gemm fed by a DequantizeLinear, so it fuses into QLinearConv/QGemm.
+   */
+  fakeQuantAs(v: Value, p: QParams): Value {
     const s = this.g.init(`${v.name}_scale`, "float32", [], Float32Array.of(p.scale));
     const z = this.g.init(`${v.name}_zp`, "uint8", [], Uint8Array.of(p.zeroPoint));
     const q = this.g.node("QuantizeLinear", [v.name, s, z], `${v.name}_q`);
     const dq = this.g.node("DequantizeLinear", [q, s, z], `${v.name}_dq`);
-    return { ...v, name: dq, q: { scale: p.scale, zeroPoint: p.zeroPoint } };
+    return { ...v, name: dq, q: { ...p } };
+  }
+
+  /** `t` (a transpose of `v`) re-quantized with v's parameters in static mode. */
+  private requant(t: Value, v: Value): Value {
+    return this.quant?.mode === "static" && v.q ? this.fakeQuantAs(t, v.q) : t;
   }
 }

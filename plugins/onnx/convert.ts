@@ -24,6 +24,9 @@ type Node = { inputTensors: tf.SymbolicTensor[]; outputTensors: tf.SymbolicTenso
 const nodesOf = (l: tf.layers.Layer): Node[] => (l as unknown as { inboundNodes: Node[] }).inboundNodes;
 const outNodesOf = (l: tf.layers.Layer): unknown[] => (l as unknown as { outboundNodes: unknown[] }).outboundNodes;
 
+/** Layers whose output values are some of their input values: in static int8 they keep the input's scale and zero point. */
+export const SAME_SCALE = ["MaxPooling2D", "GlobalMaxPooling2D", "Flatten", "Reshape"];
+
 /** Layer classes the exporter converts. */
 export const SUPPORTED = ["InputLayer", ...Object.keys(CONVERTERS)];
 
@@ -114,7 +117,8 @@ export function convertModel(model: tf.LayersModel, opts: ConvertOptions): Graph
     else {
       y = CONVERTERS[l.getClassName()](ctx, l, xs, folds.get(l.name));
       const owner = [...plan].find(([, src]) => src.name === l.name)?.[0];
-      y = ctx.fakeQuant(y, opts.quant?.ranges.get(owner ?? l.name));
+      if (SAME_SCALE.includes(l.getClassName()) && xs[0].q && opts.quant?.mode === "static") y = ctx.fakeQuantAs(y, xs[0].q);
+      else y = ctx.fakeQuant(y, opts.quant?.ranges.get(owner ?? l.name));
     }
     values.set(node.outputTensors[0].id, y);
   }

@@ -9,7 +9,7 @@ import { SlimlabError, show } from "../core/errors";
 import { calibrate, calibrationInputs, Observer, OBSERVERS } from "../quantize/calibrate";
 import { assertReplaceable, writeFileAtomic } from "../toolkit/safe-write";
 import { QuantPlan } from "./context";
-import { convertModel, exportableLayers } from "./convert";
+import { convertModel, exportableLayers, SAME_SCALE } from "./convert";
 import { decodeModel, encodeModel } from "./proto";
 
 /** Opsets written: 13 (per-channel QuantizeLinear/DequantizeLinear) to 17 (the newest Debian's python3-onnx 1.12 checks). */
@@ -76,7 +76,7 @@ function checkOptions(o: ExportOnnxOptions, fn: string): void {
 /** Layers whose outputs get calibrated ranges: every computing layer whose output is not a model output. */
 function calibratedLayers(model: tf.LayersModel, layers: tf.layers.Layer[]): string[] {
   const outputs = new Set(model.outputs.map((t) => t.sourceLayer.name));
-  const skip = ["InputLayer", "Dropout", "Flatten", "Reshape"];
+  const skip = ["InputLayer", "Dropout", ...SAME_SCALE];
   return layers.filter((l) => !skip.includes(l.getClassName()) && !outputs.has(l.name)).map((l) => l.name);
 }
 

@@ -5,7 +5,7 @@ import * as path from "path";
 import { setHost, textHost } from "../../../plugins/core/host";
 import { exportOnnx } from "../../../plugins/onnx/export";
 import { decodeModel } from "../../../plugins/onnx/proto";
-import { loadOnnx } from "../../../plugins/onnx/runtime";
+import { loadOnnx, ort } from "../../../plugins/onnx/runtime";
 import { prune } from "../../../plugins/prune/prune";
 import { quantize } from "../../../plugins/quantize/quantize";
 import { transpose } from "../../../plugins/onnx/graph";
@@ -75,6 +75,19 @@ describe("exportOnnx int8", () => {
       await m.dispose();
     });
   }
+
+  it("static int8 runs entirely on ONNX Runtime's int8 kernels (QLinearConv, uint8 MaxPool, QGemm): no float Conv or Gemm left", async () => {
+    const file = path.join(dir, "fused.onnx");
+    const xs = tf.randomUniform([16, 8, 8, 1], 0, 1, "float32", 5);
+    await exportOnnx(small(), file, { int8: "static", calibrate: xs, perChannel: true });
+    const optimized = path.join(dir, "fused-opt.onnx");
+    const s = await ort().InferenceSession.create(file, { graphOptimizationLevel: "all", optimizedModelFilePath: optimized, logSeverityLevel: 3 });
+    await s.release();
+    const ops = decodeModel(fs.readFileSync(optimized)).graph!.node!.map((n) => n.opType);
+    assert.ok(ops.includes("QLinearConv") && ops.includes("QGemm"), ops.join(" "));
+    assert.ok(!ops.some((o) => o === "Conv" || o === "Gemm" || o === "MaxPool" || o === "DequantizeLinear"), ops.join(" "));
+    xs.dispose();
+  });
 
   it("a structured-pruned, stripped model exports its smaller shapes", async () => {
     const model = small();
