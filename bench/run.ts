@@ -6,7 +6,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 
-const ALL = ["kernel", "training", "optimize", "prune", "quantize", "distill", "slim"];
+const ALL = ["kernel", "training", "optimize", "prune", "quantize", "distill", "slim", "onnx"];
 
 function main(): number {
   const wanted = process.argv.slice(2);
