@@ -12,6 +12,7 @@ import { pruneMagic } from "../../plugins/prune/magics";
 import { distillMagic } from "../../plugins/distill/magics";
 import { exportMagic } from "../../plugins/format/magic";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
+import { exportOnnxMagic } from "../../plugins/onnx/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { MagicRegistry } from "./registry";
 
@@ -38,6 +39,7 @@ export interface BuiltinMagics {
   prune: typeof pruneMagic;
   distill: typeof distillMagic;
   export: typeof exportMagic;
+  export_onnx: typeof exportOnnxMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -58,6 +60,7 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     prune: pruneMagic,
     distill: distillMagic,
     export: exportMagic,
+    export_onnx: exportOnnxMagic,
   };
 }
 

@@ -14,6 +14,7 @@ import { escapeHtml, Row, tableBundle } from "../core/table";
 import { benchBatch, BenchOptions, BenchRow, benchSettings } from "./bench";
 import { count, ms, sig, textTable } from "./format";
 import { checkAllocation, checkModel } from "./inputs";
+import { onnxRuntimeInfo } from "../onnx/runtime";
 
 /** Backends in the order they are measured: fastest usually first. */
 const PREFERRED = ["tensorflow", "webgpu", "webgl", "wasm", "cpu"];
@@ -37,7 +38,9 @@ export class BackendsResult {
     readonly original: string,
     readonly results: readonly BackendRows[],
     /** Backends that could not be started, and why. */
-    readonly skipped: readonly { backend: string; reason: string }[]
+    readonly skipped: readonly { backend: string; reason: string }[],
+    /** Other runtimes slimlab can run exported models on (ONNX Runtime: version, threads, CPU ISA flags). */
+    readonly runtimes: readonly string[] = []
   ) {}
 
   /** Median ms of `backend` at `batch`, if measured. */
@@ -62,6 +65,7 @@ export class BackendsResult {
   private notes(): string {
     const lines = [`Model "${this.model}"; speed-up is ${this.original} p50 / backend p50; ${this.original} restored`];
     for (const s of this.skipped) lines.push(`skipped ${s.backend}: ${s.reason}`);
+    for (const r of this.runtimes) lines.push(`also: ${r} — run an exported model with loadOnnx, then %bench it`);
     return lines.join("\n");
   }
 
@@ -123,7 +127,7 @@ export async function backendsBench(model: tf.LayersModel, options: BackendsOpti
   } finally {
     await tf.setBackend(original);
   }
-  return new BackendsResult(m.name, original, results, skipped);
+  return new BackendsResult(m.name, original, results, skipped, [onnxRuntimeInfo()]);
 }
 
 function rank(name: string): number {

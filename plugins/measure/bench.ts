@@ -16,6 +16,7 @@ import { escapeHtml, Row, tableBundle } from "../core/table";
 import { count, ms, sig, textTable } from "./format";
 import { checkAllocation, checkBatches, checkInteger, checkModel, outputsOf, randomInputs } from "./inputs";
 import { timingStats, TimingStats } from "./percentile";
+import { isPredictor, Measurable, predictOutputs, shapeView } from "./predictor";
 import { nextTick, stopIfInterrupted } from "../toolkit/pace";
 import { calibrate, Call, harnessOverhead, sampleTimes, Stop } from "./timing";
 
@@ -134,11 +135,11 @@ export function benchSettings(options: BenchOptions, fn: string): BenchSettings 
  * @example
  *   const row = await benchBatch(model, 32, benchSettings({}, "bench"));
  */
-export async function benchBatch(model: tf.LayersModel, batch: number, s: BenchSettings): Promise<BenchRow> {
-  const xs = randomInputs(model, batch, s.fn);
+export async function benchBatch(model: Measurable, batch: number, s: BenchSettings): Promise<BenchRow> {
+  const xs = randomInputs(isPredictor(model) ? shapeView(model) : model, batch, s.fn);
   try {
     const call: Call = async () => {
-      const ys = outputsOf(model, xs);
+      const ys = isPredictor(model) ? await predictOutputs(model, xs) : outputsOf(model, xs);
       try {
         for (const y of ys) await y.data();
       } finally {
@@ -169,7 +170,7 @@ export async function benchBatch(model: tf.LayersModel, batch: number, s: BenchS
  * Measures inference latency (p50/p90/p99, mean, spread) and throughput of
  * `model` for each batch size on the active backend.
  *
- * @param model a built tf.LayersModel with fixed input shapes
+ * @param model a built tf.LayersModel with fixed input shapes, or a Predictor (an ONNX Runtime model from loadOnnx)
  * @param options batch sizes (default [1, 8, 32]), runs (default 20),
  *   warmup (default 3), signal
  * @returns a BenchResult: backend, and one row per batch size with
@@ -182,11 +183,11 @@ export async function benchBatch(model: tf.LayersModel, batch: number, s: BenchS
  *   const r = await bench(model, { batch: [1, 32], runs: 30 });
  *   r.at(32)?.ms.p50; // median ms per batch of 32
  */
-export async function bench(model: tf.LayersModel, options: BenchOptions = {}): Promise<BenchResult> {
-  const m = checkModel(model, "bench");
+export async function bench(model: Measurable, options: BenchOptions = {}): Promise<BenchResult> {
+  const m = isPredictor(model) ? model : checkModel(model, "bench");
   const s = benchSettings(options, "bench");
-  for (const b of s.batch) checkAllocation(m, b, "bench", "batch");
+  for (const b of s.batch) checkAllocation(isPredictor(m) ? shapeView(m) : m, b, "bench", "batch");
   const rows: BenchRow[] = [];
   for (const batch of s.batch) rows.push(await benchBatch(m, batch, s));
-  return new BenchResult(m.name, tf.getBackend(), s.warmup, rows);
+  return new BenchResult(m.name, isPredictor(m) ? m.backend : tf.getBackend(), s.warmup, rows);
 }

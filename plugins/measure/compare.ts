@@ -24,6 +24,7 @@ import { evaluateModel } from "./evaluate";
 import { bytes, ms, sig, textTable } from "./format";
 import { staleMessage } from "../quantize/apply";
 import { checkAllocation, checkModel } from "./inputs";
+import { isPredictor, Measurable, shapeView } from "./predictor";
 import { size } from "./size";
 import { summary } from "./summary";
 
@@ -187,7 +188,7 @@ function sizeOf(r: Pick<CompareRow, "fileBytes" | "gzipBytes">, axis: "file" | "
 }
 
 /** Names for the models: given ones, else model names, with m1, m2... where a name repeats. */
-function displayNames(models: readonly tf.LayersModel[], names: readonly string[] | undefined): string[] {
+function displayNames(models: readonly { name: string }[], names: readonly string[] | undefined): string[] {
   if (names !== undefined) {
     if (!Array.isArray(names) || names.length !== models.length || names.some((n) => typeof n !== "string" || n === "")) {
       throw new SlimlabError("E_ARG", `compare: names got ${show(names)}; allowed: ${models.length} non-empty strings, one per model`);
@@ -208,11 +209,12 @@ export function paretoFront(x: readonly number[], y: readonly number[]): boolean
 /**
  * Measures several models the same way and tabulates them against the first.
  *
- * @param models two or more built tf.LayersModels (one is allowed) taking the same inputs
+ * @param models two or more built tf.LayersModels or Predictors (loadOnnx models; one is allowed) taking the same inputs
  * @param options data for accuracy, names, runs, warmup, the two batch
  *   sizes; huffman and sparse for the .slim file sizes (saveSlim's options)
- * @returns a CompareResult: one row per model (the .slim file's bytes, the
- *   counted sizes, stale quantized weights, FLOPs, p50 latencies,
+ * @returns a CompareResult: one row per model (the .slim file's bytes, or
+ *   the .onnx file's for a Predictor, the counted sizes, stale quantized
+ *   weights, FLOPs, p50 latencies,
  *   accuracy, ratios to the first model, Pareto flags) and a scatter figure
  * @throws SlimlabError E_MISSING_ARG for no model, E_TYPE for a non-model
  *   (naming its position), E_MODEL for NaN/Inf weights, E_ARG for bad
@@ -224,18 +226,18 @@ export function paretoFront(x: readonly number[], y: readonly number[]): boolean
  *   const r = await compare([model, pruned, quantized], { data: test, names: ["base", "pruned", "int8"] });
  *   r.rows[1].ratios.gzip; // e.g. 0.1 (ten times smaller gzipped)
  */
-export async function compare(models: readonly tf.LayersModel[], options: CompareOptions = {}): Promise<CompareResult> {
+export async function compare(models: readonly Measurable[], options: CompareOptions = {}): Promise<CompareResult> {
   if (!Array.isArray(models) || models.length === 0) {
     throw new SlimlabError("E_MISSING_ARG", `compare: got ${show(models)}; give one or more models, e.g. compare([model, pruned])`);
   }
-  const checked = models.map((m, i) => checkModel(m, `compare (model ${i + 1})`));
+  const checked = models.map((m, i): Measurable => (isPredictor(m) ? m : checkModel(m, `compare (model ${i + 1})`)));
   const names = displayNames(checked, options.names);
   const batch = options.batch ?? [1, 32];
   const s = benchSettings({ batch: [...batch], runs: options.runs ?? 10, warmup: options.warmup ?? 2, signal: options.signal }, "compare");
   if (s.batch.length !== 2) throw new SlimlabError("E_ARG", `compare: batch got ${show(batch)}; allowed: two different batch sizes, e.g. [1, 32]`);
   checked.forEach((m, i) => {
-    assertFinite(m, `compare (model ${i + 1})`, "comparing it");
-    for (const b of s.batch) checkAllocation(m, b, `compare (model ${i + 1})`, "batch");
+    if (!isPredictor(m)) assertFinite(m, `compare (model ${i + 1})`, "comparing it");
+    for (const b of s.batch) checkAllocation(isPredictor(m) ? shapeView(m) : m, b, `compare (model ${i + 1})`, "batch");
   });
   const measured = [];
   // One untimed pass of the harness first: otherwise the first model's
@@ -243,8 +245,11 @@ export async function compare(models: readonly tf.LayersModel[], options: Compar
   await benchBatch(checked[0], s.batch[0], { ...s, runs: 1 });
   for (const [i, m] of checked.entries()) {
     await checkpoint(s.signal, () => `compare: interrupted by the user after ${i} of ${checked.length} models; no result was kept, run the cell again`);
-    const sz = await size(m, { finiteChecked: true, huffman: options.huffman, sparse: options.sparse });
-    const flops = summary(m, { finiteChecked: true }).totals.flops;
+    // A Predictor (ONNX Runtime) has a file but no tfjs weights: its size is its .onnx file's, parameters and FLOPs are unknown.
+    const sz = isPredictor(m)
+      ? { params: NaN, nonZeros: NaN, file: { bytes: m.fileBytes.saved }, stale: [] as readonly string[], savedBytes: m.fileBytes.saved, gzipBytes: m.fileBytes.gzip, sparseBytes: m.fileBytes.saved }
+      : await size(m, { finiteChecked: true, huffman: options.huffman, sparse: options.sparse });
+    const flops = isPredictor(m) ? NaN : summary(m, { finiteChecked: true }).totals.flops;
     const small = await benchBatch(m, s.batch[0], s);
     const large = await benchBatch(m, s.batch[1], s);
     const accuracy = options.data === undefined ? NaN : (await evaluateModel(m, options.data, { argName: options.argName, signal: s.signal, finiteChecked: true })).accuracy;

@@ -14,6 +14,7 @@ import { LossSpec, resolveLoss } from "../toolkit/losses";
 import { checkpoint } from "../toolkit/pace";
 import { count, sig, textTable } from "./format";
 import { checkAllocation, checkFits, checkInteger, checkModel } from "./inputs";
+import { isPredictor, Measurable, shapeView } from "./predictor";
 
 export interface EvaluateOptions {
   /** Examples per forward pass for tensor data (default 256; a Dataset keeps its own batches). */
@@ -89,7 +90,7 @@ export class EvaluationResult {
 
 /** Predicted and true class of each example of one batch, and the batch's mean loss. */
 async function scoreBatch(
-  model: tf.LayersModel,
+  model: Measurable,
   xs: tf.Tensor,
   ys: tf.Tensor,
   classes: number,
@@ -101,11 +102,13 @@ async function scoreBatch(
     throw new SlimlabError("E_DATA", `evaluateModel: ${where}.ys is one-hot of width ${ys.shape[1]} but model "${model.name}" has ${classes} classes`);
   }
   let lossName = "";
+  const ext = isPredictor(model) ? await model.predict(xs) : undefined;
+  const view = isPredictor(model) ? shapeView(model) : model;
   const [l, p, t] = tf.tidy(() => {
-    const pred = model.predict(xs) as tf.Tensor;
+    const pred = ext ?? (view.predict(xs) as tf.Tensor);
     const oneHot = ys.rank === 2 && (ys.shape[1] ?? 1) > 1;
     const yTrue = binary ? tf.reshape(tf.cast(ys, "float32"), [-1, 1]) : ys;
-    const resolved = resolveLoss(binary ? loss ?? "binaryCrossentropy" : loss, model, yTrue, "evaluateModel");
+    const resolved = resolveLoss(binary ? loss ?? "binaryCrossentropy" : loss, view, yTrue, "evaluateModel");
     lossName = resolved.name;
     return [
       resolved.fn(yTrue, pred),
@@ -118,13 +121,14 @@ async function scoreBatch(
     return { loss: lv[0], lossName, predicted: pv as Int32Array, truth: tv as Float32Array | Int32Array };
   } finally {
     tf.dispose([l, p, t]);
+    ext?.dispose();
   }
 }
 
 /**
  * Loss, accuracy and confusion matrix of a classifier on labelled data.
  *
- * @param model a built single-input, single-output classifier: softmax (or
+ * @param model a built single-input, single-output classifier (a tf.LayersModel or a Predictor such as loadOnnx's): softmax (or
  *   logits) [N, C] with C ≥ 2, or one sigmoid unit [N, 1] (2 classes, p > 0.5)
  * @param data {xs, ys} (ys int [N] or one-hot [N, C]) or a tf.data.Dataset of such batches
  * @param options batchSize (default 256), loss, argName
@@ -139,8 +143,9 @@ async function scoreBatch(
  *   const r = await evaluateModel(model, loadMnist({ split: "test", subset: 1000 }));
  *   r.accuracy; r.confusion[3][5]; // 3s taken for 5s
  */
-export async function evaluateModel(model: tf.LayersModel, data: DataSource, options: EvaluateOptions = {}): Promise<EvaluationResult> {
-  const m = checkModel(model, "evaluateModel");
+export async function evaluateModel(model: Measurable, data: DataSource, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const run = isPredictor(model) ? model : checkModel(model, "evaluateModel");
+  const m = isPredictor(run) ? shapeView(run) : run;
   const argName = options.argName ?? "data";
   const batchSize = checkInteger(options.batchSize ?? 256, "evaluateModel", "batchSize");
   const outShape = m.outputs[0].shape;
@@ -153,7 +158,7 @@ export async function evaluateModel(model: tf.LayersModel, data: DataSource, opt
     checkFits(m, source.xs.shape, "evaluateModel", argName);
     checkAllocation(m, Math.min(batchSize, source.xs.shape[0]), "evaluateModel", "batchSize");
   }
-  if (options.finiteChecked !== true) assertFinite(m, "evaluateModel", "evaluating it");
+  if (options.finiteChecked !== true && !isPredictor(run)) assertFinite(m, "evaluateModel", "evaluating it");
   const signal = options.signal ?? host().signal();
   const binary = width === 1;
   const classes = binary ? 2 : width;
@@ -165,7 +170,7 @@ export async function evaluateModel(model: tf.LayersModel, data: DataSource, opt
     try {
       await checkpoint(signal, () => `evaluateModel: interrupted by the user after ${n} examples; nothing was measured, run the cell again`);
       checkFits(m, b.xs.shape, "evaluateModel", argName);
-      const r = await scoreBatch(m, b.xs, b.ys, classes, binary, options.loss, argName);
+      const r = await scoreBatch(run, b.xs, b.ys, classes, binary, options.loss, argName);
       for (let i = 0; i < r.truth.length; i++) {
         const t = r.truth[i];
         if (!Number.isInteger(t) || t < 0 || t >= classes) {

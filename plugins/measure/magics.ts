@@ -14,6 +14,7 @@ import { bench, BenchResult } from "./bench";
 import { compare, CompareResult } from "./compare";
 import { evaluateModel, EvaluationResult } from "./evaluate";
 import { optimize, OptimizeResult } from "./optimize";
+import { Measurable } from "./predictor";
 import { size, SizeResult } from "./size";
 import { summary, SummaryResult } from "./summary";
 
@@ -48,7 +49,7 @@ export const sizeMagic = defineMagic({
 export const benchMagic = defineMagic({
   name: "bench",
   summary: "Inference latency (p50/p90/p99, mean, spread) and throughput per batch size on the active backend.",
-  description: "Each call is predict + await data() on the outputs, so asynchronous backends are timed until the numbers exist. The harness overhead (the same loop around a no-op) is measured and kept under 5%.",
+  description: "Each call is predict + await data() on the outputs, so asynchronous backends are timed until the numbers exist. The harness overhead (the same loop around a no-op) is measured and kept under 5%. An ONNX model from loadOnnx is timed on ONNX Runtime (%evaluate and %compare take one too).",
   positional: [MODEL],
   flags: {
     batch: { type: "numbers", help: "batch sizes", default: [1, 8, 32], integer: true, min: 1 },
@@ -56,7 +57,7 @@ export const benchMagic = defineMagic({
     warmup: { type: "number", help: "untimed calls first", default: 3, integer: true, min: 0 },
   },
   examples: ["%bench model", "%bench model --batch 1,32 --runs 50", "const r = %bench model; r.at(32)?.ms.p50"],
-  run: ([model], flags): Promise<BenchResult> => bench(model as tf.LayersModel, flags),
+  run: ([model], flags): Promise<BenchResult> => bench(model as Measurable, flags),
 });
 
 export const evaluateMagic = defineMagic({
@@ -69,15 +70,15 @@ export const evaluateMagic = defineMagic({
   },
   examples: ["%evaluate model --data test"],
   run: ([model], flags): Promise<EvaluationResult> => {
-    return evaluateModel(model as tf.LayersModel, flags.data as DataSource, { batchSize: flags.batchSize, argName: "--data" });
+    return evaluateModel(model as Measurable, flags.data as DataSource, { batchSize: flags.batchSize, argName: "--data" });
   },
 });
 
 export const compareMagic = defineMagic({
   name: "compare",
   summary: "Models side by side: .slim file size, counted sizes, FLOPs, latency at batch 1 and 32, accuracy, ratios to the first, and a Pareto scatter.",
-  description: "file (.slim) is measured (the bytes saveSlim writes; --huffman, --sparse are its options); gzip and sparse are estimates counted from the weights' bits.",
-  positional: [{ name: "models", help: "two or more tf.LayersModel variables", variadic: true }],
+  description: "file (.slim) is measured (the bytes saveSlim writes; --huffman, --sparse are its options; for a loadOnnx model, its .onnx file); gzip and sparse are estimates counted from the weights' bits.",
+  positional: [{ name: "models", help: "two or more tf.LayersModel (or loadOnnx model) variables", variadic: true }],
   flags: {
     data: { type: "value", help: "labelled data for accuracy ({xs, ys} or a Dataset)" },
     names: { type: "string", help: "comma-separated display names, one per model" },
@@ -89,7 +90,7 @@ export const compareMagic = defineMagic({
   examples: ["%compare model pruned quantized --data test", "%compare a b --names base,small", "%compare model dc --data test --huffman --sparse"],
   run: (models, flags): Promise<CompareResult> => {
     if (models.length === 0) throw new SlimlabError("E_MISSING_ARG", "%compare: missing <models>; give one or more models, e.g. %compare model pruned");
-    return compare(models as tf.LayersModel[], {
+    return compare(models as Measurable[], {
       data: flags.data as DataSource | undefined,
       names: flags.names?.split(",").map((n) => n.trim()),
       runs: flags.runs,

@@ -1,0 +1,5 @@
+/** ONNX export (float32 and int8 QDQ) and ONNX Runtime inference. */
+export { exportOnnx, ExportOnnxOptions, ExportOnnxResult, OPSETS } from "./export";
+export { loadOnnx, LoadOnnxOptions, OnnxModel, coreCount } from "./runtime";
+export { convertModel, SUPPORTED } from "./convert";
+export { exportOnnxMagic, ONNX_FLAGS } from "./magics";
