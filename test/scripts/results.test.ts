@@ -183,6 +183,14 @@ describe("results: the README table", () => {
     assert.ok(!notebookShows(path.join(dir, "b.ipynb"), r));
   });
 
+  it("every notebook records its results under its own name", () => {
+    for (const name of notebookNames(ROOT)) {
+      const nb = JSON.parse(fs.readFileSync(path.join(ROOT, "notebooks", `${name}.ipynb`), "utf8"));
+      const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code").map((c: { source: string[] | string }) => (Array.isArray(c.source) ? c.source.join("") : c.source)).join("\n");
+      assert.ok(code.includes(`recordResults("${name}"`), `${name}.ipynb never calls recordResults("${name}", ...)`);
+    }
+  });
+
   it("README.md's results table is the one results/*.full.json give (run `npm run results` after adding a file)", () => {
     for (const r of fullRecords(ROOT).values()) checkRecord(r);
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
