@@ -14,7 +14,7 @@
  *
  * --html converts the executed full-mode notebooks (by default those in
  * out/full/, where `slimlab run --full --out out/full` writes them) with
- * `jupyter nbconvert --to html`, only for notebooks that have a full-mode
+ * `jupyter nbconvert --to html` (classic template), only for notebooks that have a full-mode
  * results file, and only when the executed notebook shows that file's commit
  * and date (so the page and the table come from the same run). slimlab
  * inlines plotly.js into the first figure of a notebook; the pages get it
@@ -118,7 +118,22 @@ export function notebookShows(nbFile: string, r: ResultsRecord): boolean {
   return text.includes(r.commit.slice(0, 12)) && text.includes(r.date);
 }
 
-function writeHtml(root: string, from: string, records: Map<string, ResultsRecord>, log: (s: string) => void): number {
+/**
+ * nbconvert's classic template: a complete page whose own styles are ~40 KB
+ * (the lab template embeds ~550 KB of JupyterLab CSS). require.js,
+ * jQuery and MathJax from upstream nbconvert's CDN defaults, so the pages work
+ * when served (Debian's nbconvert points them at file:///usr/share/javascript).
+ */
+export const NBCONVERT_OPTIONS = [
+  "--template",
+  "classic",
+  "--HTMLExporter.require_js_url=https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js",
+  "--HTMLExporter.mathjax_url=https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX-AMS_CHTML-full,Safe",
+  "--HTMLExporter.jquery_url=https://cdnjs.cloudflare.com/ajax/libs/jquery/2.0.3/jquery.min.js",
+];
+
+/** Converts the executed notebooks of `records` found in `from` to `<root>/docs/results/<name>.html`; returns how many failed. */
+export function writeHtml(root: string, from: string, records: Map<string, ResultsRecord>, log: (s: string) => void): number {
   const outDir = path.join(root, "docs", "results");
   fs.mkdirSync(outDir, { recursive: true });
   let failures = 0;
@@ -134,7 +149,7 @@ function writeHtml(root: string, from: string, records: Map<string, ResultsRecor
       failures++;
       continue;
     }
-    const c = spawnSync("jupyter", ["nbconvert", "--to", "html", "--output-dir", outDir, "--output", name, nb], { encoding: "utf8" });
+    const c = spawnSync("jupyter", ["nbconvert", "--to", "html", ...NBCONVERT_OPTIONS, "--output-dir", outDir, "--output", name, nb], { encoding: "utf8" });
     if (c.error || c.status !== 0) {
       log(`FAIL ${name}: jupyter nbconvert: ${c.error?.message ?? c.stderr.trim().split("\n").pop()}`);
       failures++;

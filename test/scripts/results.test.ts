@@ -10,7 +10,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { checkRecord, defaultResultsDir, describeRecord, gitState, readRecord, recordResults, renderRow, renderTable, ResultsRecord, RESULTS_SCHEMA } from "../../plugins/toolkit/results";
-import { BEGIN, END, expectedTable, fullRecords, notebookNames, notebookShows, sharePlotly, tableIn, withTable } from "../../scripts/results";
+import { BEGIN, END, expectedTable, fullRecords, notebookNames, notebookShows, sharePlotly, tableIn, withTable, writeHtml } from "../../scripts/results";
+import { plotlyBundle } from "../../plugins/core/figure";
+import { spawnSync } from "child_process";
 
 const ROOT = path.resolve(__dirname, "../../..");
 
@@ -181,6 +183,32 @@ describe("results: the README table", () => {
     fs.writeFileSync(path.join(dir, "b.ipynb"), JSON.stringify({ cells: [{ outputs: [{ text: describeRecord(record({ date: "2025-02-02T00:00:00.000Z" })) }] }] }));
     assert.ok(notebookShows(path.join(dir, "a.ipynb"), r));
     assert.ok(!notebookShows(path.join(dir, "b.ipynb"), r));
+  });
+
+  it("--html: nbconvert's page of an executed notebook, with plotly.js moved to one shared file (skipped without jupyter nbconvert)", function () {
+    if (spawnSync("jupyter", ["nbconvert", "--version"]).status !== 0) this.skip();
+    this.timeout(120000);
+    const root = tmpDir();
+    const from = path.join(root, "out");
+    fs.mkdirSync(from);
+    const r = record();
+    const fig = plotlyBundle({ data: [{ y: [1, 3, 2] }] }, { display: () => undefined } as never);
+    const out = (data: object) => ({ output_type: "display_data", data, metadata: {} });
+    const nb = {
+      nbformat: 4, nbformat_minor: 5, metadata: {},
+      cells: [{ cell_type: "code", id: "a", metadata: {}, execution_count: 1, source: ["1"], outputs: [out(fig), out({ "text/markdown": describeRecord(r), "text/plain": describeRecord(r) })] }],
+    };
+    fs.writeFileSync(path.join(from, "07-distillation.ipynb"), JSON.stringify(nb));
+    const logged: string[] = [];
+    const failed = writeHtml(root, from, new Map([["07-distillation", r], ["06-deep-compression", record({ notebook: "06-deep-compression" })]]), (s) => logged.push(s));
+    assert.strictEqual(failed, 1, logged.join("\n")); // 06 has no executed notebook
+    assert.match(logged.join("\n"), /skip 06-deep-compression: no executed notebook/);
+    const html = fs.readFileSync(path.join(root, "docs", "results", "07-distillation.html"), "utf8");
+    const lib = fs.readFileSync(path.join(root, "docs", "results", "plotly.min.js"), "utf8");
+    assert.ok(lib.length > 1e6 && lib.startsWith("(function(define){"), "the shared library");
+    assert.ok(html.length < 200000, `page of ${html.length} bytes`);
+    assert.ok(html.includes('src="plotly.min.js"') && html.includes("Plotly.newPlot"));
+    assert.ok(!html.includes("file:///"), "no local file URLs in a published page");
   });
 
   it("every notebook records its results under its own name", () => {
