@@ -35,6 +35,10 @@ export { train, evaluate } from "./plugins/toolkit/train";
 export { cloneModel } from "./plugins/toolkit/clone";
 export { saveModel, loadModel } from "./plugins/toolkit/io";
 export { logitsModel } from "./plugins/toolkit/logits";
+export { recordResults, describeRecord, describeMetric, readRecord, defaultResultsDir } from "./plugins/toolkit/results";
+export type { ResultsInput, ResultsRecord, ResultMetric, ResultGoal, ResultsMode } from "./plugins/toolkit/results";
+export { spread, verdict, meets, describeGoal, describeSpread, formatNumber } from "./plugins/toolkit/spread";
+export type { Spread, Goal, Verdict, VerdictWord } from "./plugins/toolkit/spread";
 
 type Builtins = BuiltinMagics;
 

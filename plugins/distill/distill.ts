@@ -148,7 +148,7 @@ function compare(teacher: tf.LayersModel, teacherScore: Score, student: StudentR
  *   in the teacher or student; E_INTERRUPTED when the user interrupts (an
  *   `inplace` student is then, as on any error, restored exactly)
  * @example
- *   const r = await distill(teacher, { data: train, val: test, studentWidth: 0.5, temperature: 4, alpha: 0.9, epochs: 5, baseline: true });
+ *   const r = await distill(teacher, { data: train, val, test, studentWidth: 0.5, temperature: 4, alpha: 0.9, epochs: 5, baseline: true });
  *   r.comparison; // teacher / distilled / baseline test errors
  */
 export async function distill(teacher: tf.LayersModel, options: DistillOptions): Promise<DistillResult> {

@@ -1,7 +1,7 @@
 /**
  * `%distill`: the magic form of distill().
  *
- *   const s = %distill teacher --data train --val test --student-width 0.5 --baseline
+ *   const s = %distill teacher --data train --val val --test test --student-width 0.5 --baseline
  *
  * `%distill t s --data d --temperature 4` runs exactly
  * `(await distill(t, { student: s, data: d, temperature: 4 })).student`;
@@ -30,7 +30,7 @@ export const distillMagic = defineMagic({
   ],
   flags: {
     data: { type: "value", required: true, help: "training samples {xs, ys} (ys class indices [N] or one-hot [N, C]) or a tf.data.Dataset of such batches" },
-    val: { type: "value", help: "validation samples: curves, early stopping, and the final table" },
+    val: { type: "value", help: "validation samples held out from the training data (not the test set): curves, early stopping, and the final table unless --test" },
     test: { type: "value", help: "samples for the final table (default: --val)" },
     temperature: { type: "number", ...L.temperature, help: "softmax temperature T > 0 of the soft targets", default: D.temperature },
     alpha: { type: "number", ...L.alpha, help: "weight α in [0, 1] of the soft term; 1 − α weights the hard labels", default: D.alpha },
@@ -48,10 +48,10 @@ export const distillMagic = defineMagic({
     noCacheTeacher: { type: "boolean", help: "run the teacher on every batch instead of computing its logits once" },
   },
   examples: [
-    "const s = %distill teacher --data train --val test --student-width 0.5 --baseline",
+    "const s = %distill teacher --data train --val val --test test --student-width 0.5 --baseline",
     "const s = %distill teacher small --data train --temperature 20 --alpha 0.9 --epochs 10",
     "const s = %distill teacher small --data train --hint fc1:fc1",
-    "const r = %distill teacher --data train --val test --student-width 0.5 --baseline -o; r.gapClosed",
+    "const r = %distill teacher --data train --val val --test test --student-width 0.5 --baseline -o; r.gapClosed",
   ],
   async run([teacher, student], f): Promise<DistillResult> {
     const common = {

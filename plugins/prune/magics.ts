@@ -55,7 +55,7 @@ export const pruneMagic = defineMagic({
     "const sparse = %prune model --sparsity 0.9 --scope global",
     "const small = %prune cnn --method structured --sparsity 0.5 --strip",
     "const p = %prune model --sparsity 0.8 --schedule polynomial --data train --epochs 2",
-    "const shallow = %prune model --method layer --count 1 --data train --val test",
+    "const shallow = %prune model --method layer --count 1 --data train --val val",
     "const r = %prune model --sparsity 0.8 -o; r.thresholds",
     "const p = %prune model --sparsity 0.9 --save out/pruned.slim",
   ],
