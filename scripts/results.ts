@@ -17,7 +17,7 @@
  * `jupyter nbconvert --to html` (classic template), only for notebooks that have a full-mode
  * results file, and only when the executed notebook shows that file's commit
  * and date (so the page and the table come from the same run). slimlab
- * inlines plotly.js into the first figure of a notebook; the pages get it
+ * sends plotly.js once per notebook in its own output; the pages get it
  * from one shared docs/results/plotly.min.js instead, so each page holds only
  * its own figures' data.
  */
@@ -84,16 +84,19 @@ export function withTable(readme: string, table: string): string {
   return `${readme.slice(0, a)}\n${table}\n${readme.slice(b)}`;
 }
 
-const PLOTLY_START = '<script type="text/javascript">(function(define){';
-const PLOTLY_END = "\n})(undefined);</script>";
+// The library part of the loader output slimlab sends once per notebook
+// (plugins/core/plotly-html.ts): a self-contained IIFE that defines window.Plotly.
+const PLOTLY_START = "(function (define, exports, module) {\nif (window.Plotly) return;\n";
+const PLOTLY_END = "\n})(undefined, undefined, undefined);\n";
 
 /**
- * Moves the plotly.js that slimlab inlines into a page out to one shared
- * script: returns the page without it (and with a <script src> in its head
- * when it had it), and the library's wrapped source if found.
+ * Moves the plotly.js that slimlab's loader output inlines into a page out
+ * to one shared script: returns the page without it (and with a <script
+ * src> in its head when it had it, so the rest of the loader finds
+ * window.Plotly), and the library's source if found.
  */
 export function sharePlotly(html: string, src = "plotly.min.js"): { html: string; library?: string } {
-  // nbconvert may escape nothing here: text/html outputs are copied verbatim into the page.
+  // nbconvert escapes nothing here: text/html outputs are copied verbatim into the page.
   let library: string | undefined;
   let out = html;
   for (;;) {
@@ -101,7 +104,7 @@ export function sharePlotly(html: string, src = "plotly.min.js"): { html: string
     if (a < 0) break;
     const b = out.indexOf(PLOTLY_END, a);
     if (b < 0) throw new Error("results --html: an inlined plotly.js without its end");
-    library ??= out.slice(a + '<script type="text/javascript">'.length, b + PLOTLY_END.length - "</script>".length);
+    library ??= out.slice(a, b + PLOTLY_END.length);
     out = out.slice(0, a) + out.slice(b + PLOTLY_END.length);
   }
   if (library !== undefined) {

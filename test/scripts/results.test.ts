@@ -12,6 +12,7 @@ import * as path from "path";
 import { checkRecord, defaultResultsDir, describeRecord, gitState, readRecord, recordResults, renderRow, renderTable, ResultsRecord, RESULTS_SCHEMA } from "../../plugins/toolkit/results";
 import { BEGIN, END, expectedTable, fullRecords, notebookNames, notebookShows, sharePlotly, tableIn, withTable, writeHtml } from "../../scripts/results";
 import { plotlyBundle } from "../../plugins/core/figure";
+import { plotlyLoaderBundle } from "../../plugins/core/plotly-html";
 import { spawnSync } from "child_process";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -166,11 +167,12 @@ describe("results: the README table", () => {
   });
 
   it("the pages share one plotly.js instead of carrying it in their first figure", () => {
-    const lib = "(function(define){var Plotly=1;\n})(undefined);";
-    const page = `<html><head><title>x</title></head><body><div>a</div><script type="text/javascript">${lib}</script><div id="p1"></div><script>plot()</script></body></html>`;
+    const lib = "(function (define, exports, module) {\nif (window.Plotly) return;\nvar Plotly=1;\n})(undefined, undefined, undefined);\n";
+    const page = `<html><head><title>x</title></head><body><div>a</div><script type="text/javascript">${lib}registerPlotly();</script><div id="p1"></div><script>plot()</script></body></html>`;
     const s = sharePlotly(page);
     assert.strictEqual(s.library, lib);
     assert.ok(!s.html.includes("var Plotly=1"));
+    assert.ok(s.html.includes('<script type="text/javascript">registerPlotly();</script>'), "the rest of the loader stays in the page");
     assert.ok(s.html.includes('<script type="text/javascript" src="plotly.min.js"></script>\n</head>'));
     assert.ok(s.html.includes('<div id="p1"></div><script>plot()</script>'));
     assert.deepStrictEqual(sharePlotly("<html><head></head></html>"), { html: "<html><head></head></html>", library: undefined });
@@ -192,11 +194,11 @@ describe("results: the README table", () => {
     const from = path.join(root, "out");
     fs.mkdirSync(from);
     const r = record();
-    const fig = plotlyBundle({ data: [{ y: [1, 3, 2] }] }, { display: () => undefined } as never);
+    const fig = plotlyBundle({ data: [{ y: [1, 3, 2] }] });
     const out = (data: object) => ({ output_type: "display_data", data, metadata: {} });
     const nb = {
       nbformat: 4, nbformat_minor: 5, metadata: {},
-      cells: [{ cell_type: "code", id: "a", metadata: {}, execution_count: 1, source: ["1"], outputs: [out(fig), out({ "text/markdown": describeRecord(r), "text/plain": describeRecord(r) })] }],
+      cells: [{ cell_type: "code", id: "a", metadata: {}, execution_count: 1, source: ["1"], outputs: [out(plotlyLoaderBundle()), out(fig), out({ "text/markdown": describeRecord(r), "text/plain": describeRecord(r) })] }],
     };
     fs.writeFileSync(path.join(from, "07-distillation.ipynb"), JSON.stringify(nb));
     const logged: string[] = [];
@@ -205,9 +207,9 @@ describe("results: the README table", () => {
     assert.match(logged.join("\n"), /skip 06-deep-compression: no executed notebook/);
     const html = fs.readFileSync(path.join(root, "docs", "results", "07-distillation.html"), "utf8");
     const lib = fs.readFileSync(path.join(root, "docs", "results", "plotly.min.js"), "utf8");
-    assert.ok(lib.length > 1e6 && lib.startsWith("(function(define){"), "the shared library");
+    assert.ok(lib.length > 1e6 && lib.startsWith("(function (define, exports, module) {"), "the shared library");
     assert.ok(html.length < 200000, `page of ${html.length} bytes`);
-    assert.ok(html.includes('src="plotly.min.js"') && html.includes("Plotly.newPlot"));
+    assert.ok(html.includes('src="plotly.min.js"') && html.includes("P.newPlot("));
     assert.ok(!html.includes("file:///"), "no local file URLs in a published page");
   });
 
