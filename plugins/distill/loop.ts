@@ -12,7 +12,7 @@ import { host, Progress } from "../core/host";
 import { reapplyMasks } from "../toolkit/masks";
 import { mulberry32, shuffledIndices } from "../toolkit/shuffle";
 import type { BatchLogs, CallbackResult, EpochLogs } from "../toolkit/train";
-import { checkpoint, formatSeconds, isInterrupt, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName, releaseTape, stopIfInterrupted } from "../toolkit/pace";
+import { checkpoint, formatSeconds, gradientStep, isInterrupt, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName, stopIfInterrupted } from "../toolkit/pace";
 
 /** Samples with one-hot float32 labels [N, C], as the loop uses them. */
 export interface OneHotData {
@@ -131,39 +131,17 @@ function snapshot(model: tf.LayersModel): tf.Tensor[] {
 }
 
 /** One optimizer step on the samples `idx`; returns the batch loss and accuracy before the step. */
-async function step(model: tf.LayersModel, data: OneHotData, idx: number[], optimizer: tf.Optimizer, objective: Objective): Promise<[number, number]> {
-  let accuracy: tf.Scalar | undefined;
-  let cost: tf.Scalar;
-  try {
-    cost = tf.tidy(() => {
-      const at = tf.tensor1d(idx, "int32");
-      const xb = tf.gather(data.xs, at);
-      const yb = tf.gather(data.ys, at) as tf.Tensor2D;
-      const targets = objective.targets(at, xb);
-      return optimizer.minimize(
-        () => {
-          const { loss, logits } = objective.loss(xb, yb, targets);
-          // Accuracy of the same forward pass, kept so the gradient tidy spares it.
-          accuracy = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), tf.argMax(yb, -1)), "float32")) as tf.Scalar);
-          return model.calculateLosses().reduce<tf.Scalar>((sum, r) => tf.add(sum, r), loss);
-        },
-        true,
-        objective.vars
-      ) as tf.Scalar;
-    });
-  } catch (e) {
-    // A step that throws must not leave the tape's or the accuracy's tensors behind.
-    releaseTape();
-    accuracy?.dispose();
-    throw e;
-  }
-  const acc = accuracy as tf.Scalar;
-  try {
-    const [l, a] = await Promise.all([cost.data(), acc.data()]);
-    return [l[0], a[0]];
-  } finally {
-    tf.dispose([cost, acc]);
-  }
+function step(model: tf.LayersModel, data: OneHotData, idx: number[], optimizer: tf.Optimizer, objective: Objective): Promise<[number, number]> {
+  return gradientStep(model, optimizer, objective.vars, () => {
+    const at = tf.tensor1d(idx, "int32");
+    const xb = tf.gather(data.xs, at);
+    const yb = tf.gather(data.ys, at) as tf.Tensor2D;
+    const targets = objective.targets(at, xb);
+    return () => {
+      const { loss, logits } = objective.loss(xb, yb, targets);
+      return { loss, accuracy: tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), tf.argMax(yb, -1)), "float32")) as tf.Scalar };
+    };
+  });
 }
 
 /**

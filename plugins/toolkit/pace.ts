@@ -101,3 +101,57 @@ export function releaseTape(): void {
   for (const node of state.activeTape) tf.dispose(node.saved ?? []);
   state.activeTape = null;
 }
+
+/** What the forward pass of one training step gives back: the loss to minimize and the batch's accuracy. */
+export interface StepForward {
+  loss: tf.Scalar;
+  accuracy: tf.Scalar;
+}
+
+/**
+ * One optimizer step of a training loop (train(), distillation): `batch`
+ * runs inside a tidy (gather the batch there) and returns the forward pass,
+ * which runs under the optimizer's tape; the model's regularisation losses
+ * are added to its loss. A step that throws leaves neither the tape's
+ * tensors nor the accuracy behind.
+ *
+ * @returns the batch's loss and accuracy, read before the weights moved
+ * @example
+ *   const [loss, acc] = await gradientStep(model, opt, model.trainableWeights.map((w) => w.read() as tf.Variable),
+ *     () => { const xb = ..., yb = ...; return () => ({ loss: lossOf(xb, yb), accuracy: accOf(xb, yb) }); });
+ */
+export async function gradientStep(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  batch: () => () => StepForward
+): Promise<[number, number]> {
+  let accuracy: tf.Scalar | undefined;
+  let cost: tf.Scalar;
+  try {
+    cost = tf.tidy(() => {
+      const forward = batch();
+      return optimizer.minimize(
+        () => {
+          const f = forward();
+          // The accuracy of the same forward pass, kept so the gradient tidy spares it.
+          accuracy = tf.keep(f.accuracy);
+          return model.calculateLosses().reduce<tf.Scalar>((sum, r) => tf.add(sum, r), f.loss);
+        },
+        true,
+        vars
+      ) as tf.Scalar;
+    });
+  } catch (e) {
+    releaseTape();
+    accuracy?.dispose();
+    throw e;
+  }
+  const acc = accuracy as tf.Scalar;
+  try {
+    const [l, a] = await Promise.all([cost.data(), acc.data()]);
+    return [l[0], a[0]];
+  } finally {
+    tf.dispose([cost, acc]);
+  }
+}

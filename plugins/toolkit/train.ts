@@ -14,7 +14,7 @@ import { requireModel } from "./layers";
 import { reapplyMasks } from "./masks";
 import { LossSpec, ResolvedLoss, batchAccuracy, resolveLoss } from "./losses";
 import { mulberry32, shuffledIndices } from "./shuffle";
-import { Caller, checkpoint, formatSeconds, isInterrupt, nextTick, OPTIMIZERS, OptimizerName, releaseTape, stopIfInterrupted } from "./pace";
+import { Caller, checkpoint, formatSeconds, gradientStep, isInterrupt, nextTick, OPTIMIZERS, OptimizerName, stopIfInterrupted } from "./pace";
 
 /** Inputs and labels, first axis = samples. */
 export interface TrainData {
@@ -285,7 +285,7 @@ function withRandom<T>(rand: () => number, fn: () => T): T {
 }
 
 /** One optimizer step on the samples `idx`; returns the batch loss and accuracy before the step. */
-async function step(
+function step(
   model: tf.LayersModel,
   data: TrainData,
   idx: number[],
@@ -294,37 +294,15 @@ async function step(
   loss: ResolvedLoss,
   dropoutRand: () => number
 ): Promise<[number, number]> {
-  let accuracy: tf.Scalar | undefined;
-  let cost: tf.Scalar;
-  try {
-    cost = tf.tidy(() => {
-      const at = tf.tensor1d(idx, "int32");
-      const xb = tf.gather(data.xs, at);
-      const yb = tf.gather(data.ys, at);
-      return optimizer.minimize(
-        () => {
-          const pred = withRandom(dropoutRand, () => model.apply(xb, { training: true }) as tf.Tensor);
-          // Accuracy of the same forward pass; kept so the gradient tidy spares it.
-          accuracy = tf.keep(batchAccuracy(loss.accuracy, yb, pred));
-          return model.calculateLosses().reduce<tf.Scalar>((sum, r) => tf.add(sum, r), loss.fn(yb, pred));
-        },
-        true,
-        vars
-      ) as tf.Scalar;
-    });
-  } catch (e) {
-    // A step that throws (data of the wrong shape) must not leave the tape's or the accuracy's tensors behind.
-    releaseTape();
-    accuracy?.dispose();
-    throw e;
-  }
-  const acc = accuracy as tf.Scalar;
-  try {
-    const [l, a] = await Promise.all([cost.data(), acc.data()]);
-    return [l[0], a[0]];
-  } finally {
-    tf.dispose([cost, acc]);
-  }
+  return gradientStep(model, optimizer, vars, () => {
+    const at = tf.tensor1d(idx, "int32");
+    const xb = tf.gather(data.xs, at);
+    const yb = tf.gather(data.ys, at);
+    return () => {
+      const pred = withRandom(dropoutRand, () => model.apply(xb, { training: true }) as tf.Tensor);
+      return { loss: loss.fn(yb, pred), accuracy: batchAccuracy(loss.accuracy, yb, pred) };
+    };
+  });
 }
 
 /**
