@@ -47,7 +47,10 @@ export class Executor {
   /** What an interrupted cell reports: KeyboardInterrupt unless the watchdog stopped it for memory. */
   private interruptReason: CellError | undefined;
   private cellCount = 0;
-  /** Why synchronous code was broken into, when it was not the user (the kernel's watchdog, for memory). */
+  /**
+   * Called whenever SIGINT broke into synchronous code: why, when it was not
+   * the user (the kernel's watchdog, for memory).
+   */
   stopCause: () => CellError | undefined = () => undefined;
   /** Told when a cell starts and stops running synchronously, and while its awaited part runs. */
   onPhase: (phase: ExecPhase) => void = () => undefined;
@@ -147,8 +150,8 @@ export class Executor {
     } catch (e) {
       // Declarations made before the failure are kept, as in IPython.
       this.prevDecl = converted.declOutput ?? this.prevDecl;
-      if (this.interruptRequested) return { ok: false, error: this.interruptReason ?? interruptedError(), timing: timing() };
       const cause = isSigintBreak(e) ? this.stopCause() : undefined;
+      if (this.interruptRequested) return { ok: false, error: this.interruptReason ?? cause ?? interruptedError(), timing: timing() };
       if (cause) return { ok: false, error: cause, timing: timing() };
       return { ok: false, error: runtimeError(e, filename, mapper), timing: timing() };
     } finally {

@@ -57,6 +57,7 @@ export class Kernel {
     );
     this.runner.onPhase((phase) => this.server.watchdog.setPhase(phase));
     this.runner.executor.stopCause = () => {
+      this.server.watchdog.takeOwnSignal(); // vm took this SIGINT: the listener below will not see it
       const m = this.server.watchdog.takeMemoryStop();
       return m ? memoryError(heapStopText(m)) : undefined;
     };
@@ -66,7 +67,10 @@ export class Kernel {
     void this.server.publish("status", { execution_state: "starting" }, undefined);
     this.server.serve((msg, channel) => this.handle(msg, channel));
     // interrupt_mode "signal" (older kernelspecs, terminals): SIGINT from the frontend.
-    process.on("SIGINT", () => this.runner.interrupt());
+    // The watchdog's own SIGINTs carry their interrupt in a message of their own.
+    process.on("SIGINT", () => {
+      if (!this.server.watchdog.takeOwnSignal()) this.runner.interrupt();
+    });
   }
 
   /**

@@ -53,7 +53,14 @@ export const USED_KIB_SLOT = 3;
 export const LIMIT_KIB_SLOT = 4;
 /** Slot of `shared`: incremented by the main thread whenever a cell starts, so a late escalation cannot hit the next cell. */
 export const RUN_SLOT = 5;
-export const SHARED_SLOTS = 6;
+/**
+ * Slot of `shared`: SIGINTs the watchdog sent and the main thread has not
+ * yet accounted for. One that arrives just before vm's breakOnSigint is
+ * armed reaches the kernel's own SIGINT listener later, when another cell
+ * may be running; the listener ignores signals counted here.
+ */
+export const SIGNAL_SLOT = 6;
+export const SHARED_SLOTS = 7;
 export const PHASE = { idle: 0, sync: 1, async: 2, callback: 3 } as const;
 
 /** How long the main thread gets to take an interrupt before its JavaScript is terminated. */
@@ -107,6 +114,11 @@ function main(): void {
     ensureSession().post("Runtime.terminateExecution", (err) => err && log(`terminateExecution failed: ${err.message}`));
   };
 
+  const sigint = () => {
+    Atomics.add(shared, SIGNAL_SLOT, 1);
+    process.kill(process.pid, "SIGINT");
+  };
+
   // Synchronous cell code runs inside the executor's own call: terminating
   // it would take the kernel's frames with it, so it is stopped with SIGINT,
   // which vm's breakOnSigint turns into an exception the executor catches.
@@ -116,7 +128,7 @@ function main(): void {
     const phase = Atomics.load(shared, PHASE_SLOT);
     if (phase === PHASE.idle) return false;
     if (phase === PHASE.sync) {
-      process.kill(process.pid, "SIGINT");
+      sigint();
       return false;
     }
     if (phase === PHASE.callback && !data.mayTerminateCallbacks) {
@@ -131,7 +143,7 @@ function main(): void {
     const ack = Atomics.load(shared, ACK_SLOT);
     const run = Atomics.load(shared, RUN_SLOT);
     post({ type: "interrupt", forced: false, frames, run });
-    if (Atomics.load(shared, PHASE_SLOT) === PHASE.sync) process.kill(process.pid, "SIGINT");
+    if (Atomics.load(shared, PHASE_SLOT) === PHASE.sync) sigint();
     setTimeout(() => {
       // Handled, or that cell is over and another may be running: leave it alone.
       if (Atomics.load(shared, ACK_SLOT) !== ack || Atomics.load(shared, RUN_SLOT) !== run) return;

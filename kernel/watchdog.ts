@@ -9,7 +9,7 @@ import { Worker } from "worker_threads";
 import { realTimers } from "./cell-scope";
 import * as v8 from "v8";
 import { KERNEL_NODE_FLAGS } from "./node-flags";
-import { ACK_SLOT, FromMain, LIMIT_KIB_SLOT, MemoryStop, PHASE, PHASE_SLOT, RUN_SLOT, SHARED_SLOTS, STOP_SLOT, ToMain, USED_KIB_SLOT, WatchdogData } from "./watchdog-worker";
+import { ACK_SLOT, FromMain, LIMIT_KIB_SLOT, MemoryStop, PHASE, PHASE_SLOT, RUN_SLOT, SHARED_SLOTS, SIGNAL_SLOT, STOP_SLOT, ToMain, USED_KIB_SLOT, WatchdogData } from "./watchdog-worker";
 
 export type Phase = keyof typeof PHASE;
 
@@ -88,6 +88,19 @@ export class Watchdog {
   takeMemoryStop(): MemoryStop | undefined {
     if (Atomics.exchange(this.slots, STOP_SLOT, 0) !== 1) return undefined;
     return { used: Atomics.load(this.slots, USED_KIB_SLOT) * 1024, limit: Atomics.load(this.slots, LIMIT_KIB_SLOT) * 1024 };
+  }
+
+  /**
+   * Accounts for one SIGINT the watchdog sent, if any is outstanding: true
+   * when the signal just seen (by vm's breakOnSigint or the kernel's SIGINT
+   * listener) was the watchdog's own, not the frontend's.
+   */
+  takeOwnSignal(): boolean {
+    for (;;) {
+      const n = Atomics.load(this.slots, SIGNAL_SLOT);
+      if (n <= 0) return false;
+      if (Atomics.compareExchange(this.slots, SIGNAL_SLOT, n, n - 1) === n) return true;
+    }
   }
 
   /** Records what the main thread is doing, for the next interrupt. */
