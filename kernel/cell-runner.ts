@@ -59,6 +59,8 @@ export class CellRunner {
   private runtimeInScope = false;
   /** The scope of the running (or last) cell. */
   private scope: CellScope | undefined;
+  /** Told when a cell starts, before anything of it runs (the kernel's watchdog numbers the runs). */
+  onRunStart: () => void = () => undefined;
 
   constructor(cwd: string, sink: OutputSink, registerBuiltins: (r: MagicRegistry) => void) {
     this.sink = sink;
@@ -120,6 +122,7 @@ export class CellRunner {
   async run(code: string, count = 0, tag?: unknown): Promise<CellOutcome> {
     this.pages = [];
     this.host.newCell(code, tag);
+    this.onRunStart();
     this.running = true;
     const scope = new CellScope(count, tag);
     this.scope = scope;

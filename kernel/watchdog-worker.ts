@@ -51,7 +51,7 @@ export const ACK_SLOT = 1;
 export const STOP_SLOT = 2;
 export const USED_KIB_SLOT = 3;
 export const LIMIT_KIB_SLOT = 4;
-/** Slot of `shared`: incremented by the main thread whenever a cell starts, so a late escalation cannot hit the next cell. */
+/** Slot of `shared`: incremented by the main thread whenever a cell starts, so a late interrupt or escalation cannot hit the next cell. */
 export const RUN_SLOT = 5;
 /**
  * Slot of `shared`: SIGINTs the watchdog sent and the main thread has not

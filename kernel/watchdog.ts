@@ -103,10 +103,18 @@ export class Watchdog {
     }
   }
 
+  /**
+   * Numbers a new cell run. Called when a cell starts, before its magics are
+   * expanded or its code type-checked: an interrupt requested before that
+   * belongs to the previous run and must not reach this one.
+   */
+  newRun(): void {
+    Atomics.add(this.slots, RUN_SLOT, 1);
+  }
+
   /** Records what the main thread is doing, for the next interrupt. */
   setPhase(phase: Phase): void {
-    const before = Atomics.exchange(this.slots, PHASE_SLOT, PHASE[phase]);
-    if (phase === "sync" && before === PHASE.idle) Atomics.add(this.slots, RUN_SLOT, 1);
+    Atomics.store(this.slots, PHASE_SLOT, PHASE[phase]);
   }
 
   /** Closes the thread's sockets (a live zmq socket in a thread aborts the process at exit). */
