@@ -181,7 +181,7 @@ describe("kernel protocol over ZeroMQ", function () {
     await sleep(300);
     assert.equal(await value("ticks"), ticks, "the loop stopped");
     // The interrupt's grace timer must not hit the next cell.
-    assert.equal(await value('await new Promise((r) => setTimeout(r, 1700));\n"next cell ran"'), "next cell ran");
+    assert.equal(await value('await new Promise((r) => setTimeout(r, 1700));\n"next cell ran"'), "'next cell ran'");
   });
 
   it("shutdown_request is answered and the process exits", async () => {
