@@ -54,6 +54,12 @@ export class Executor {
    * the user (the kernel's watchdog, for memory).
    */
   stopCause: () => CellError | undefined = () => undefined;
+  /**
+   * Whether an interrupt was asked for this cell that has not reached the
+   * executor yet (the kernel's watchdog records it at once; its message
+   * may be read only after synchronous code, which it could not stop, began).
+   */
+  interruptPending: () => boolean = () => false;
   /** Told when a cell starts and stops running synchronously, and while its awaited part runs. */
   onPhase: (phase: ExecPhase) => void = () => undefined;
 
@@ -164,9 +170,19 @@ export class Executor {
     // terminate it (one opened by a native addon such as zeromq's aborts
     // the process when terminated).
     await new Promise((r) => realTimers.setImmediate(r));
+    // An interrupt read while the cell was type-checked: synchronous code would never look at the flag.
+    if (this.interruptRequested || scope.cancelled) {
+      this.interruptRequested = false;
+      return { ok: false, error: this.interruptReason ?? interruptedError(), timing: timing() };
+    }
     beginRun(scope);
     try {
       this.onPhase("sync");
+      // Asked for while the cell was type-checked: its synchronous code would never look.
+      // (Checked after the phase is set, so a request after this check is sent SIGINT.)
+      if (this.interruptRequested || scope.cancelled || this.interruptPending()) {
+        throw Object.assign(new Error("interrupted by the user"), { name: INTERRUPTED });
+      }
       const ret = vm.runInThisContext(wrapped, { filename, breakOnSigint: true });
       if (converted.hasToplevelAwait) {
         this.onPhase("async");

@@ -63,6 +63,7 @@ export class Kernel {
     );
     this.runner.onPhase((phase) => this.server.watchdog.setPhase(phase));
     this.runner.onRunStart = () => this.server.watchdog.newRun();
+    this.runner.executor.interruptPending = () => this.server.watchdog.interruptAskedForThisRun();
     this.runner.executor.stopCause = () => {
       this.server.watchdog.takeOwnSignal(); // vm took this SIGINT: the listener below will not see it
       const m = this.server.watchdog.takeMemoryStop();
