@@ -259,9 +259,14 @@ export class CellRunner {
    * execute_request's user_expressions: its value as a MIME bundle, or the error.
    */
   async evaluate(expr: string): Promise<ExpressionOutcome> {
-    const res = await this.executor.run(`(${expr}\n)`, this.scope ?? new CellScope(0));
-    if (!res.ok) return { ok: false, error: shiftColumns(res.error, 1) }; // the "(" added in front
-    return { ok: true, bundle: resultBundle(res.value) };
+    this.running = true; // an interrupt stops an expression as it stops a cell
+    try {
+      const res = await this.executor.run(`(${expr}\n)`, this.scope ?? new CellScope(0));
+      if (!res.ok) return { ok: false, error: shiftColumns(res.error, 1) }; // the "(" added in front
+      return { ok: true, bundle: resultBundle(res.value) };
+    } finally {
+      this.running = false;
+    }
   }
 
   /** Releases what keeps the process alive (the type checker's file watchers); the runner is unusable after. */

@@ -129,6 +129,18 @@ describe("kernel: ipykernel's behaviour over ZeroMQ", function () {
       assert.equal(ue.thrown.evalue, "no");
     });
 
+    it("one that never ends is stopped by an interrupt, as a cell is, and the reply comes", async () => {
+      const id = await k.startExecute("const quick = 1;", { user_expressions: { forever: "await new Promise(() => undefined)" } });
+      await started(id);
+      await sleep(800);
+      await k.request("control", "interrupt_request", {});
+      const { reply } = await k.finish("shell", id);
+      assert.equal(reply.content.status, "ok");
+      const ue = reply.content.user_expressions as Record<string, Record<string, unknown>>;
+      assert.equal(ue.forever.status, "error");
+      assert.equal(ue.forever.ename, "KeyboardInterrupt");
+    });
+
     it("are not evaluated when the cell fails (ipykernel: an empty dict)", async () => {
       const { reply } = await k.request("shell", "execute_request", { ...EXECUTE, code: "throw new Error('x')", user_expressions: { a: "1" }, stop_on_error: false });
       assert.equal(reply.content.status, "error");
