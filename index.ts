@@ -17,7 +17,7 @@ import { toMimeBundle } from "./kernel/display/format";
 import { showHelp } from "./kernel/magics/builtins";
 import { currentRuntime } from "./kernel/runtime";
 import { BuiltinMagics } from "./kernel/magics/index";
-import { NOT_SHOWN } from "./kernel/results";
+import { NOT_SHOWN, resultBundle } from "./kernel/results";
 
 export { SlimlabError, isSlimlabError } from "./plugins/core/errors";
 export { defineMagic, invokeMagic, helpText, usage, fitsNumberRule, describeNumberRule } from "./plugins/core/magic";
@@ -121,7 +121,7 @@ export const display = {
   plotly: shows((fig: PlotlyFigure) => plotlyBundle(fig)),
   table: shows((df: unknown) => dataFrameBundle(df)),
   /** Any value, shown as a cell's last value would be. */
-  value: shows((v: unknown) => toMimeBundle(v)),
+  value: shows((v: unknown) => resultBundle(v)),
 };
 
 /**

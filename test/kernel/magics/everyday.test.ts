@@ -349,6 +349,17 @@ describe("kernel/magics: the everyday ones (CellRunner)", function () {
     });
   });
 
+  it("display.value shows a value as a cell's result would (a string quoted)", async () => {
+    const displays: unknown[] = [];
+    runner.setSink({ stream: (name, text) => void (sink[name] += text), display: (_t, c) => void displays.push(c.data) });
+    try {
+      await ok('import { display } from "slimlab";\ndisplay.value("s");\ndisplay.value([1]);');
+    } finally {
+      runner.setSink({ stream: (name, text) => void (sink[name] += text), display: () => undefined });
+    }
+    assert.deepEqual(displays, [{ "text/plain": "'s'" }, { "text/plain": "[ 1 ]" }]);
+  });
+
   describe("$_, $__, $Out, $In", () => {
     it("hold earlier values, typed any; a $_ of the user's own is left alone", async () => {
       assert.equal(await value("'first'"), "'first'");
