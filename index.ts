@@ -8,6 +8,7 @@
  * of `runMagic` below, so `%name args` and the plugin's function run the
  * same code.
  */
+import * as readline from "readline";
 import { SlimlabError } from "./plugins/core/errors";
 import { PlotlyFigure, plotlyBundle } from "./plugins/core/figure";
 import { host, MimeBundle, Progress } from "./plugins/core/host";
@@ -16,6 +17,7 @@ import { toMimeBundle } from "./kernel/display/format";
 import { showHelp } from "./kernel/magics/builtins";
 import { currentRuntime } from "./kernel/runtime";
 import { BuiltinMagics } from "./kernel/magics/index";
+import { NOT_SHOWN, resultBundle } from "./kernel/results";
 
 export { SlimlabError, isSlimlabError } from "./plugins/core/errors";
 export { defineMagic, invokeMagic, helpText, usage, fitsNumberRule, describeNumberRule } from "./plugins/core/magic";
@@ -87,22 +89,55 @@ function dataFrameBundle(df: unknown): MimeBundle {
 }
 
 /**
+ * What a `display.*` call returns: `update` shows a new value in the same
+ * output, in place (update_display_data with the display's id), e.g. a
+ * figure redrawn as training goes. As a cell's last value it shows nothing.
+ */
+export interface DisplayHandle<T> {
+  update(value: T): void;
+}
+
+/** A display function: shows `toBundle(value)` and returns its handle. */
+function shows<T>(toBundle: (value: T) => MimeBundle): (value: T) => DisplayHandle<T> {
+  return (value) => {
+    const live = host().liveDisplay(toBundle(value));
+    return { update: (next: T) => live.update(toBundle(next)), [NOT_SHOWN]: true } as DisplayHandle<T>;
+  };
+}
+
+/**
  * Rich output in the running cell. Each call sends one display_data; `bundle`
  * sends several MIME types of the same thing (the frontend picks the best).
- * @example display.markdown("**bold**"); display.plotly({ data: [{ y: [1, 2] }] })
+ * Each returns a handle whose `update` replaces that output in place.
+ * @example display.markdown("**bold**"); const h = display.plotly({ data: [{ y: [1, 2] }] }); h.update({ data: [{ y: [2, 1] }] })
  */
 export const display = {
-  bundle: (b: MimeBundle): void => host().display(b),
-  text: (s: string): void => host().display({ "text/plain": s }),
-  html: (s: string): void => host().display({ "text/html": s, "text/plain": s.replace(/<[^>]*>/g, "") }),
-  markdown: (s: string): void => host().display({ "text/markdown": s, "text/plain": s }),
-  svg: (s: string): void => host().display({ "image/svg+xml": s, "text/plain": "SVG image" }),
-  png: (bytes: Uint8Array): void => host().display({ "image/png": Buffer.from(bytes).toString("base64"), "text/plain": "PNG image" }),
-  plotly: (fig: PlotlyFigure): void => host().display(plotlyBundle(fig)),
-  table: (df: unknown): void => host().display(dataFrameBundle(df)),
+  bundle: shows((b: MimeBundle) => b),
+  text: shows((s: string) => ({ "text/plain": s })),
+  html: shows((s: string) => ({ "text/html": s, "text/plain": s.replace(/<[^>]*>/g, "") })),
+  markdown: shows((s: string) => ({ "text/markdown": s, "text/plain": s })),
+  svg: shows((s: string) => ({ "image/svg+xml": s, "text/plain": "SVG image" })),
+  png: shows((bytes: Uint8Array) => ({ "image/png": Buffer.from(bytes).toString("base64"), "text/plain": "PNG image" })),
+  plotly: shows((fig: PlotlyFigure) => plotlyBundle(fig)),
+  table: shows((df: unknown) => dataFrameBundle(df)),
   /** Any value, shown as a cell's last value would be. */
-  value: (v: unknown): void => host().display(toMimeBundle(v)),
+  value: shows((v: unknown) => resultBundle(v)),
 };
+
+/**
+ * Asks the user for a line of text: in the kernel over Jupyter's stdin
+ * channel (the frontend shows an input box), in a script on the terminal.
+ * The notebook also has the global `await prompt("name?")`.
+ * @param options `password: true` hides what is typed (in frontends that can)
+ * @throws StdinNotImplementedError when the frontend takes no input (its request had allow_stdin: false)
+ * @example const name = await input("name? ")
+ */
+export function input(promptText = "", options: { password?: boolean } = {}): Promise<string> {
+  const rt = currentRuntime();
+  if (rt) return rt.input(promptText, !!options.password);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  return new Promise((resolve) => rl.question(promptText, (answer) => (rl.close(), resolve(answer))));
+}
 
 /**
  * Clears the cell's output (clear_output). With `wait`, the clearing happens

@@ -5,22 +5,24 @@
  * it directly for headless notebook runs.
  */
 import * as path from "path";
-import { isSlimlabError } from "../plugins/core/errors";
+import { isSlimlabError, SlimlabError } from "../plugins/core/errors";
 import { setHost } from "../plugins/core/host";
 import { formatBytes, watchWasmAllocations } from "../plugins/backends/memory";
 import { CellScope, installScopeTracking, onCallbackPhase, recoverFromTermination } from "./cell-scope";
 import { KernelHost } from "./display/kernel-host";
-import { toMimeBundle } from "./display/format";
-import { CellError, describeLateError, ExecPhase, Executor, memoryError } from "./executor";
+import { CellError, describeLateError, ExecPhase, Executor, interruptedError, memoryError } from "./executor";
 import { guardProcess } from "./guard";
-import { expandCell, Expansion } from "./magics/expand";
+import { expandCell, Expansion, RUNTIME } from "./magics/expand";
 import { loadPlugin } from "./magics/plugins";
 import { MagicRegistry } from "./magics/registry";
 import { formatCpuWall } from "./magics/timefmt";
 import { createModuleResolver } from "./modules";
+import { HISTORY_DECLARATIONS, HISTORY_NAMES, isShown, ResultHistory, resultBundle } from "./results";
+import { readRunnable, RunnableFile, splitAtRunLines } from "./run-file";
 import { installRuntime } from "./runtime";
 import { logInternal } from "./server";
-import { createConverter } from "./tslab-adapter";
+import { InputHandler, PROMPT_DECLARATION, stdinNotSupported } from "./stdin";
+import { createConverter, createJsConverter } from "./tslab-adapter";
 
 /** How long an interrupted cell gets to stop by itself (at a batch boundary) before its await is abandoned. */
 const INTERRUPT_GRACE_MS = 1500;
@@ -33,6 +35,20 @@ export interface CellOutcome {
   /** Pager payloads (from `%name?`). */
   pages: string[];
 }
+
+export interface RunOptions {
+  /** Record the cell in `$In`/`$Out` and its value in `$_` (default true; false for silent runs). */
+  store?: boolean;
+}
+
+/** A user expression's value (a MIME bundle) or its error, as execute_reply's user_expressions holds them. */
+export type ExpressionOutcome = { ok: true; bundle: Record<string, unknown> } | { ok: false; error: CellError };
+
+/** What a part of a cell gave. */
+type PartOutcome = { ok: true; value: unknown; hasValue: boolean } | { ok: false; error: CellError };
+
+/** Names the kernel puts in the notebook's namespace, which `%who` does not list. */
+const KERNEL_NAMES = new Set<string>([...HISTORY_NAMES, "prompt", RUNTIME]);
 
 /** Sinks for what a running cell emits; the Jupyter server and the headless runner supply their own. */
 export interface OutputSink {
@@ -61,11 +77,36 @@ export class CellRunner {
   private scope: CellScope | undefined;
   /** Told when a cell starts, before anything of it runs (the kernel's watchdog numbers the runs). */
   onRunStart: () => void = () => undefined;
+  /** `$_`, `$Out`, `$In`. */
+  private readonly history: ResultHistory;
+  /** The count of the last cell run without one from the caller. */
+  private autoCount = 0;
+  /** Where input() asks; undefined when the frontend takes no input. */
+  private inputHandler: InputHandler | undefined;
+  /** The notebook's working directory (%cd). */
+  private workdir: string;
+  /** Files the running `%run` line asked for; run when it returns. */
+  private pendingFiles: RunnableFile[] = [];
+  /** Whether the part running is a `%run` line (only then may it ask for a file). */
+  private inRunLine = false;
 
   constructor(cwd: string, sink: OutputSink, registerBuiltins: (r: MagicRegistry) => void) {
     this.sink = sink;
+    this.workdir = cwd;
     const modules = createModuleResolver(cwd);
-    this.executor = new Executor(createConverter(modules.map), cwd, (id, dir) => modules.require(id, dir), (id, dir) => modules.resolve(id, dir));
+    this.executor = new Executor(
+      createConverter(modules.map),
+      cwd,
+      (id, dir) => modules.require(id, dir),
+      (id, dir) => modules.resolve(id, dir),
+      () => createJsConverter(modules.map),
+    );
+    this.history = new ResultHistory(this.executor.locals);
+    this.executor.declare(HISTORY_DECLARATIONS + PROMPT_DECLARATION);
+    this.executor.locals.prompt = async (message = "", defaultValue?: string) => {
+      const answer = await this.readInput(String(message), false);
+      return answer === "" && defaultValue !== undefined ? defaultValue : answer;
+    };
     this.host = new KernelHost((type, content) => this.sink.display(type, content));
     setHost(this.host);
     registerBuiltins(this.registry);
@@ -73,7 +114,12 @@ export class CellRunner {
       registry: this.registry,
       page: (text) => this.pages.push(text),
       clearOutput: (wait) => this.host.clearOutput(wait),
-      loadPlugin: (file) => loadPlugin(this.registry, path.resolve(cwd, file)),
+      loadPlugin: (file, reload) => loadPlugin(this.registry, path.resolve(this.workdir, file), { reload }),
+      input: (prompt, password) => this.readInput(prompt, password),
+      namespace: () => Object.fromEntries(Object.entries(this.executor.variables()).filter(([k]) => !KERNEL_NAMES.has(k))),
+      cwd: () => this.workdir,
+      chdir: (dir) => this.chdir(dir),
+      runFile: (file) => this.queueFile(file),
     });
     captureOutput((name, text) => this.sink.stream(name, text));
     installScopeTracking();
@@ -104,6 +150,37 @@ export class CellRunner {
     this.sink = sink;
   }
 
+  /** Where input() and prompt() ask from now on (the kernel sets it per request); undefined: nowhere. */
+  setInput(handler: InputHandler | undefined): void {
+    this.inputHandler = handler;
+  }
+
+  private readInput(prompt: string, password: boolean): Promise<string> {
+    const ask = this.inputHandler;
+    if (!ask) return Promise.reject(stdinNotSupported());
+    return ask(prompt, password, this.host.signal());
+  }
+
+  private chdir(dir: string): string {
+    const target = path.resolve(this.workdir, dir);
+    try {
+      process.chdir(target);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      const why = code === "ENOENT" ? "no such folder" : code === "ENOTDIR" ? "not a folder" : (e as Error).message;
+      throw new SlimlabError("E_FILE", `%cd: ${JSON.stringify(target)}: ${why}`);
+    }
+    this.workdir = target;
+    return target;
+  }
+
+  private queueFile(file: string): void {
+    if (!this.inRunLine) {
+      throw new SlimlabError("E_ARG", "%run must stand alone on a line at the top level of a cell: the file's declarations become notebook variables before the lines after it are type-checked");
+    }
+    this.pendingFiles.push(readRunnable(file, this.workdir));
+  }
+
   get busy(): boolean {
     return this.running;
   }
@@ -116,36 +193,78 @@ export class CellRunner {
   /**
    * Runs one cell.
    *
-   * @param count its execution count (for messages about it later)
+   * @param count its execution count (for `$Out` and messages about it later); without it, the runner counts
    * @param tag what the caller routes the cell's late output by (kernel.ts: the request)
    */
-  async run(code: string, count = 0, tag?: unknown): Promise<CellOutcome> {
+  async run(code: string, count?: number, tag?: unknown, options: RunOptions = {}): Promise<CellOutcome> {
+    const n = count ?? ++this.autoCount;
+    const store = options.store ?? true;
     this.pages = [];
     this.host.newCell(code, tag);
     this.onRunStart();
     this.running = true;
-    const scope = new CellScope(count, tag);
+    const scope = new CellScope(n, tag);
     this.scope = scope;
     try {
       let expansion: Expansion;
+      let parts: ReturnType<typeof splitAtRunLines>;
       try {
         expansion = this.expand(code);
+        parts = splitAtRunLines(code, this.registry);
       } catch (e) {
         return { ok: false, error: usageError(e), pages: [] };
       }
-      const res = await this.executor.run(expansion.code, scope);
-      // Nothing an interrupted cell started may go on changing state after it replied.
-      if (scope.cancelled) await scope.settled(INTERRUPT_GRACE_MS);
-      if (expansion.timeCell && res.timing) this.sink.stream("stdout", formatCpuWall(res.timing.cpu, res.timing.wall));
-      if (!res.ok) return { ok: false, error: shiftColumns(res.error, expansion.firstLineShift), pages: this.pages };
-      if (expansion.firstLineShift > 0) this.runtimeInScope = true;
-      return { ok: true, result: res.hasValue ? this.host.result(toMimeBundle(res.value)) : undefined, pages: this.pages };
+      if (store) this.history.input(n, code);
+      let res: PartOutcome = { ok: true, value: undefined, hasValue: false };
+      for (const part of parts ?? [{ code, runLine: false }]) {
+        res = await this.runPart(parts ? this.expand(part.code) : expansion, scope, part.runLine);
+        if (!res.ok) break;
+      }
+      if (!res.ok) return { ok: false, error: res.error, pages: this.pages };
+      const shown = res.hasValue && isShown(res.value);
+      if (shown && store) this.history.result(n, res.value);
+      return { ok: true, result: shown ? this.host.result(resultBundle(res.value)) : undefined, pages: this.pages };
     } catch (e) {
       // A bug in slimlab, not in the cell: still report it in the cell, and keep going.
       logInternal(e);
       return { ok: false, error: { ename: "InternalError", evalue: String(e), traceback: [String((e as Error).stack ?? e)] }, pages: this.pages };
     } finally {
       this.host.endCell();
+      this.running = false;
+    }
+  }
+
+  /** Runs one expanded cell (or part of one), then the files its `%run` line asked for. */
+  private async runPart(expansion: Expansion, scope: CellScope, runLine: boolean): Promise<PartOutcome> {
+    if (scope.cancelled) return { ok: false, error: interruptedError() };
+    this.pendingFiles = [];
+    this.inRunLine = runLine;
+    const res = await this.executor.run(expansion.code, scope).finally(() => (this.inRunLine = false));
+    // Nothing an interrupted cell started may go on changing state after it replied.
+    if (scope.cancelled) await scope.settled(INTERRUPT_GRACE_MS);
+    if (expansion.timeCell && res.timing) this.sink.stream("stdout", formatCpuWall(res.timing.cpu, res.timing.wall));
+    if (!res.ok) return { ok: false, error: shiftColumns(res.error, expansion.firstLineShift) };
+    if (expansion.firstLineShift > 0) this.runtimeInScope = true;
+    for (const file of this.pendingFiles.splice(0)) {
+      if (scope.cancelled) return { ok: false, error: interruptedError() };
+      const ran = await this.executor.run(file.source, scope, file.label, file.language);
+      if (scope.cancelled) await scope.settled(INTERRUPT_GRACE_MS);
+      if (!ran.ok) return ran;
+    }
+    return res;
+  }
+
+  /**
+   * Evaluates `expr` (TypeScript) in the notebook's namespace, for
+   * execute_request's user_expressions: its value as a MIME bundle, or the error.
+   */
+  async evaluate(expr: string): Promise<ExpressionOutcome> {
+    this.running = true; // an interrupt stops an expression as it stops a cell
+    try {
+      const res = await this.executor.run(`(${expr}\n)`, this.scope ?? new CellScope(0));
+      if (!res.ok) return { ok: false, error: shiftColumns(res.error, 1) }; // the "(" added in front
+      return { ok: true, bundle: resultBundle(res.value) };
+    } finally {
       this.running = false;
     }
   }

@@ -47,19 +47,34 @@ export class Executor {
   /** What an interrupted cell reports: KeyboardInterrupt unless the watchdog stopped it for memory. */
   private interruptReason: CellError | undefined;
   private cellCount = 0;
+  /** The converter's names for a cell's last value (in `locals` while a cell runs; no notebook variables). */
+  private readonly lastValueNames = new Set<string>();
   /**
    * Called whenever SIGINT broke into synchronous code: why, when it was not
    * the user (the kernel's watchdog, for memory).
    */
   stopCause: () => CellError | undefined = () => undefined;
+  /**
+   * Whether an interrupt was asked for this cell that has not reached the
+   * executor yet (the kernel's watchdog records it at once; its message
+   * may be read only after synchronous code, which it could not stop, began).
+   */
+  interruptPending: () => boolean = () => false;
   /** Told when a cell starts and stops running synchronously, and while its awaited part runs. */
   onPhase: (phase: ExecPhase) => void = () => undefined;
 
+  /** tslab's JavaScript converter, made the first time a JavaScript file is run (it takes a second or so). */
+  private jsConv: Converter | undefined;
+
+  /**
+   * @param jsConverter makes the converter for JavaScript sources (`%run file.js`)
+   */
   constructor(
     private readonly conv: Converter,
     private readonly cwd: string,
     private readonly resolve: CellRequire,
     private readonly resolveFile: CellResolve,
+    private readonly jsConverter?: () => Converter,
   ) {
     const locals = this.locals;
     // TypeScript emits `Object.defineProperty(exports, ...)` for re-exported
@@ -91,6 +106,20 @@ export class Executor {
   /** Stops the converter's file watchers, which otherwise keep the process alive. */
   close(): void {
     this.conv.close();
+    this.jsConv?.close();
+  }
+
+  /**
+   * Adds declarations (`declare let x: any;`) that cells see as if an
+   * earlier cell had made them; their values go in `locals`.
+   */
+  declare(decl: string): void {
+    this.prevDecl = decl + this.prevDecl;
+  }
+
+  /** The notebook's variables: `locals` without the converter's own slots. */
+  variables(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.locals).filter(([k]) => !this.lastValueNames.has(k)));
   }
 
   /** Type-checks `src` against earlier cells without running it. */
@@ -106,14 +135,21 @@ export class Executor {
     return this.conv.inspect(this.prevDecl, src, pos);
   }
 
-  /** Runs one cell as code of `scope` (timers and promises it makes belong to that cell). */
-  async run(src: string, scope: CellScope = new CellScope(0)): Promise<RunResult> {
-    const converted = this.conv.convert(this.prevDecl, expandShorthandProperties(src));
+  /**
+   * Runs one cell as code of `scope` (timers and promises it makes belong to that cell).
+   *
+   * @param label what errors call the code: "cell" (its lines are "cell line 3"), or a file's name for `%run`
+   * @param language "js" for JavaScript (`%run file.js`), converted as tslab's JavaScript kernel does
+   */
+  async run(src: string, scope: CellScope = new CellScope(0), label = "cell", language: "ts" | "js" = "ts"): Promise<RunResult> {
+    const conv = language === "js" && this.jsConverter ? (this.jsConv ??= this.jsConverter()) : this.conv;
+    const converted = conv.convert(this.prevDecl, expandShorthandProperties(src));
     for (const out of converted.sideOutputs ?? []) {
       this.sideModules.delete(out.path);
       this.sideOutputs.set(out.path, out.data);
     }
-    if (converted.diagnostics.length > 0) return { ok: false, error: compileError(converted.diagnostics) };
+    if (converted.diagnostics.length > 0) return { ok: false, error: compileError(converted.diagnostics, label) };
+    if (converted.lastExpressionVar) this.lastValueNames.add(converted.lastExpressionVar);
     if (!converted.output) {
       this.prevDecl = converted.declOutput ?? "";
       return { ok: true, value: undefined, hasValue: false };
@@ -134,9 +170,19 @@ export class Executor {
     // terminate it (one opened by a native addon such as zeromq's aborts
     // the process when terminated).
     await new Promise((r) => realTimers.setImmediate(r));
+    // An interrupt read while the cell was type-checked: synchronous code would never look at the flag.
+    if (this.interruptRequested || scope.cancelled) {
+      this.interruptRequested = false;
+      return { ok: false, error: this.interruptReason ?? interruptedError(), timing: timing() };
+    }
     beginRun(scope);
     try {
       this.onPhase("sync");
+      // Asked for while the cell was type-checked: its synchronous code would never look.
+      // (Checked after the phase is set, so a request after this check is sent SIGINT.)
+      if (this.interruptRequested || scope.cancelled || this.interruptPending()) {
+        throw Object.assign(new Error("interrupted by the user"), { name: INTERRUPTED });
+      }
       const ret = vm.runInThisContext(wrapped, { filename, breakOnSigint: true });
       if (converted.hasToplevelAwait) {
         this.onPhase("async");
@@ -150,10 +196,12 @@ export class Executor {
     } catch (e) {
       // Declarations made before the failure are kept, as in IPython.
       this.prevDecl = converted.declOutput ?? this.prevDecl;
+      // The last expression's slot (set to undefined first thing) is no notebook variable.
+      if (converted.lastExpressionVar) delete this.locals[converted.lastExpressionVar];
       const cause = isSigintBreak(e) ? this.stopCause() : undefined;
       if (this.interruptRequested) return { ok: false, error: this.interruptReason ?? cause ?? interruptedError(), timing: timing() };
       if (cause) return { ok: false, error: cause, timing: timing() };
-      return { ok: false, error: runtimeError(e, filename, mapper), timing: timing() };
+      return { ok: false, error: runtimeError(e, filename, mapper, label), timing: timing() };
     } finally {
       this.abort = undefined;
       endRun(scope);
@@ -205,12 +253,13 @@ export class Executor {
   }
 }
 
-function compileError(diags: Diagnostic[]): CellError {
-  const lines = diags.map((d) => `${d.fileName ? `${d.fileName} ` : ""}line ${d.start.line + 1}, column ${d.start.character + 1}: ${d.messageText} (TS${d.code})`);
+function compileError(diags: Diagnostic[], label: string): CellError {
+  const where = (d: Diagnostic) => (d.fileName ? `${d.fileName} ` : label === "cell" ? "" : `${label} `);
+  const lines = diags.map((d) => `${where(d)}line ${d.start.line + 1}, column ${d.start.character + 1}: ${d.messageText} (TS${d.code})`);
   return { ename: "TypeScriptError", evalue: lines[0], traceback: lines };
 }
 
-function runtimeError(e: unknown, filename: string, mapperOf: () => SourceMapper | undefined): CellError {
+function runtimeError(e: unknown, filename: string, mapperOf: () => SourceMapper | undefined, label: string): CellError {
   if (!(e instanceof Error)) return { ename: "Error", evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
   if (isSigintBreak(e)) return interruptedError();
   if (e.name === INTERRUPTED) return interruptedError();
@@ -231,7 +280,7 @@ function runtimeError(e: unknown, filename: string, mapperOf: () => SourceMapper
     const m = inCell.exec(f);
     if (m) {
       const at = mapper?.original(Number(m[2]) - 1, Number(m[3]) - 1);
-      if (at) ours.push(`    at ${m[1] ? `${m[1]} ` : ""}(cell line ${at.line + 1}, column ${at.column + 1})`);
+      if (at) ours.push(`    at ${m[1] ? `${m[1]} ` : ""}(${label} line ${at.line + 1}, column ${at.column + 1})`);
     } else if (ours.length === 0 && !/node:internal|kernel\/executor/.test(f)) {
       // Frames inside libraries the cell called: keep the innermost few.
       ours.push(`    ${f}`);
@@ -253,7 +302,8 @@ export function memoryError(text: string): CellError {
   return { ename: "MemoryError", evalue: text, traceback: [`MemoryError: ${text}`] };
 }
 
-function interruptedError(): CellError {
+/** What an interrupted cell reports. */
+export function interruptedError(): CellError {
   return { ename: INTERRUPTED, evalue: "interrupted by the user; variables keep the values they had", traceback: ["KeyboardInterrupt: interrupted by the user; variables keep the values they had"] };
 }
 

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { helpText } from "../plugins/core/magic";
-import { CellRunner, heapStopText } from "./cell-runner";
+import { CellOutcome, CellRunner, heapStopText } from "./cell-runner";
 import { memoryError } from "./executor";
 import { realTimers } from "./cell-scope";
 import { realExit } from "./guard";
@@ -19,7 +19,7 @@ import { MagicRegistry } from "./magics/registry";
 import { packageRoot } from "./modules";
 import { StreamBuffer } from "./output";
 import { Channel, logInternal, Server } from "./server";
-import { isCompleteCode, TSLAB_VERSION, TYPESCRIPT_VERSION } from "./tslab-adapter";
+import { isCompleteCode, syntaxErrors, TSLAB_VERSION, TYPESCRIPT_VERSION } from "./tslab-adapter";
 import { Message, PROTOCOL_VERSION } from "./wire";
 
 export { CellRunner } from "./cell-runner";
@@ -37,6 +37,12 @@ export class Kernel {
   private readonly runner: CellRunner;
   /** The running cell's stream output, sent in batches (output.ts). */
   private readonly streams: StreamBuffer;
+  /**
+   * Set when a cell failed with stop_on_error: execute requests already
+   * queued then are answered "aborted" without running, as ipykernel does;
+   * cleared once no request is waiting.
+   */
+  private aborting = false;
 
   constructor(private readonly server: Server, cwd: string, registerBuiltins: (r: MagicRegistry) => void) {
     this.streams = new StreamBuffer((name, text) => void this.server.publish("stream", { name, text }, this.parent));
@@ -57,6 +63,7 @@ export class Kernel {
     );
     this.runner.onPhase((phase) => this.server.watchdog.setPhase(phase));
     this.runner.onRunStart = () => this.server.watchdog.newRun();
+    this.runner.executor.interruptPending = () => this.server.watchdog.interruptAskedForThisRun();
     this.runner.executor.stopCause = () => {
       this.server.watchdog.takeOwnSignal(); // vm took this SIGINT: the listener below will not see it
       const m = this.server.watchdog.takeMemoryStop();
@@ -98,7 +105,8 @@ export class Kernel {
           await this.server.reply(channel, msg, reply, this.kernelInfo());
           break;
         case "execute_request":
-          await this.execute(msg, channel);
+          if (this.aborting) await this.server.reply(channel, msg, reply, { status: "aborted" }, { status: "aborted" });
+          else await this.execute(msg, channel);
           break;
         case "complete_request":
           await this.server.reply(channel, msg, reply, this.complete(String(c.code), Number(c.cursor_pos)));
@@ -140,6 +148,7 @@ export class Kernel {
           break; // unknown requests are ignored (spec: kernels may)
       }
     } finally {
+      if (this.aborting && channel === "shell" && !this.server.shellPending()) this.aborting = false;
       void this.server.publish("status", { execution_state: "idle" }, msg);
     }
   }
@@ -164,7 +173,7 @@ export class Kernel {
   }
 
   private async execute(msg: Message, channel: Channel): Promise<void> {
-    const c = msg.content as { code: string; silent?: boolean; store_history?: boolean };
+    const c = msg.content as unknown as ExecuteRequest;
     const silent = !!c.silent;
     const store = c.store_history !== false && !silent;
     if (store) this.count++;
@@ -175,10 +184,21 @@ export class Kernel {
     await this.server.publish("execute_input", { code: c.code, execution_count: count }, msg);
     if (store) this.history.add(count, c.code);
     this.streams.startCell();
-    const out = await this.runner.run(c.code, count, msg);
+    // input() asks the frontend only if the request allows it (the spec's default is to allow).
+    this.runner.setInput(c.allow_stdin === false ? undefined : (prompt, password, signal) => this.requestInput(msg, prompt, password, signal));
+    let out: CellOutcome;
+    let userExpressions: Record<string, unknown> = {};
+    try {
+      out = await this.runner.run(c.code, count, msg, { store });
+      // As ipykernel: evaluated after the cell, and only if it succeeded.
+      if (out.ok) userExpressions = await this.userExpressions(c.user_expressions);
+    } finally {
+      this.runner.setInput(undefined);
+    }
     this.streams.endCell();
     const payload = out.pages.map((text) => ({ source: "page", data: { "text/plain": text }, start: 0 }));
     if (!out.ok && out.error) {
+      if (!silent && c.stop_on_error !== false) this.aborting = true;
       void this.server.publish("error", { ...out.error, execution_count: count }, msg);
       await this.server.reply(channel, msg, "execute_reply", { status: "error", execution_count: count, ...out.error, payload, user_expressions: {} });
       return;
@@ -187,7 +207,25 @@ export class Kernel {
     if (out.result && !silent) {
       void this.server.publish("execute_result", { execution_count: count, data: out.result, metadata: {} }, msg);
     }
-    await this.server.reply(channel, msg, "execute_reply", { status: "ok", execution_count: count, payload, user_expressions: {} });
+    await this.server.reply(channel, msg, "execute_reply", { status: "ok", execution_count: count, payload, user_expressions: userExpressions });
+  }
+
+  /** Each user expression's value as a MIME bundle, or its error (ipykernel's format). */
+  private async userExpressions(exprs: Record<string, unknown> | undefined): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const [name, expr] of Object.entries(exprs ?? {})) {
+      const r = await this.runner.evaluate(String(expr));
+      out[name] = r.ok ? { status: "ok", data: r.bundle, metadata: {} } : { status: "error", ...r.error };
+    }
+    return out;
+  }
+
+  /** input() of a cell: input_request on stdin, the input_reply's value back. */
+  private async requestInput(parent: Message, prompt: string, password: boolean, signal: AbortSignal): Promise<string> {
+    this.streams.flush(); // what the cell printed before shows above the prompt
+    const reply = await this.server.requestInput(parent, { prompt, password }, signal);
+    const value = (reply.content as { value?: unknown }).value;
+    return typeof value === "string" ? value : "";
   }
 
   /** Maps a position in the cell to the expanded code (only line 0 moves, by the import prefix). */
@@ -239,8 +277,20 @@ export class Kernel {
     const starts = codeLineStarts(`${exp}\n`);
     if (!starts[starts.length - 1]) return { status: "incomplete", indent: "" };
     const r = isCompleteCode(exp);
-    return r.completed ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" };
+    if (!r.completed) return { status: "incomplete", indent: r.indent ?? "" };
+    // Complete but unparseable (`let 3x = ;`): running more lines will not fix it.
+    return syntaxErrors(exp).length > 0 ? { status: "invalid" } : { status: "complete" };
   }
+}
+
+/** What slimlab reads of an execute_request (messaging spec, "Execute"). */
+interface ExecuteRequest {
+  code: string;
+  silent?: boolean;
+  store_history?: boolean;
+  user_expressions?: Record<string, unknown>;
+  allow_stdin?: boolean;
+  stop_on_error?: boolean;
 }
 
 /**

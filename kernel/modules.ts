@@ -9,7 +9,8 @@
 import * as fs from "fs";
 import Module from "module";
 import * as path from "path";
-import { ModuleMap, tslabPublicModule } from "./tslab-adapter";
+import { ModuleMap } from "./tslab-adapter";
+import * as tslabShim from "./tslab-shim";
 
 /** The folder of slimlab's package.json. */
 export function packageRoot(): string {
@@ -54,7 +55,8 @@ export function createModuleResolver(cwd: string, root = packageRoot()): ModuleR
   return {
     map: { cwd, ownPackageDir, forced: isForced },
     require(id, fromDir) {
-      if (id === "tslab") return tslabPublicModule();
+      // tslab's API, drawn through slimlab's display path (tslab-shim.ts); its types stay tslab's.
+      if (id === "tslab") return tslabShim;
       return ownRequire(this.resolve(id, fromDir));
     },
     resolve(id, fromDir) {

@@ -1,6 +1,7 @@
 /**
  * ZeroMQ sockets of a Jupyter kernel (messaging spec, "Introduction"): shell
- * (ROUTER), iopub (PUB) and stdin (ROUTER) on the main thread; heartbeat
+ * (ROUTER), iopub (PUB) and stdin (ROUTER, for input_request / input_reply)
+ * on the main thread; heartbeat
  * (REP) and control (ROUTER) on the watchdog thread (watchdog.ts), so they
  * answer while a cell keeps the main thread busy.
  * This file moves frames; what a message means is kernel.ts's business.
@@ -52,6 +53,8 @@ export class Server {
   private readonly digests = new DigestHistory();
   private handler: ((msg: Message, channel: Channel) => Promise<void>) | undefined;
   private closed = false;
+  /** The cell waiting for an input_reply on stdin, if one is. */
+  private inputWaiter: { resolve(reply: Message): void; reject(e: Error): void } | undefined;
 
   constructor(private readonly info: ConnectionInfo) {
     this.signer = new Signer(info.key, info.signature_scheme);
@@ -97,6 +100,63 @@ export class Server {
   serve(handle: (msg: Message, channel: Channel) => Promise<void>): void {
     this.handler = handle;
     void this.shellLoop();
+    void this.stdinLoop();
+  }
+
+  /** Whether shell requests are waiting to be handled (they arrived while one was being handled). */
+  shellPending(): boolean {
+    return this.shell.readable;
+  }
+
+  /**
+   * Sends input_request on stdin to the frontend that sent `parent` (its
+   * stdin socket has the shell socket's identity, as jupyter_client sets
+   * them) and resolves with its input_reply. Rejects with KeyboardInterrupt
+   * when `signal` aborts (the cell was interrupted); a reply that comes
+   * after that is dropped.
+   */
+  requestInput(parent: Message, content: { prompt: string; password: boolean }, signal: AbortSignal): Promise<Message> {
+    const interrupted = () => Object.assign(new Error("interrupted by the user while waiting for input"), { name: "KeyboardInterrupt" });
+    if (signal.aborted) return Promise.reject(interrupted());
+    this.inputWaiter?.reject(new Error("another input request replaced this one"));
+    const reply = new Promise<Message>((resolve, reject) => {
+      const waiter = { resolve, reject };
+      this.inputWaiter = waiter;
+      signal.addEventListener(
+        "abort",
+        () => {
+          if (this.inputWaiter === waiter) this.inputWaiter = undefined;
+          reject(interrupted());
+        },
+        { once: true },
+      );
+    });
+    return this.queues.stdin.send(encode(this.signer, "input_request", content, parent, parent.identities)).then(() => reply);
+  }
+
+  private async stdinLoop(): Promise<void> {
+    for (;;) {
+      try {
+        for await (const frames of this.stdin) {
+          const r = decodeChecked(frames, this.signer, this.digests);
+          if (!r.ok) {
+            logInternal(`stdin: ${r.reason}; message skipped`);
+            continue;
+          }
+          const waiter = this.inputWaiter;
+          if (r.msg.header.msg_type !== "input_reply" || !waiter) {
+            logInternal(`stdin: ${r.msg.header.msg_type} that no cell waits for; skipped`);
+            continue;
+          }
+          this.inputWaiter = undefined;
+          waiter.resolve(r.msg);
+        }
+        return; // the socket was closed
+      } catch (e) {
+        if (this.closed) return;
+        logInternal(e);
+      }
+    }
   }
 
   private async shellLoop(): Promise<void> {

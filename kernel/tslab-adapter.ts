@@ -4,10 +4,12 @@
  * not the kernel.
  *
  * What slimlab takes from tslab: its TypeScript converter (type-checks a cell
- * against the declarations of earlier cells and emits CommonJS), its
- * is-complete check and its `display` API (for cells that `import "tslab"`).
- * What it does not take: tslab's Jupyter server and executor, which lack parts
- * of the protocol, and `startKernel`, which hands control to other tslab copies.
+ * against the declarations of earlier cells and emits CommonJS) and its
+ * is-complete check. What it does not take: tslab's Jupyter server and
+ * executor, which lack parts of the protocol, `startKernel`, which hands
+ * control to other tslab copies, and the runtime of its `display` API, which
+ * writes through that server (cells that import "tslab" get kernel/tslab-shim.ts,
+ * checked against tslab's own types).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -15,8 +17,6 @@ import * as path from "path";
 /* eslint-disable @typescript-eslint/no-var-requires */
 const ts = require("@tslab/typescript-for-tslab");
 const converterModule = loadConverterWithSourceMaps();
-const jupyterModule = require("tslab/dist/jupyter");
-const publicModule = require("tslab/dist/public");
 
 export const TSLAB_VERSION: string = require("tslab/package.json").version;
 export const TYPESCRIPT_VERSION: string = ts.version;
@@ -162,38 +162,38 @@ function loadConverterWithSourceMaps(): any {
  */
 export function createConverter(map: ModuleMap): Converter {
   redirectTypeLookups(map);
+  return convertIn(map.cwd, false);
+}
+
+/**
+ * tslab's JavaScript converter (its "jslab" mode: JavaScript checked as
+ * tslab checks it, `this.x = ...` in constructors allowed), for `%run
+ * file.js`. Call after createConverter, which redirected the compiler's look-ups.
+ */
+export function createJsConverter(map: ModuleMap): Converter {
+  return convertIn(map.cwd, true);
+}
+
+function convertIn(cwd: string, isJS: boolean): Converter {
   const prev = process.cwd();
-  if (prev !== map.cwd) process.chdir(map.cwd);
+  if (prev !== cwd) process.chdir(cwd);
   try {
-    return converterModule.createConverter({ isJS: false, isBrowser: false }) as Converter;
+    return converterModule.createConverter({ isJS, isBrowser: false }) as Converter;
   } finally {
-    if (prev !== map.cwd) process.chdir(prev);
+    if (prev !== cwd) process.chdir(prev);
   }
+}
+
+/** TypeScript's syntax errors in `src` (no type check): the messages, empty when it parses. */
+export function syntaxErrors(src: string): string[] {
+  const file = ts.createSourceFile("cell.ts", src, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const diags = (file as { parseDiagnostics?: { messageText: unknown }[] }).parseDiagnostics ?? [];
+  return diags.map((d) => (typeof d.messageText === "string" ? d.messageText : String((d.messageText as { messageText?: string }).messageText)));
 }
 
 /** tslab's is-complete check (unclosed brackets, strings, template literals). */
 export function isCompleteCode(src: string): { completed: boolean; indent?: string } {
   return converterModule.isCompleteCode(src);
-}
-
-/** A display_data payload as tslab builds it. */
-export interface TslabDisplayData {
-  data: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  transient?: { display_id?: string };
-}
-
-/**
- * Routes tslab's own `display` API (for cells that `import {display} from "tslab"`)
- * to slimlab's display path.
- */
-export function routeTslabDisplay(write: (d: TslabDisplayData, update: boolean) => void): void {
-  jupyterModule.lastWriteDisplayData = write;
-}
-
-/** The module a cell gets for `import "tslab"`. */
-export function tslabPublicModule(): unknown {
-  return publicModule;
 }
 
 /**

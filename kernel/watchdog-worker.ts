@@ -60,7 +60,13 @@ export const RUN_SLOT = 5;
  * may be running; the listener ignores signals counted here.
  */
 export const SIGNAL_SLOT = 6;
-export const SHARED_SLOTS = 7;
+/**
+ * Slot of `shared`: 1 + the run an interrupt was last asked for, set before
+ * the main thread is told, so a cell about to start its synchronous code
+ * sees the request even if its message has not been read yet.
+ */
+export const ASKED_SLOT = 7;
+export const SHARED_SLOTS = 8;
 export const PHASE = { idle: 0, sync: 1, async: 2, callback: 3 } as const;
 
 /** How long the main thread gets to take an interrupt before its JavaScript is terminated. */
@@ -142,6 +148,7 @@ function main(): void {
   const interrupt = (frames: Uint8Array[]) => {
     const ack = Atomics.load(shared, ACK_SLOT);
     const run = Atomics.load(shared, RUN_SLOT);
+    Atomics.store(shared, ASKED_SLOT, run + 1);
     post({ type: "interrupt", forced: false, frames, run });
     if (Atomics.load(shared, PHASE_SLOT) === PHASE.sync) sigint();
     setTimeout(() => {

@@ -9,7 +9,7 @@ import { Worker } from "worker_threads";
 import { realTimers } from "./cell-scope";
 import * as v8 from "v8";
 import { KERNEL_NODE_FLAGS } from "./node-flags";
-import { ACK_SLOT, FromMain, LIMIT_KIB_SLOT, MemoryStop, PHASE, PHASE_SLOT, RUN_SLOT, SHARED_SLOTS, SIGNAL_SLOT, STOP_SLOT, ToMain, USED_KIB_SLOT, WatchdogData } from "./watchdog-worker";
+import { ACK_SLOT, ASKED_SLOT, FromMain, LIMIT_KIB_SLOT, MemoryStop, PHASE, PHASE_SLOT, RUN_SLOT, SHARED_SLOTS, SIGNAL_SLOT, STOP_SLOT, ToMain, USED_KIB_SLOT, WatchdogData } from "./watchdog-worker";
 
 export type Phase = keyof typeof PHASE;
 
@@ -110,6 +110,15 @@ export class Watchdog {
    */
   newRun(): void {
     Atomics.add(this.slots, RUN_SLOT, 1);
+  }
+
+  /**
+   * Whether an interrupt was asked for while this run was on (read at once:
+   * its message may be read only after synchronous code, which it could not
+   * stop, began).
+   */
+  interruptAskedForThisRun(): boolean {
+    return Atomics.load(this.slots, ASKED_SLOT) === Atomics.load(this.slots, RUN_SLOT) + 1;
   }
 
   /** Records what the main thread is doing, for the next interrupt. */

@@ -3,6 +3,10 @@
  * %load_plugin. Plugins' magics (%backend, %prune, ...) come from plugins/
  * through registerBuiltins in kernel/magics/index.ts.
  */
+import * as fs from "fs";
+import * as path from "path";
+import { inspect } from "util";
+import { MimeBundle } from "../../plugins/core/host";
 import { CodeValue, defineMagic, helpText, MagicSpec } from "../../plugins/core/magic";
 import { formatCpuWall, formatTime } from "./timefmt";
 import { currentRuntime } from "../runtime";
@@ -17,6 +21,23 @@ export interface TimeitResult {
   worst: number;
   /** Seconds per loop of each run. */
   timings: number[];
+}
+
+/**
+ * Text a magic gives to be read, not used as a string: it shows as written
+ * (a string value would show quoted), as IPython's %lsmagic object does.
+ */
+export class MagicText {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+  toMimeBundle(): MimeBundle {
+    return { "text/plain": this.text };
+  }
+  [inspect.custom](): string {
+    return this.text;
+  }
 }
 
 async function timeLoops(fn: () => Promise<unknown>, loops: number): Promise<number> {
@@ -88,30 +109,55 @@ export const lsmagic = defineMagic({
   summary: "Lists the available magics.",
   positional: [],
   flags: {},
-  run(): string {
+  run(): MagicText {
     const rt = currentRuntime();
-    if (!rt) return "no kernel running";
+    if (!rt) return new MagicText("no kernel running");
     const rows = rt.registry.entries();
     const width = Math.max(...rows.map((r) => r.spec.name.length)) + 4;
     const line = (r: (typeof rows)[number]) => {
       const forms = `${r.spec.line === false ? "" : "%"}${r.spec.cell ? (r.spec.line === false ? "%%" : "/%%") : ""}`;
       return `  ${(forms + r.spec.name).padEnd(width + 3)} ${r.spec.summary}${r.source === "builtin" ? "" : `  [${r.source}]`}`;
     };
-    return ["Available magics (%name? for help):", ...rows.map(line)].join("\n");
+    const shell = rt.registry.get("system") ? ["", "!cmd runs a shell command (%system cmd)."] : [];
+    return new MagicText(["Available magics (%name? for help):", ...rows.map(line), ...shell].join("\n"));
   },
 });
 
+/** Files and folders under `prefix`'s folder whose names start as it does (folders end with "/"), for completing paths. */
+export function completePath(prefix: string, keep: (name: string) => boolean = () => true): string[] {
+  const rt = currentRuntime();
+  const base = rt?.cwd() ?? process.cwd();
+  const slash = prefix.lastIndexOf("/");
+  const dirPart = prefix.slice(0, slash + 1);
+  const namePart = prefix.slice(slash + 1);
+  try {
+    return fs
+      .readdirSync(path.resolve(base, dirPart || "."), { withFileTypes: true })
+      .filter((d) => d.name.startsWith(namePart) && (namePart.startsWith(".") || !d.name.startsWith(".")))
+      .filter((d) => d.isDirectory() || keep(d.name))
+      .map((d) => `${dirPart}${d.name}${d.isDirectory() ? "/" : ""}`)
+      .sort()
+      .map((p) => (/[\s'"{}$;]/.test(p) ? JSON.stringify(p) : p)); // a word of a magic line: quote what would split it
+  } catch {
+    return [];
+  }
+}
+
 export const loadPluginMagic = defineMagic({
   name: "load_plugin",
-  summary: "Loads a plugin file (.js or .ts exporting `magics`) and registers its magics.",
-  positional: [{ name: "path", help: "path of the plugin module, relative to the notebook", text: true }],
-  flags: {},
-  examples: ['%load_plugin "./my-plugin.js"'],
-  run([file]): string {
+  summary: "Loads a plugin file (.js or .ts exporting `magics`) and registers its magics; --reload reads a changed plugin again.",
+  description:
+    "A plugin loaded before is not loaded twice (as IPython's %load_ext); --reload reads the file afresh and its magics replace the ones it registered before (one it no longer exports is gone).",
+  positional: [{ name: "path", help: "path of the plugin module, relative to the working directory", text: true, complete: (p) => completePath(p, (n) => /\.(js|ts|cjs)$/.test(n)) }],
+  flags: { reload: { type: "boolean", help: "read the file again and replace its magics" } },
+  examples: ['%load_plugin "./my-plugin.js"', "%load_plugin --reload ./my-plugin.ts"],
+  run([file], { reload }): MagicText {
     const rt = currentRuntime();
     if (!rt) throw new Error("%load_plugin needs a running slimlab kernel");
-    const names = rt.loadPlugin(String(file));
-    return `loaded ${names.map((n) => `%${n}`).join(", ")}`;
+    const r = rt.loadPlugin(String(file), !!reload);
+    const names = r.names.map((n) => `%${n}`).join(", ");
+    if (r.already) return new MagicText(`${names} already loaded from ${String(file)}; to read the file again: %load_plugin --reload ${String(file)}`);
+    return new MagicText(`${reload ? "reloaded" : "loaded"} ${names}`);
   },
 });
 

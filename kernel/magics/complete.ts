@@ -38,6 +38,10 @@ export function completeMagic(src: string, pos: number, lookup: MagicLookup): Co
     before,
     0,
     (site) => {
+      if (site.shell) {
+        const end = before.indexOf("\n", site.start);
+        return end < 0 ? pos : end; // a shell command: nothing to complete
+      }
       if (site.argsStart === pos && !site.help) {
         found = names(site.name, "%", site.start);
         return pos;
@@ -61,14 +65,18 @@ export function completeMagic(src: string, pos: number, lookup: MagicLookup): Co
  */
 function flagWords(spec: MagicSpec, src: string, argsStart: number): { words: Token[]; end: number; code: boolean } | undefined {
   const words: Token[] = [];
-  const codeMagic = spec.positional.some((p) => p.code);
+  const codeMagic = spec.positional.some((p) => p.code || p.raw);
+  const rawMagic = spec.positional.some((p) => p.raw);
   let end = argsStart;
   try {
     for (let tok = nextToken(src, argsStart, spec.name); tok; tok = nextToken(src, tok.end, spec.name)) {
       const isFlag = tok.kind === "word" && tok.text.startsWith("-");
       const prev = words[words.length - 1];
       const valueOfFlag = prev !== undefined && prev.kind === "word" && /^--?[A-Za-z][\w-]*$/.test(prev.text) && flagTakesValue(spec, prev.text);
-      if (codeMagic && !isFlag && !valueOfFlag) return { words, end: codeEnd(src, tok.start), code: true };
+      if (codeMagic && !isFlag && !valueOfFlag) {
+        const lineEnd = src.indexOf("\n", tok.start);
+        return { words, end: rawMagic ? (lineEnd < 0 ? src.length : lineEnd) : codeEnd(src, tok.start), code: true };
+      }
       words.push(tok);
       end = tok.end;
     }
@@ -84,7 +92,10 @@ function flagTakesValue(spec: MagicSpec, typed: string): boolean {
   return key !== undefined && all[key].type !== "boolean";
 }
 
-/** Flag or choice completions for the word the cursor ends (empty after white space). */
+/**
+ * Flag or choice completions for the word the cursor ends (empty after
+ * white space), or the positional's own completions (its `complete`).
+ */
 function completeFlags(spec: MagicSpec, words: Token[], pos: number): Completion | undefined {
   const last = words.length && words[words.length - 1].end === pos ? words[words.length - 1] : undefined;
   const word = last?.kind === "word" ? last.text : last ? undefined : "";
@@ -99,5 +110,23 @@ function completeFlags(spec: MagicSpec, words: Token[], pos: number): Completion
   const key = prev && Object.keys(all).find((k) => `--${flagName(k)}` === prev.text);
   const f = key ? all[key] : undefined;
   if (f && f.type === "choice") return { start, end: pos, matches: f.choices.filter((c) => c.startsWith(word)) };
-  return undefined;
+  if (key) return undefined; // the value of another flag
+  const index = positionalIndex(spec, words.slice(0, words.length - (last ? 1 : 0)));
+  const p = spec.positional[Math.min(index, spec.positional.length - 1)];
+  if (!p?.complete || (index >= spec.positional.length && !p.variadic)) return undefined;
+  return { start, end: pos, matches: p.complete(word) };
+}
+
+/** How many positional arguments `words` (the words before the cursor's) hold. */
+function positionalIndex(spec: MagicSpec, words: Token[]): number {
+  let n = 0;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w.kind === "word" && /^--?[A-Za-z][\w-]*$/.test(w.text)) {
+      if (flagTakesValue(spec, w.text) && !w.text.includes("=")) i++;
+      continue;
+    }
+    n++;
+  }
+  return n;
 }

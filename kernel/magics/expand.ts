@@ -86,7 +86,7 @@ export function expandCell(src: string, lookup: MagicLookup, options: ExpandOpti
     magics.push(name);
     const argsStart = firstLine.indexOf(`%%${name}`) + 2 + name.length + (help?.length ?? 0);
     const body = src.slice(firstLine.length + 1);
-    if (help || wantsHelp(src, argsStart, name)) {
+    if (help || wantsHelp(src, argsStart, spec)) {
       edits.push({ start: 0, end: firstLine.length, text: `${RUNTIME}.magicHelp(${JSON.stringify(name)});` });
       from = firstLine.length;
     } else if (name === "time") {
@@ -106,6 +106,13 @@ export function expandCell(src: string, lookup: MagicLookup, options: ExpandOpti
 
   scanMagics(src, from, (site) => {
     const spec = lookup.get(site.name);
+    if (site.shell) {
+      if (!spec) return undefined; // no %system: the line is TypeScript
+      const edit = shellLine(src, site);
+      magics.push(site.name);
+      edits.push(edit);
+      return edit.end;
+    }
     if (!spec && site.mayBeModulo) return undefined; // `a\n%b` is a modulo
     if (!spec) known(site.name, lookup, "%");
     const edit = expandSite(src, site, spec as MagicSpec);
@@ -116,11 +123,50 @@ export function expandCell(src: string, lookup: MagicLookup, options: ExpandOpti
   return finish(src, edits, magics, timeCell, importRuntime);
 }
 
+/** `!cmd`: the rest of the line, as written, becomes the command of %system. */
+function shellLine(src: string, site: MagicSite): Edit {
+  const end = lineEnd(src, site.start);
+  const command = src.slice(site.argsStart, end).trimEnd();
+  if (command.trim() === "") throw new SlimlabError("E_MISSING_ARG", "!: missing the shell command, e.g. !ls -l");
+  const line = src.slice(site.start, end).trim();
+  return { start: site.start, end, text: `await ${RUNTIME}.runMagic(${JSON.stringify(site.name)}, [${interpolated(command)}], {}, ${JSON.stringify(line)});` };
+}
+
+/**
+ * `text` as a template literal: `{name}` (a variable path) becomes its
+ * value, `{{name}}` stays `{name}`, and everything else is kept as written,
+ * `${VAR}` of the shell included.
+ */
+export function interpolated(text: string): string {
+  let out = "`";
+  for (let i = 0; i < text.length; ) {
+    const c = text[i];
+    if (c === "$" && text[i + 1] === "{") {
+      out += "\\${";
+      i += 2;
+      continue;
+    }
+    if (c === "{") {
+      const escaped = text[i + 1] === "{";
+      const close = text.indexOf(escaped ? "}}" : "}", i);
+      const inner = close < 0 ? "" : text.slice(i + (escaped ? 2 : 1), close).trim();
+      if (close >= 0 && isVariablePath(inner)) {
+        out += escaped ? `{${inner}}` : `\${${inner}}`;
+        i = close + (escaped ? 2 : 1);
+        continue;
+      }
+    }
+    out += c === "`" || c === "\\" ? `\\${c}` : c;
+    i++;
+  }
+  return `${out}\``;
+}
+
 /** The edit that replaces one line magic by its call (or by its help). */
 function expandSite(src: string, site: MagicSite, spec: MagicSpec): Edit {
   let end: number;
   let text: string;
-  if (site.help || wantsHelp(src, site.argsStart, spec.name)) {
+  if (site.help || wantsHelp(src, site.argsStart, spec)) {
     end = helpEnd(src, site.argsStart, spec.name);
     text = `${RUNTIME}.magicHelp(${JSON.stringify(spec.name)})`;
   } else {
@@ -141,10 +187,16 @@ function lineEnd(src: string, pos: number): number {
   return i < 0 ? src.length : i;
 }
 
-/** Whether the arguments from `argsStart` hold a `--help` flag (before any unparseable word). */
-function wantsHelp(src: string, argsStart: number, magic: string): boolean {
+/**
+ * Whether the arguments from `argsStart` hold a `--help` flag (before any
+ * unparseable word). For a magic taking the rest of the line as written,
+ * only its first word counts: `%system grep --help` runs grep.
+ */
+function wantsHelp(src: string, argsStart: number, spec: MagicSpec): boolean {
   try {
-    return tokenize(src, argsStart, magic).tokens.some((t) => t.kind === "word" && t.text === "--help");
+    const tokens = tokenize(src, argsStart, spec.name).tokens;
+    const words = spec.positional.some((p) => p.raw) ? tokens.slice(0, 1) : tokens;
+    return words.some((t) => t.kind === "word" && t.text === "--help");
   } catch {
     return false;
   }
@@ -199,6 +251,7 @@ function parseMagic(spec: MagicSpec, src: string, argsStart: number, line: strin
   const positional: string[] = [];
   const codeArg = spec.positional.find((p) => p.code);
   const codeIndex = codeArg ? spec.positional.indexOf(codeArg) : -1;
+  const rawIndex = spec.positional.findIndex((p) => p.raw);
   const byLong = new Map(Object.keys(all).map((k) => [flagName(k), k]));
   const byShort = new Map(Object.entries(all).filter(([, f]) => f.short).map(([k, f]) => [f.short as string, k]));
   let codeStart: number | undefined;
@@ -209,6 +262,11 @@ function parseMagic(spec: MagicSpec, src: string, argsStart: number, line: strin
     if (!flagMatch) {
       if (positional.length === codeIndex) {
         codeStart = tok.start;
+        break;
+      }
+      if (positional.length === rawIndex) {
+        end = lineEnd(src, tok.start);
+        positional.push(interpolated(src.slice(tok.start, end).trimEnd()));
         break;
       }
       const last = spec.positional[spec.positional.length - 1];
@@ -245,6 +303,10 @@ function parseMagic(spec: MagicSpec, src: string, argsStart: number, line: strin
     const code = cellBody ?? (codeStart === undefined ? "" : src.slice(codeStart, end));
     if (code.trim() === "") throw new SlimlabError("E_MISSING_ARG", `%${spec.name}: missing the code to run, e.g. %${spec.name} f(x)`);
     positional.splice(codeIndex, 0, codeClosure(code, cellBody !== undefined, codeArg.returnsValue === true));
+  }
+  const raw = spec.positional[rawIndex];
+  if (raw && !raw.optional && positional.length <= rawIndex) {
+    throw new SlimlabError("E_MISSING_ARG", `%${spec.name}: missing <${raw.name}> (${raw.help}); usage: ${usage(spec)}`);
   }
   checkPresence(spec, positional.length - (codeArg ? 1 : 0), (k) => given.has(k));
   if (spec.check) {

@@ -14,6 +14,8 @@ import { exportMagic } from "../../plugins/format/magic";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
 import { exportOnnxMagic } from "../../plugins/onnx/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
+import { runFileMagic, whoLsMagic, whoMagic, whosMagic } from "./namespace";
+import { bashMagic, cdMagic, envMagic, pwdMagic, shMagic, sxMagic, systemMagic, writefileMagic } from "./shell";
 import { MagicRegistry } from "./registry";
 
 /** What the built-ins need to know of the kernel's start. */
@@ -27,6 +29,18 @@ export interface BuiltinMagics {
   time: typeof time;
   timeit: typeof timeit;
   load_plugin: typeof loadPluginMagic;
+  system: typeof systemMagic;
+  sx: typeof sxMagic;
+  bash: typeof bashMagic;
+  sh: typeof shMagic;
+  cd: typeof cdMagic;
+  pwd: typeof pwdMagic;
+  env: typeof envMagic;
+  writefile: typeof writefileMagic;
+  who: typeof whoMagic;
+  who_ls: typeof whoLsMagic;
+  whos: typeof whosMagic;
+  run: typeof runFileMagic;
   backend: ReturnType<typeof backendMagic>;
   summary: typeof summaryMagic;
   size: typeof sizeMagic;
@@ -48,6 +62,18 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     time,
     timeit,
     load_plugin: loadPluginMagic,
+    system: systemMagic,
+    sx: sxMagic,
+    bash: bashMagic,
+    sh: shMagic,
+    cd: cdMagic,
+    pwd: pwdMagic,
+    env: envMagic,
+    writefile: writefileMagic,
+    who: whoMagic,
+    who_ls: whoLsMagic,
+    whos: whosMagic,
+    run: runFileMagic,
     backend: backendMagic(facts.backend),
     summary: summaryMagic,
     size: sizeMagic,

@@ -11,8 +11,11 @@ import { MagicSpec } from "../../plugins/core/magic";
 import { MagicRegistry } from "./registry";
 import { typescript } from "../tslab-adapter";
 
-function loadModule(file: string): Record<string, unknown> {
-  if (!file.endsWith(".ts")) return require(file);
+function loadModule(file: string, fresh: boolean): Record<string, unknown> {
+  if (!file.endsWith(".ts")) {
+    if (fresh) delete require.cache[require.resolve(file)];
+    return require(file);
+  }
   const ts = typescript() as unknown as { transpileModule(src: string, o: object): { outputText: string } };
   const js = ts.transpileModule(fs.readFileSync(file, "utf8"), { compilerOptions: { module: 1 /* CommonJS */, target: 7 /* ES2020 */, esModuleInterop: true } }).outputText;
   const mod = new Module(file);
@@ -22,12 +25,19 @@ function loadModule(file: string): Record<string, unknown> {
   return mod.exports;
 }
 
-/** Loads `file` and registers its magics; returns their names. Throws E_FILE / E_PLUGIN. */
-export function loadPlugin(registry: MagicRegistry, file: string): string[] {
+/**
+ * Loads `file` and registers its magics. A file loaded before is left as it
+ * is (`already`), unless `reload`: then it is read afresh and its magics
+ * replace the ones it registered before (a magic it no longer exports is
+ * gone). Throws E_FILE / E_PLUGIN; a reload that fails keeps the old magics.
+ */
+export function loadPlugin(registry: MagicRegistry, file: string, options: { reload?: boolean } = {}): { names: string[]; already: boolean } {
   if (!fs.existsSync(file)) throw new SlimlabError("E_FILE", `%load_plugin: no file ${JSON.stringify(file)}; give the path of a .js or .ts module exporting \`magics\``);
+  const before = registry.namesFrom(file);
+  if (before.length > 0 && !options.reload) return { names: before, already: true };
   let mod: Record<string, unknown>;
   try {
-    mod = loadModule(file);
+    mod = loadModule(file, before.length > 0);
   } catch (e) {
     throw new SlimlabError("E_PLUGIN", `%load_plugin: ${path.basename(file)} failed to load: ${(e as Error).message}`);
   }
@@ -35,6 +45,14 @@ export function loadPlugin(registry: MagicRegistry, file: string): string[] {
   if (!Array.isArray(magics) || magics.length === 0) {
     throw new SlimlabError("E_PLUGIN", `%load_plugin: ${path.basename(file)} exports no \`magics\` array; export const magics = [defineMagic({...})]`);
   }
-  for (const spec of magics) registry.register(spec, file);
-  return magics.map((m) => m.name);
+  const old = registry.entries().filter((r) => r.source === file);
+  registry.removeSource(file);
+  try {
+    for (const spec of magics) registry.register(spec, file);
+  } catch (e) {
+    registry.removeSource(file);
+    for (const r of old) registry.register(r.spec, file);
+    throw e;
+  }
+  return { names: magics.map((m) => m.name), already: false };
 }

@@ -39,6 +39,18 @@ export class MagicRegistry implements MagicLookup {
     this.table.set(spec.name, { spec, source });
   }
 
+  /** Removes every magic `source` registered; returns their names. */
+  removeSource(source: string): string[] {
+    const names = [...this.table].filter(([, r]) => r.source === source).map(([n]) => n);
+    for (const n of names) this.table.delete(n);
+    return names;
+  }
+
+  /** Names of the magics `source` registered. */
+  namesFrom(source: string): string[] {
+    return [...this.table].filter(([, r]) => r.source === source).map(([n]) => n).sort();
+  }
+
   get(name: string): MagicSpec | undefined {
     return this.table.get(name)?.spec;
   }

@@ -9,6 +9,11 @@
  * ambiguous: a line start after a line whose expression may go on (`a\n%b`
  * is `a % b` when b is no magic). Anywhere else `%` is TypeScript's
  * (`a % b`, `x %= 3`).
+ *
+ * A line whose first token is `!` where a statement starts (not where an
+ * operand is expected: `x =\n  !done` stays TypeScript) is a shell command,
+ * IPython's `!cmd`, to the end of the line: `%system` with the line as
+ * written. A statement that really starts with `!` is written `;!x` or `(!x)`.
  */
 import { typescript } from "../tslab-adapter";
 
@@ -146,6 +151,24 @@ export interface MagicSite {
   placement: Placement;
   /** A line start after a line whose expression may go on: `a\n%b` is a modulo if b is no magic. */
   mayBeModulo: boolean;
+  /** Brackets open around it (0: at the top level of the cell). */
+  depth: number;
+  /** A `!cmd` line: `name` is "system" and the command runs from `argsStart` to the end of the line. */
+  shell?: boolean;
+}
+
+/** The name a `!cmd` line stands for. */
+export const SHELL_MAGIC = "system";
+
+/** Whether a line starting after a token of kind `prev` starts a statement (ASI ends whatever came before). */
+function startsStatement(prev: number | undefined): boolean {
+  const k = K();
+  return prev === undefined || prev === k.SemicolonToken || prev === k.OpenBraceToken || endsExpression(prev, true);
+}
+
+function lineEndOf(src: string, pos: number): number {
+  const i = src.indexOf("\n", pos);
+  return i < 0 ? src.length : i;
 }
 
 const NAME = /([A-Za-z_][A-Za-z0-9_]*)(\?{1,2})?(?=[\s;)\]}]|\/\/|$)/y;
@@ -164,6 +187,13 @@ export function scanMagics(src: string, from: number, visit: (site: MagicSite) =
   for (let lex = lexer.next(), before: number | undefined; lex; lex = lexer.next()) {
     const prev = before;
     before = lex.kind;
+    if (lex.kind === k.ExclamationToken && (prev === undefined || lex.lineBreakBefore) && startsStatement(prev)) {
+      const end = lineEndOf(src, lex.start);
+      const site: MagicSite = { start: lex.start, name: SHELL_MAGIC, argsStart: lex.start + 1, help: false, placement: "statement", mayBeModulo: false, depth: lexer.depth, shell: true };
+      lexer.skipTo(visit(site) ?? end);
+      before = MAGIC;
+      continue;
+    }
     if (lex.kind !== k.PercentToken) continue;
     const arrow = prev === k.EqualsGreaterThanToken;
     const value = prev === k.EqualsToken || prev === k.ReturnKeyword;
@@ -181,6 +211,7 @@ export function scanMagics(src: string, from: number, visit: (site: MagicSite) =
       placement: arrow ? "arrow" : value ? "value" : "statement",
       // After a magic's line the expansion ends the statement with `;`.
       mayBeModulo: !arrow && !value && prev !== MAGIC && endsExpression(prev, false),
+      depth: lexer.depth,
     };
     const end = visit(site);
     if (end !== undefined) {

@@ -51,6 +51,15 @@ export interface PositionalSpec {
   returnsValue?: boolean;
   /** A bare word is taken as text (a path, a name), not as a variable; `{expr}` still evaluates. */
   text?: boolean;
+  /**
+   * The rest of the line after the flags, as written (a shell command):
+   * quotes, `;`, `//` and brackets are kept; `{name}` (a variable or a path
+   * into one, as IPython's `!ls {folder}`) is replaced by its value, and
+   * `{{name}}` gives `{name}` itself.
+   */
+  raw?: boolean;
+  /** Tab completions for a word being typed in this position (file names, variable names). */
+  complete?(prefix: string): string[];
 }
 
 type Choice<F> = F extends { choices: readonly (infer C)[] } ? C : never;
@@ -241,7 +250,7 @@ export function unknownFlag(spec: MagicSpec, typed: string): SlimlabError {
  * `invokeMagic`.
  */
 export function checkPresence(spec: MagicSpec, positionals: number, given: (key: string) => boolean): void {
-  const required = spec.positional.filter((p) => !p.optional && !p.variadic && !p.code).length;
+  const required = spec.positional.filter((p) => !p.optional && !p.variadic && !p.code && !p.raw).length;
   if (positionals < required) {
     const missing = spec.positional[positionals];
     throw new SlimlabError("E_MISSING_ARG", `%${spec.name}: missing <${missing.name}> (${missing.help}); usage: ${usage(spec)}`);
@@ -293,7 +302,7 @@ export async function invokeMagic<Fs extends Record<string, FlagSpec>, R, V, con
 /** The usage line, e.g. `%prune <model> [--sparsity S] [--strip]`. */
 export function usage(spec: MagicSpec): string {
   const pos = spec.positional.map((p) => {
-    const n = p.code ? `<${p.name}...>` : p.variadic ? `<${p.name}> ...` : `<${p.name}>`;
+    const n = p.code || p.raw ? `<${p.name}...>` : p.variadic ? `<${p.name}> ...` : `<${p.name}>`;
     return p.optional ? `[${n}]` : n;
   });
   const flags = Object.entries(flagsOf(spec)).map(([k, f]) => {

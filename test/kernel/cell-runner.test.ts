@@ -101,7 +101,11 @@ describe("kernel/CellRunner", function () {
   it("gives the last expression's value as text/plain; declarations persist", async () => {
     assert.equal(await value("const a = 1 + 2;\na * 2"), "6");
     assert.equal(await value("a + 10"), "13");
-    assert.equal(await value('"text"'), "text");
+    // Strings show as Node's REPL and IPython show them: quoted (util.inspect).
+    assert.equal(await value('"text"'), "'text'");
+    assert.equal(await value("'a' + 'b'"), "'ab'");
+    assert.equal(await value('"it\'s"'), `"it's"`);
+    assert.equal(await value('"two\\nlines"'), "'two\\nlines'");
     assert.equal(await value("[1, 2].map((x) => x * 2)"), "[ 2, 4 ]");
     const r = await run("const noValue = 1;");
     assert.ok(r.out.ok);
@@ -151,9 +155,9 @@ describe("kernel/CellRunner", function () {
   it("%timeit -o gives a typed TimeitResult", async () => {
     const r = await run("const t = %timeit -o -n 2 -r 2 1+1\nt.average.toFixed(3)");
     assert.ok(r.out.ok, JSON.stringify(r.out.error));
-    assert.match(String(r.out.result?.["text/plain"]), /^\d+\.\d{3}$/);
+    assert.match(String(r.out.result?.["text/plain"]), /^'\d+\.\d{3}'$/);
     assert.match(r.stdout, /^\S+ \S+ ± \S+ \S+ per loop \(mean ± std\. dev\. of 2 runs, 2 loops each\)\n$/);
-    assert.equal(await value("[t.loops, t.repeat, t.timings.length, t.best <= t.worst].join()"), "2,2,2,true");
+    assert.equal(await value("[t.loops, t.repeat, t.timings.length, t.best <= t.worst].join()"), "'2,2,2,true'");
     const bad = await run("t.nope");
     assert.equal(bad.out.error?.ename, "TypeScriptError");
     assert.equal(bad.out.error?.evalue, "line 1, column 3: Property 'nope' does not exist on type 'TimeitResult'. (TS2339)");
@@ -218,10 +222,10 @@ describe("kernel/CellRunner", function () {
     });
 
     it("%hello world --loud returns the greeting", async () => {
-      assert.equal(await value("%hello world --loud"), "HELLO, WORLD!");
-      assert.equal(await value("%hello world -l"), "HELLO, WORLD!");
+      assert.equal(await value("%hello world --loud"), "'HELLO, WORLD!'");
+      assert.equal(await value("%hello world -l"), "'HELLO, WORLD!'");
       assert.equal(await value("const greeting = %hello {'you'}\ngreeting.length"), "10");
-      assert.equal(await value("greeting"), "hello, you");
+      assert.equal(await value("greeting"), "'hello, you'");
     });
 
     it("%hello's help and errors come from its declaration", async () => {
@@ -268,7 +272,7 @@ describe("kernel/CellRunner", function () {
     });
 
     it("other packages come from the notebook's folder", async () => {
-      assert.equal(await value('const localPkg = require("local-pkg");\nlocalPkg.where'), "notebook folder");
+      assert.equal(await value('const localPkg = require("local-pkg");\nlocalPkg.where'), "'notebook folder'");
     });
 
     it("a shorthand property may name an earlier cell's variable (tslab emits it unresolved)", async () => {
@@ -279,9 +283,9 @@ describe("kernel/CellRunner", function () {
 
     it("require.resolve in a cell follows the same rules as require", async () => {
       const own = require.resolve("@tensorflow/tfjs");
-      assert.equal(await value('require.resolve("@tensorflow/tfjs")'), own);
-      assert.match((await value('require.resolve("local-pkg")')) ?? "", /node_modules\/local-pkg\/index\.js$/);
-      assert.equal(await value('require.resolve("fs")'), "fs");
+      assert.equal(await value('require.resolve("@tensorflow/tfjs")'), `'${own}'`);
+      assert.match((await value('require.resolve("local-pkg")')) ?? "", /node_modules\/local-pkg\/index\.js'$/);
+      assert.equal(await value('require.resolve("fs")'), "'fs'");
     });
 
     it("leaks no tensors over 20 runs of a tidy cell", async () => {
@@ -309,7 +313,7 @@ describe("kernel/CellRunner", function () {
       // that cell ended at once, so this one must run to its end.
       const r = await run("await new Promise((r) => setTimeout(r, 1700));\n'finished'");
       assert.ok(r.out.ok, JSON.stringify(r.out.error));
-      assert.equal(r.out.result?.["text/plain"], "finished");
+      assert.equal(r.out.result?.["text/plain"], "'finished'");
     });
 
     it("an abandoned await is a KeyboardInterrupt and variables keep their values", async () => {

@@ -131,9 +131,9 @@ describe("kernel protocol over ZeroMQ", function () {
 
   it("interrupt_request on control stops an await; variables keep their values", async () => {
     assert.equal(await value("let keepA = 1;\nkeepA"), "1");
-    const id = await k.startExecute("keepA = 2;\nawait new Promise((r) => setTimeout(r, 60000));\nkeepA = 3;");
-    await started(id);
-    await sleep(300);
+    const id = await k.startExecute('keepA = 2;\nconsole.log("waiting");\nawait new Promise((r) => setTimeout(r, 60000));\nkeepA = 3;');
+    await k.waitFor("iopub", (m) => m.parent_header.msg_id === id && m.header.msg_type === "stream" && /waiting/.test(String(m.content.text)));
+    await sleep(100);
     const t0 = Date.now();
     const intr = await k.request("control", "interrupt_request", {});
     assert.equal(intr.reply.header.msg_type, "interrupt_reply");
@@ -148,16 +148,18 @@ describe("kernel protocol over ZeroMQ", function () {
 
   it("SIGINT stops a busy synchronous loop; the kernel keeps its state", async () => {
     assert.equal(await value("let keepB = 1;\nkeepB"), "1");
-    const id = await k.startExecute("keepB = 2;\nwhile (true) {}");
+    const marker = path.join(tmp, "looping");
+    const id = await k.startExecute(`keepB = 2;\nrequire("fs").writeFileSync(${JSON.stringify(marker)}, "");\nwhile (true) {}`);
     await started(id);
-    // The loop starts after type-checking; until the reply comes, keep
-    // signalling (a signal during type-checking is not an interrupt of the loop).
+    // Signal once the loop runs (a signal while the cell is type-checked stops
+    // it before its first line); until the reply comes, keep signalling.
+    for (let i = 0; i < 200 && !fs.existsSync(marker); i++) await sleep(50);
     const pid = k.proc.pid as number;
     let replied = false;
     const done = k.finish("shell", id, 20000).finally(() => (replied = true));
     for (let i = 0; i < 40 && !replied; i++) {
+      process.kill(pid, "SIGINT");
       await sleep(250);
-      if (!replied) process.kill(pid, "SIGINT");
     }
     const { reply } = await done;
     assert.equal(reply.content.status, "error");
@@ -169,10 +171,11 @@ describe("kernel protocol over ZeroMQ", function () {
 
   it("a loop checking interrupted() stops at its next step, and the cell ends with KeyboardInterrupt", async () => {
     const id = await k.startExecute(
-      'import { interrupted } from "slimlab";\nlet ticks = 0;\nwhile (!interrupted()) { await new Promise((r) => setTimeout(r, 10)); ticks++; }\n"not reached as a result"',
+      'import { interrupted } from "slimlab";\nlet ticks = 0;\nconsole.log("looping");\nwhile (!interrupted()) { await new Promise((r) => setTimeout(r, 10)); ticks++; }\n"not reached as a result"',
     );
-    await started(id);
-    await sleep(300);
+    // Interrupt the loop once it runs (an interrupt during type-checking stops the cell before its first line).
+    await k.waitFor("iopub", (m) => m.parent_header.msg_id === id && m.header.msg_type === "stream" && /looping/.test(String(m.content.text)));
+    await sleep(100);
     await k.request("control", "interrupt_request", {});
     const { reply, iopub } = await k.finish("shell", id, 10000);
     assert.equal(reply.content.ename, "KeyboardInterrupt", JSON.stringify(reply.content));
@@ -181,7 +184,7 @@ describe("kernel protocol over ZeroMQ", function () {
     await sleep(300);
     assert.equal(await value("ticks"), ticks, "the loop stopped");
     // The interrupt's grace timer must not hit the next cell.
-    assert.equal(await value('await new Promise((r) => setTimeout(r, 1700));\n"next cell ran"'), "next cell ran");
+    assert.equal(await value('await new Promise((r) => setTimeout(r, 1700));\n"next cell ran"'), "'next cell ran'");
   });
 
   it("shutdown_request is answered and the process exits", async () => {

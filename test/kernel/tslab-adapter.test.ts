@@ -10,7 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import { createModuleResolver } from "../../kernel/modules";
 import { SourceMapper } from "../../kernel/sourcemap";
-import { Converter, createConverter, isCompleteCode, routeTslabDisplay, TSLAB_VERSION, TYPESCRIPT_VERSION } from "../../kernel/tslab-adapter";
+import { Converter, createConverter, isCompleteCode, syntaxErrors, TSLAB_VERSION, TYPESCRIPT_VERSION } from "../../kernel/tslab-adapter";
+import * as shim from "../../kernel/tslab-shim";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const INLINE_MAP = /\/\/# sourceMappingURL=data:application\/json;(?:charset=utf-8;)?base64,/g;
@@ -42,10 +43,6 @@ describe("kernel/tslab-adapter (tslab internals)", function () {
     const converter = require("tslab/dist/converter");
     assert.equal(typeof converter.createConverter, "function", "tslab/dist/converter.createConverter");
     assert.equal(typeof converter.isCompleteCode, "function", "tslab/dist/converter.isCompleteCode");
-    const jupyter = require("tslab/dist/jupyter");
-    assert.ok("lastWriteDisplayData" in jupyter, "tslab/dist/jupyter.lastWriteDisplayData");
-    const pub = require("tslab/dist/public");
-    assert.equal(typeof pub.display?.html, "function", "tslab/dist/public.display");
     // The adapter wraps these two TypeScript functions to get source maps.
     const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [path.dirname(require.resolve("tslab/package.json"))] }));
     assert.equal(typeof ts.createWatchCompilerHost, "function");
@@ -95,16 +92,17 @@ describe("kernel/tslab-adapter (tslab internals)", function () {
     assert.equal(isCompleteCode("const a = [1,").completed, false);
   });
 
-  it("routeTslabDisplay replaces tslab's display writer", () => {
-    const jupyter = require("tslab/dist/jupyter");
-    const prev = jupyter.lastWriteDisplayData;
-    const seen: unknown[] = [];
-    try {
-      routeTslabDisplay((d) => seen.push(d.data));
-      require("tslab/dist/public").display.html("<b>x</b>");
-      assert.deepEqual(seen, [{ "text/html": "<b>x</b>" }]);
-    } finally {
-      jupyter.lastWriteDisplayData = prev;
-    }
+  it("syntaxErrors parses without type-checking", () => {
+    assert.deepEqual(syntaxErrors("const a = 1; await a; a.b"), []);
+    assert.deepEqual(syntaxErrors("let 3x = ;").slice(0, 1), ["An identifier or keyword cannot immediately follow a numeric literal."]);
+  });
+
+  it("the \"tslab\" module of cells (tslab-shim.ts) has every function of tslab's public API", () => {
+    const pub = require("tslab/dist/public");
+    assert.deepEqual(Object.keys(pub).filter((k) => k !== "__esModule").sort(), Object.keys(shim).filter((k) => k !== "__esModule" && k !== "Display").sort());
+    const methods = (o: object) => Object.getOwnPropertyNames(Object.getPrototypeOf(o)).filter((k) => k !== "constructor").sort();
+    assert.deepEqual(methods(shim.display), methods(pub.display));
+    assert.deepEqual(Object.keys(shim.versions).sort(), Object.keys(pub.versions).sort());
+    assert.deepEqual(shim.versions, pub.versions);
   });
 });

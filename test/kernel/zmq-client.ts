@@ -2,6 +2,7 @@
  * A small Jupyter client for tests: writes a connection file with free ports
  * on 127.0.0.1, starts `node bin/slimlab.js kernel <file>` and talks to it
  * over real ZeroMQ sockets (messaging spec 5.3), signing with kernel/wire.ts.
+ * Its stdin socket answers input_request with what `answerInput` says.
  */
 import { ChildProcess, spawn } from "child_process";
 import { randomUUID } from "crypto";
@@ -33,7 +34,10 @@ export const SLIMLAB = (connectionFile: string): string[] => [...KERNEL_NODE_FLA
 /** Node arguments that start plain tslab's kernel, for comparisons (bench/kernel.ts). */
 export const PLAIN_TSLAB = (connectionFile: string): string[] => [path.join(ROOT, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", connectionFile];
 
-export type ChannelName = "shell" | "control" | "iopub";
+export type ChannelName = "shell" | "control" | "iopub" | "stdin";
+
+/** Answers an input_request (its content: prompt, password) with a value, or leaves it unanswered (undefined). */
+export type InputAnswerer = (request: Message) => string | undefined;
 
 /** What one request produced: its reply and the iopub messages it caused (until idle). */
 export interface Exchange {
@@ -47,7 +51,8 @@ export class KernelClient {
   stderr = "";
   /** Messages that failed the signature check or could not be parsed (should stay empty). */
   readonly badMessages: string[] = [];
-  private readonly log: Record<ChannelName, Message[]> = { shell: [], control: [], iopub: [] };
+  private readonly log: Record<ChannelName, Message[]> = { shell: [], control: [], iopub: [], stdin: [] };
+  private answerer: InputAnswerer | undefined;
   private readonly waiters: (() => void)[] = [];
   private closed = false;
   exited: Promise<number | null>;
@@ -61,6 +66,7 @@ export class KernelClient {
     private readonly shell: zmq.Dealer,
     private readonly control: zmq.Dealer,
     private readonly iopubSock: zmq.Subscriber,
+    private readonly stdin: zmq.Dealer,
     cwd: string,
     connectionFile: string,
     argv: (connectionFile: string) => string[],
@@ -72,7 +78,7 @@ export class KernelClient {
     this.proc.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
     this.proc.stdout?.on("data", () => undefined);
     this.exited = new Promise((resolve) => this.proc.on("exit", (code) => resolve(code)));
-    for (const [name, sock] of [["shell", shell], ["control", control], ["iopub", iopubSock]] as const) void this.pump(name, sock);
+    for (const [name, sock] of [["shell", shell], ["control", control], ["iopub", iopubSock], ["stdin", stdin]] as const) void this.pump(name, sock);
   }
 
   /**
@@ -87,14 +93,18 @@ export class KernelClient {
     const file = path.join(dir, "kernel.json");
     fs.writeFileSync(file, JSON.stringify(info));
     const at = (port: number) => `tcp://127.0.0.1:${port}`;
-    const shell = new zmq.Dealer({ linger: 0, routingId: `shell-${randomUUID().slice(0, 8)}` });
+    // The stdin socket has the shell socket's identity, as jupyter_client gives them (the kernel sends input_request to it).
+    const identity = `client-${randomUUID().slice(0, 8)}`;
+    const shell = new zmq.Dealer({ linger: 0, routingId: identity });
+    const stdin = new zmq.Dealer({ linger: 0, routingId: identity });
     const control = new zmq.Dealer({ linger: 0, routingId: `control-${randomUUID().slice(0, 8)}` });
     const iopub = new zmq.Subscriber({ linger: 0 });
     shell.connect(at(shell_port));
     control.connect(at(control_port));
     iopub.connect(at(iopub_port));
     iopub.subscribe();
-    const client = new KernelClient(dir, new Signer(info.key, info.signature_scheme), shell, control, iopub, cwd, file, argv);
+    stdin.connect(at(stdin_port));
+    const client = new KernelClient(dir, new Signer(info.key, info.signature_scheme), shell, control, iopub, stdin, cwd, file, argv);
     client.hbAddress = at(hb_port);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -122,11 +132,28 @@ export class KernelClient {
           continue;
         }
         this.log[name].push(msg);
+        if (name === "stdin" && msg.header.msg_type === "input_request") this.answer(msg);
         for (const w of this.waiters.splice(0)) w();
       }
     } catch (e) {
       if (!this.closed) this.badMessages.push(`${name}: receive failed: ${(e as Error).message}`);
     }
+  }
+
+  /** From now on, input_requests are answered by `fn` (undefined: left unanswered). */
+  answerInput(fn: InputAnswerer | undefined): void {
+    this.answerer = fn;
+  }
+
+  private answer(request: Message): void {
+    const value = this.answerer?.(request);
+    if (value !== undefined) void this.replyInput(request, value);
+  }
+
+  /** Sends input_reply with `value` to input_request `request`. */
+  async replyInput(request: Message, value: string): Promise<void> {
+    const frames = encode(this.signer, "input_reply", { value }, request, []);
+    await this.stdin.send(frames);
   }
 
   /** Signed frames of a new request (to send as they are, twice, or after tampering). */
@@ -231,7 +258,7 @@ export class KernelClient {
       this.proc.kill("SIGKILL");
       await this.exited;
     }
-    for (const s of [this.shell, this.control, this.iopubSock]) s.close();
+    for (const s of [this.shell, this.control, this.iopubSock, this.stdin]) s.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

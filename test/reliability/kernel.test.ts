@@ -150,6 +150,22 @@ describe("reliability: the kernel over ZeroMQ never dies, never hangs", function
       await stillAlive();
     });
 
+    it("a synchronous loop interrupted as it starts (type-checking) or later: stopped at once, and the next cell is not hit", async () => {
+      // The watchdog's message may be read only after the loop was broken
+      // into and the next request began; it must not interrupt that one.
+      for (const wait of [0, 0, 10, 300, 300, 300]) {
+        const id = await k.startExecute("while (true) {}");
+        await started(id);
+        await sleep(wait);
+        const t0 = Date.now();
+        await k.send("control", "interrupt_request", {});
+        const { reply } = await k.finish("shell", id, 30000);
+        assert.equal(reply.content.ename, "KeyboardInterrupt", JSON.stringify(reply.content));
+        assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms: stopped only by the watchdog's escalation`);
+        await stillAlive();
+      }
+    });
+
     it("timers and intervals the cell created are cleared", async () => {
       const id = await k.startExecute("let ticks = 0;\nsetInterval(() => ticks++, 10);\nsetTimeout(() => (ticks = -1000), 2000);\nawait new Promise(() => undefined);");
       const { reply } = await interruptCell(id);

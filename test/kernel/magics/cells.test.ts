@@ -154,7 +154,7 @@ describe("kernel/magics in cells (CellRunner)", function () {
   it("-o gives the whole result, typed; without it the line is the model", async () => {
     const r = await run("const opt = %optimize m --no-bench -o\n[opt.folded.length, opt.model.layers.length].join()");
     assert.ok(r.out.ok, JSON.stringify(r.out.error));
-    assert.equal(r.out.result?.["text/plain"], "0,2");
+    assert.equal(r.out.result?.["text/plain"], "'0,2'");
     assert.equal(r.displays, 0, "with -o the result is the report");
     const fast = await run("const fast = %optimize m --no-bench\nfast.predict(xs).toString().length > 0");
     assert.equal(fast.out.result?.["text/plain"], "true");
@@ -162,7 +162,7 @@ describe("kernel/magics in cells (CellRunner)", function () {
     const wrong = await run("fast.folded");
     assert.equal(wrong.out.error?.evalue, "line 1, column 6: Property 'folded' does not exist on type 'LayersModel'. (TS2339)");
     assert.equal(await value("const pr = %prune m --sparsity 0.5 -o\nObject.keys(pr.thresholds).length"), "2");
-    assert.equal(await value("const qr = %quantize m --bits 8 --quiet -o\n[qr.quantized.size, qr.model !== m, qr.sizes.ratio > 1].join()"), "2,true,true");
+    assert.equal(await value("const qr = %quantize m --bits 8 --quiet -o\n[qr.quantized.size, qr.model !== m, qr.sizes.ratio > 1].join()"), "'2,true,true'");
     assert.equal(await value("const q8 = %quantize m --bits 8 --quiet\nq8.layers.length"), "2");
   });
 
@@ -170,7 +170,7 @@ describe("kernel/magics in cells (CellRunner)", function () {
     const r = await run("const v = %time 6 * 7\nv + 1");
     assert.equal(r.out.result?.["text/plain"], "43");
     assert.match(r.stdout, /^CPU times: user .*\nWall time: .*\n$/);
-    assert.equal(await value("const w = %time await Promise.resolve('awaited')\nw.toUpperCase()"), "AWAITED");
+    assert.equal(await value("const w = %time await Promise.resolve('awaited')\nw.toUpperCase()"), "'AWAITED'");
     assert.equal(await value("%time [1, 2, 3].length"), "3");
     const typed = await run("const s: string = %time 6 * 7");
     assert.equal(typed.out.error?.evalue, "line 1, column 7: Type 'number' is not assignable to type 'string'. (TS2322)");
