@@ -7,9 +7,10 @@
  *
  * esbuild bundles browser/loader.ts with the decode core it imports into
  * one minified ES2017 IIFE. "@tensorflow/tfjs" is not bundled: it resolves
- * to a one-line module holding the page's global `tf`. The build fails when
- * a Node built-in, another package, or a file outside browser/ and plugins/
- * would end up in the script.
+ * to a one-line module holding the page's global `tf`. fflate (plain-JS
+ * inflate for the compressed header) is bundled. The build fails when a Node
+ * built-in, another package, or a file outside browser/, plugins/ and the
+ * bundled packages would end up in the script.
  */
 import * as esbuild from "esbuild";
 import { builtinModules } from "module";
@@ -35,6 +36,8 @@ export interface LoaderBuild {
 }
 
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+/** Packages bundled into the script (pure JS, no Node built-ins). */
+const BUNDLED = ["fflate"];
 
 /** Resolves "@tensorflow/tfjs" to the page's global and refuses everything a browser script must not carry. */
 const pageOnly: esbuild.Plugin = {
@@ -45,6 +48,7 @@ const pageOnly: esbuild.Plugin = {
     build.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.kind === "entry-point") return undefined;
       const root = args.path.split("/")[0];
+      if (BUNDLED.includes(root)) return undefined; // esbuild resolves it (its "browser" build)
       const why = BUILTINS.has(args.path) || BUILTINS.has(root) ? "a Node built-in" : "a package other than @tensorflow/tfjs (which the page provides)";
       return { errors: [{ text: `${args.path} is ${why}, imported by ${path.relative(ROOT, args.importer)}; the browser loader may use only the decode core and the page's tf` }] };
     });
@@ -93,8 +97,8 @@ export async function buildBrowserLoader(options: { entry?: string; outfile?: st
     throw new Error(`build-browser: ${errors.map((m) => `${m.location ? `${m.location.file}:${m.location.line}: ` : ""}${m.text}`).join("; ")}`);
   }
   const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith("page-global:"));
-  const stray = inputs.filter((p) => !/^(browser|plugins)\//.test(p));
-  if (stray.length > 0) throw new Error(`build-browser: ${stray.join(", ")} would be bundled; the loader may use only browser/ and plugins/`);
+  const stray = inputs.filter((p) => !/^(browser|plugins)\//.test(p) && !BUNDLED.some((b) => p.startsWith(`node_modules/${b}/`)));
+  if (stray.length > 0) throw new Error(`build-browser: ${stray.join(", ")} would be bundled; the loader may use only browser/, plugins/ and ${BUNDLED.join(", ")}`);
   const js = result.outputFiles.find((f) => f.path === outfile);
   if (js === undefined) throw new Error(`build-browser: esbuild wrote no ${outfile}`);
   const node = NODE_GLOBALS.exec(js.text);

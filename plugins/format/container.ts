@@ -7,25 +7,31 @@
  *   12   4  header length H    16  8  payload length P (low, high word)
  *   24   4  CRC-32 of the payload
  *   28   4  CRC-32 of bytes 0–27 followed by the header
- *   32   H  header: UTF-8 JSON {modelTopology, tensors: [...], ...}
+ *   32   H  header: UTF-8 JSON {modelTopology, tensors: [...], ...}, as is
+ *              (first byte "{") or zlib-compressed (RFC 1950; version 1.1)
  * 32+H   P  payload: one section per tensor, in table order, no gaps
  *
  * Everything here is checked before anything is decoded: magic, version,
  * lengths, both checksums, and every field of the tensor table, so a
  * damaged or foreign file ends in one E_FILE error naming the problem.
  *
- * Part of the decode core: no imports besides the error class, no Node
- * built-ins (TextEncoder/TextDecoder are globals in browsers and Node).
+ * Part of the decode core: no imports besides the error class and fflate
+ * (plain JS inflate/deflate), no Node built-ins (TextEncoder/TextDecoder
+ * are globals in browsers and Node).
  */
+import { Unzlib, zlibSync } from "fflate";
 import { SlimlabError, show } from "../core/errors";
 import { crc32 } from "./crc32";
+import { HEADER_DICTIONARY, HEADER_DICTIONARY_ID } from "./header-dictionary";
 
 export const MAGIC = Uint8Array.of(0x89, 0x53, 0x4c, 0x49, 0x4d, 0x0d, 0x0a, 0x1a);
 /** The version this code writes; it reads every minor version of the same major. */
-export const VERSION = { major: 1, minor: 0 } as const;
+export const VERSION = { major: 1, minor: 1 } as const;
 export const PREAMBLE_BYTES = 32;
 /** Largest element count of one tensor (the largest Float32Array index range we allocate). */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
+/** Largest header a reader inflates (a damaged or hostile zlib stream could expand without end). */
+export const MAX_HEADER_BYTES = 64 * 2 ** 20;
 
 /** How the stored codes become float32 values. */
 export type ValuesSpec =
@@ -88,7 +94,7 @@ export interface SlimFile {
   header: SlimHeader;
   /** The payload bytes (a view into the file). */
   payload: Uint8Array;
-  /** Preamble + JSON header bytes. */
+  /** Preamble + header bytes, as stored (compressed when the file's header is). */
   headerBytes: number;
 }
 
@@ -141,7 +147,7 @@ export function assembleSlim(header: SlimHeader, sections: readonly Uint8Array[]
     t.length = sections[i].length;
     offset += t.length;
   });
-  const json = new TextEncoder().encode(JSON.stringify(header));
+  const json = packHeader(header);
   const bytes = new Uint8Array(PREAMBLE_BYTES + json.length + offset);
   bytes.set(MAGIC, 0);
   const view = new DataView(bytes.buffer);
@@ -159,6 +165,56 @@ export function assembleSlim(header: SlimHeader, sections: readonly Uint8Array[]
   view.setUint32(24, crc32(bytes.subarray(PREAMBLE_BYTES + json.length)), true);
   view.setUint32(28, crc32(json, crc32(bytes.subarray(0, 28))), true);
   return { bytes, headerBytes: PREAMBLE_BYTES + json.length };
+}
+
+/**
+ * The header as stored: its JSON compressed with zlib (RFC 1950, level 9,
+ * with the preset dictionary of header-dictionary.ts) when that is
+ * shorter, else the JSON itself. The two cannot be confused: JSON starts
+ * with "{" (0x7B), a zlib stream with a byte whose low four bits are 8
+ * (deflate).
+ */
+export function packHeader(header: SlimHeader): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const packed = zlibSync(json, { level: 9, dictionary: HEADER_DICTIONARY });
+  return packed.length < json.length ? packed : json;
+}
+
+/** The JSON bytes of a stored header (inflated when it is zlib), or a problem. */
+function unpackHeader(stored: Uint8Array): Uint8Array | string {
+  if (stored.length === 0 || stored[0] === 0x7b) return stored;
+  if ((stored[0] & 0x0f) !== 8 || stored.length < 2 || (stored[0] * 256 + stored[1]) % 31 !== 0) {
+    return `has a header that is neither JSON nor zlib-compressed JSON (it starts with ${hex(stored.subarray(0, 2))})`;
+  }
+  const withDictionary = (stored[1] & 0x20) !== 0; // FDICT: a preset dictionary, named by its Adler-32
+  if (withDictionary) {
+    const id = stored.length < 6 ? NaN : new DataView(stored.buffer, stored.byteOffset + 2, 4).getUint32(0, false);
+    if (id !== HEADER_DICTIONARY_ID) {
+      return `has a header compressed with an unknown preset dictionary (Adler-32 ${Number.isNaN(id) ? "cut off" : id.toString(16).padStart(8, "0")}; this slimlab knows ${HEADER_DICTIONARY_ID.toString(16)})`;
+    }
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let ended = false;
+  const inflater = new Unzlib(withDictionary ? { dictionary: HEADER_DICTIONARY } : {}, (chunk, final) => {
+    total += chunk.length;
+    if (total > MAX_HEADER_BYTES) throw new RangeError(`it inflates to more than ${MAX_HEADER_BYTES} bytes`);
+    chunks.push(chunk);
+    ended = final;
+  });
+  try {
+    inflater.push(stored, true);
+  } catch (e) {
+    return `has a compressed header that does not inflate (${(e as Error).message})`;
+  }
+  if (!ended) return "has a compressed header that ends early";
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function hex(bytes: Uint8Array): string {
@@ -199,9 +255,11 @@ export function parseSlim(bytes: Uint8Array, label: string): SlimFile {
   const json = bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + headerLength);
   const headerCrc = crc32(json, crc32(bytes.subarray(0, 28)));
   if (headerCrc !== view.getUint32(28, true)) fail(`has a damaged header (CRC-32 ${headerCrc.toString(16)} instead of the stored ${view.getUint32(28, true).toString(16)})`);
+  const unpacked = unpackHeader(json);
+  if (typeof unpacked === "string") return fail(unpacked);
   let header: SlimHeader;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json)) as SlimHeader;
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(unpacked)) as SlimHeader;
   } catch (e) {
     return fail(`has a header that is not UTF-8 JSON (${(e as Error).message})`);
   }

@@ -10,8 +10,9 @@
  *   `sparse`, any other kernel with zeros also goes to CSR when that is
  *   smaller than dense (what `%size`'s sparse column counts). Everything
  *   else is dense. With `huffman`, coded tensors are Huffman-coded; a CSR
- *   tensor's gap width is then the one of 1–16 bits whose total is
- *   smallest, by sparse-size.ts' formula.
+ *   tensor's rows (one per output channel, or one over the whole tensor)
+ *   and gap width (1–16 bits) are then the pair whose total is smallest,
+ *   by sparse-size.ts' formula.
  *
  * Fixed-width CSR differs from sparse-size.ts' count in one point: the
  * count lets a filler be any entry with a gap of 2^g, which a reader
@@ -244,9 +245,12 @@ function csrSection(name: string, c: Coded, mask: ArrayLike<number>, rows: numbe
   let e: CsrEntries;
   if (huffman) {
     let best = NaN;
-    for (let g = 1; g <= 16; g++) {
-      const bits = huffmanCsrBits(c, mask, rows, g);
-      if (!(bits >= best)) [best, gapBits] = [bits, g]; // the narrowest width wins ties, as in sparse-size.ts
+    const channelRows = rows;
+    for (const r of channelRows === 1 ? [1] : [channelRows, 1]) {
+      for (let g = 1; g <= 16; g++) {
+        const bits = huffmanCsrBits(c, mask, r, g);
+        if (!(bits >= best)) [best, gapBits, rows] = [bits, g, r]; // per-channel rows, then the narrowest width, win ties, as in sparse-size.ts
+      }
     }
     const span = 2 ** gapBits;
     e = csrEntries(mask, rows, span, span, span - 1);

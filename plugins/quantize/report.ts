@@ -32,6 +32,8 @@ export interface LayerRow {
   huffmanKB: number | null;
   /** Storage "csr" with huffman on: the gap width the Huffman size chose (sparse-size.ts); else null. */
   huffmanGapBits: number | null;
+  /** Storage "csr" with huffman on: the rows the Huffman size chose (one per output channel, or 1); else null. */
+  huffmanRows: number | null;
 }
 
 /**
@@ -88,8 +90,9 @@ export function layerRows(quantized: ReadonlyMap<string, QuantizedTensor>, origi
     const bits = sparse ? sparse.bits : tensorBits(q);
     let huffmanKB: number | null = null;
     let huffmanGapBits: number | null = null;
+    let huffmanRows: number | null = null;
     if (sparse) {
-      if (huffman) [huffmanKB, huffmanGapBits] = [sparse.huffmanBits / 8 / 1024, sparse.huffmanIndexBits];
+      if (huffman) [huffmanKB, huffmanGapBits, huffmanRows] = [sparse.huffmanBits / 8 / 1024, sparse.huffmanIndexBits, sparse.huffmanRows];
     } else if (huffman) {
       // Alphabet of the codes; each used symbol's code length is stored in 8 bits.
       const alphabet = q.decoding.kind === "float16" ? 65536 : 2 ** q.bits;
@@ -113,6 +116,7 @@ export function layerRows(quantized: ReadonlyMap<string, QuantizedTensor>, origi
       quantKB: bits / 8 / 1024,
       huffmanKB,
       huffmanGapBits,
+      huffmanRows,
     });
   }
   return rows;

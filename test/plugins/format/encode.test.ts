@@ -118,13 +118,15 @@ describe("format encodings: hand-counted bytes", () => {
     assert.deepStrictEqual([entry.layout, section.length], [{ type: "dense-huffman" }, 8 + 3]);
   });
 
-  it("CSR Huffman of the [4, 2] kernel: 15 + 23 table bits, 6 pointer bits, 8 stream bits = 7 bytes at the counted 2-bit gap width", () => {
+  it("CSR Huffman of the [4, 2] kernel: one row, 15 + 17 table bits, 4 pointer bits, 6 stream bits = 6 bytes at the counted 2-bit gap width", () => {
     const q = quantizeKmeans(f32([1, 0, 0, -1, 0, 0, 2, 0]), [4, 2], { bits: 1 });
     const { entry, section } = roundTrip("fc/kernel", [4, 2], q, HUFFMAN);
-    assert.deepStrictEqual(entry.layout, { type: "csr-huffman", rows: 2, entries: 3, gapBits: 2, pointerBits: 2 });
-    assert.strictEqual(section.length, 8 + 7);
-    // The count: 58 bits (8 bytes) + codebook; the file's tables cost 6 bits per used symbol instead of 8.
-    assert.strictEqual(sparseBits(q, "fc/kernel", true).huffmanBits, 64 + 64);
+    // One row over the kernel (elements 0, 3, 6; codes 1, 0, 1; gaps − 1: 0, 2, 2) beats a row per unit (see the count).
+    // Tables: codes 0 and 1 used: gamma(3) + 2 × (gamma(1) + 5) = 15 bits; gaps 0 and 2: gamma(3) + (1 + 5) + (3 + 5) = 17.
+    assert.deepStrictEqual(entry.layout, { type: "csr-huffman", rows: 1, entries: 3, gapBits: 2, pointerBits: 2 });
+    assert.strictEqual(section.length, 8 + 6);
+    // The count: 46 bits (6 bytes) + codebook; the file's tables cost 6–8 bits per used symbol instead of 8.
+    assert.strictEqual(sparseBits(q, "fc/kernel", true).huffmanBits, 48 + 64);
   });
 
   it("depthwise per output channel: a [3, 3, 2, 2] kernel has 2 × 2 scales, stored as channel axes 2–3", () => {
@@ -170,12 +172,27 @@ describe("format sizes against slimlab's accounting (LeNet-300-100 shapes)", () 
     within(file, counted, "all kernels");
   });
 
-  it("pruned 6-bit k-means with Huffman: within 3% of sparseBits' Huffman count, at the gap width it chose", () => {
+  it("pruned 6-bit k-means with Huffman: within 3% of sparseBits' Huffman count, at the rows and gap width it chose", () => {
     for (const { name, shape, q } of pruned) {
       const { entry, section } = roundTrip(name, shape, q, HUFFMAN);
       const s = sparseBits(q, name, true);
       assert.strictEqual((entry.layout as { gapBits: number }).gapBits, s.huffmanIndexBits, name);
+      assert.strictEqual((entry.layout as { rows: number }).rows, s.huffmanRows, name);
       within(section.length, s.huffmanBits / 8, name);
+    }
+  });
+
+  it("Huffman CSR walks the tensor as one row when survivors cluster by input, one row per output when they cluster by output", () => {
+    const [nIn, nOut] = [256, 64];
+    /** 30% of the weights kept, but none of the first half of the inputs (byInput) or of the outputs. */
+    const clustered = (byInput: boolean) =>
+      prunedValues(nIn * nOut, 0.3, 41).map((v, i) => ((byInput ? Math.floor(i / nOut) < nIn / 2 : i % nOut < nOut / 2) ? 0 : v));
+    for (const [byInput, rows] of [[true, 1], [false, nOut]] as const) {
+      const q = quantizeKmeans(clustered(byInput), [nIn, nOut], { bits: 5 });
+      const { entry, section } = roundTrip("fc/kernel", [nIn, nOut], q, HUFFMAN);
+      const s = sparseBits(q, "fc/kernel", true);
+      assert.deepStrictEqual([(entry.layout as { rows: number }).rows, s.huffmanRows], [rows, rows], `clustered by ${byInput ? "input" : "output"}`);
+      within(section.length, s.huffmanBits / 8, "clustered");
     }
   });
 

@@ -8,7 +8,10 @@ import { pathToFileURL } from "url";
 import { loadSlim, saveSlim } from "../../../plugins/format/slim";
 import { quantize } from "../../../plugins/quantize/quantize";
 import { assertRejects } from "../../support/assertions";
-import { assertSameWeights, tmpDir, withHeader } from "./helpers";
+import { zlibSync } from "fflate";
+import { MAX_HEADER_BYTES, PREAMBLE_BYTES } from "../../../plugins/format/container";
+import { HEADER_DICTIONARY_ID } from "../../../plugins/format/header-dictionary";
+import { assertSameWeights, headerJson, reseal, tmpDir, withHeader, withStoredHeader } from "./helpers";
 
 function smallModel(): tf.LayersModel {
   return tf.sequential({
@@ -100,7 +103,7 @@ describe("saveSlim / loadSlim errors", () => {
     await rejects("long.slim", Uint8Array.from([...bytes, 0, 0]), `loadSlim: FILE has 2 bytes after the end its preamble describes (${bytes.length} bytes); re-save it`);
     const v2 = Uint8Array.from(bytes);
     v2[8] = 2;
-    await rejects("v2.slim", v2, "loadSlim: FILE is .slim version 2.0, but this slimlab reads version 1.x; update slimlab to read it");
+    await rejects("v2.slim", v2, "loadSlim: FILE is .slim version 2.1, but this slimlab reads version 1.x; update slimlab to read it");
   });
 
   it("a flipped byte in the header or the payload fails its checksum", async () => {
@@ -110,6 +113,28 @@ describe("saveSlim / loadSlim errors", () => {
     const payload = Uint8Array.from(bytes);
     payload[payload.length - 3] ^= 1;
     await rejects("p.slim", payload, /^loadSlim: FILE has a damaged payload \(CRC-32 [0-9a-f]+ instead of the stored [0-9a-f]+\); re-save it$/);
+  });
+
+  it("the header is stored zlib-compressed with the preset dictionary; plain JSON (1.0) and plain zlib load the same; a bad one is E_FILE", async () => {
+    const json = new TextEncoder().encode(headerJson(bytes));
+    const stored = new DataView(bytes.buffer, bytes.byteOffset).getUint32(12, true);
+    const dictId = new DataView(bytes.buffer, bytes.byteOffset + PREAMBLE_BYTES + 2, 4).getUint32(0, false);
+    assert.ok((bytes[PREAMBLE_BYTES] & 0x0f) === 8 && (bytes[PREAMBLE_BYTES + 1] & 0x20) !== 0 && dictId === HEADER_DICTIONARY_ID, "zlib with FDICT naming the dictionary");
+    assert.ok(stored < json.length / 2, `stored header ${stored} B, JSON ${json.length} B`);
+    const plain = withStoredHeader(bytes, json);
+    new DataView(plain.buffer).setUint16(10, 0, true); // as version 1.0 wrote it
+    await fs.writeFile(path.join(dir, "plain.slim"), reseal(plain));
+    assertSameWeights(model, await loadSlim(path.join(dir, "plain.slim")));
+    const packed = zlibSync(json, { level: 9 });
+    await fs.writeFile(path.join(dir, "nodict.slim"), withStoredHeader(bytes, packed));
+    assertSameWeights(model, await loadSlim(path.join(dir, "nodict.slim")));
+    await rejects("neither.slim", withStoredHeader(bytes, Uint8Array.of(0x5b, 0x5d)), "loadSlim: FILE has a header that is neither JSON nor zlib-compressed JSON (it starts with 5b 5d); re-save it");
+    await rejects("cut-header.slim", withStoredHeader(bytes, packed.subarray(0, packed.length >> 1)), /^loadSlim: FILE has a compressed header that (does not inflate \(.+\)|ends early); re-save it$/);
+    const otherDict = zlibSync(json, { level: 9, dictionary: new TextEncoder().encode('{"tensors":[') });
+    const otherId = new DataView(otherDict.buffer, 2, 4).getUint32(0, false).toString(16).padStart(8, "0");
+    await rejects("dict.slim", withStoredHeader(bytes, otherDict), `loadSlim: FILE has a header compressed with an unknown preset dictionary (Adler-32 ${otherId}; this slimlab knows ${HEADER_DICTIONARY_ID.toString(16)}); re-save it`);
+    const bomb = zlibSync(new Uint8Array(MAX_HEADER_BYTES + 1).fill(0x20), { level: 9 });
+    await rejects("bomb.slim", withStoredHeader(bytes, bomb), `loadSlim: FILE has a compressed header that does not inflate (it inflates to more than ${MAX_HEADER_BYTES} bytes); re-save it`);
   });
 
   it("a header with valid checksums but a bad table or topology (a crafted or newer file)", async () => {

@@ -5,7 +5,9 @@ import { promises as fs } from "fs";
 import * as os from "os";
 import * as path from "path";
 import { mulberry32 } from "../../../plugins/data/random";
+import { unzlibSync, zlibSync } from "fflate";
 import { PREAMBLE_BYTES } from "../../../plugins/format/container";
+import { HEADER_DICTIONARY } from "../../../plugins/format/header-dictionary";
 import { crc32 } from "../../../plugins/format/crc32";
 
 /** A fresh temporary directory. */
@@ -63,13 +65,34 @@ export function reseal(bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
-/** A copy of a .slim file with its JSON header edited and both checksums redone. */
+/** A copy of a .slim file with `stored` in place of its stored header bytes and both checksums redone. */
+export function withStoredHeader(bytes: Uint8Array, stored: Uint8Array): Uint8Array {
+  const h = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(12, true);
+  const out = new Uint8Array(bytes.length - h + stored.length);
+  out.set(bytes.subarray(0, PREAMBLE_BYTES));
+  out.set(stored, PREAMBLE_BYTES);
+  out.set(bytes.subarray(PREAMBLE_BYTES + h), PREAMBLE_BYTES + stored.length);
+  new DataView(out.buffer).setUint32(12, stored.length, true);
+  return reseal(out);
+}
+
+/** The JSON text of a .slim file's header, inflated when it is stored compressed. */
+export function headerJson(bytes: Uint8Array): string {
+  const h = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(12, true);
+  const stored = bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + h);
+  return new TextDecoder().decode(stored[0] === 0x7b ? stored : unzlibSync(stored, { dictionary: HEADER_DICTIONARY }));
+}
+
+/** A copy of a .slim file with its JSON header edited (stored as it was: plain or zlib) and both checksums redone. */
 export function withHeader(bytes: Uint8Array, edit: (header: Record<string, any>) => void): Uint8Array { // eslint-disable-line @typescript-eslint/no-explicit-any
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const h = view.getUint32(12, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + h)));
+  const stored = bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + h);
+  const compressed = stored[0] !== 0x7b; // "{": plain JSON; else zlib (container.ts packHeader)
+  const header = JSON.parse(new TextDecoder().decode(compressed ? unzlibSync(stored, { dictionary: HEADER_DICTIONARY }) : stored));
   edit(header);
-  const json = new TextEncoder().encode(JSON.stringify(header));
+  const plain = new TextEncoder().encode(JSON.stringify(header));
+  const json = compressed ? zlibSync(plain, { level: 9, dictionary: HEADER_DICTIONARY }) : plain;
   const out = new Uint8Array(PREAMBLE_BYTES + json.length + bytes.length - PREAMBLE_BYTES - h);
   out.set(bytes.subarray(0, PREAMBLE_BYTES));
   out.set(json, PREAMBLE_BYTES);

@@ -98,13 +98,18 @@ describe("quantize of pruned tensors (zeros stay zeros)", () => {
     // used) → 1 + 1 + 1 bits; gaps−1 [0, 2, 1] → lengths 1, 2, 2 → 5 bits; 5 used symbols × 8 bits of tables;
     // 3 pointers × 2 bits; 4 bits naming the width: 58 bits. Wider gaps cost the same (the narrowest wins ties);
     // 1 bit (span 2) needs a filler for gap 3: codes [1, F, 1, 0] → 1 + 2 + 1 + 2 = 6 bits, gaps−1 [0, 1, 0, 1] → 4,
-    // tables 5 × 8, pointers 3 × 3, width 4: 63 bits. So 58 bits → 8 bytes; + codebook.
+    // tables 5 × 8, pointers 3 × 3, width 4: 63 bits. So 58 bits with a row per unit.
+    // One row over the whole kernel in row-major order (elements 0, 3, 6) does better: codes [1, 0, 1] → 3 bits,
+    // gaps−1 [0, 2, 2] → 3 bits, 4 used symbols × 8, 2 pointers × 2 bits, 4 bits naming the width: 46 bits
+    // → 6 bytes; + codebook.
     const st = csrStreams(q, "fc/kernel");
     assert.deepStrictEqual([Array.from(st.codes), Array.from(st.gaps)], [[1, 1, 0], [0, 2, 1]]);
     const st1 = csrStreams(q, "fc/kernel", 1);
     assert.deepStrictEqual([Array.from(st1.codes), Array.from(st1.gaps)], [[1, 2, 1, 0], [0, 1, 0, 1]]);
-    assert.strictEqual(s.huffmanBits, 8 * 8 + 64);
-    assert.deepStrictEqual([s.nonZeros, s.fillers, s.indexBits, s.huffmanIndexBits], [3, 0, 5, 2]);
+    const flat = csrStreams(q, "fc/kernel", 2, 1);
+    assert.deepStrictEqual([Array.from(flat.codes), Array.from(flat.gaps), flat.rows], [[1, 0, 1], [0, 2, 2], 1]);
+    assert.strictEqual(s.huffmanBits, 6 * 8 + 64);
+    assert.deepStrictEqual([s.nonZeros, s.fillers, s.indexBits, s.huffmanIndexBits, s.huffmanRows], [3, 0, 5, 2, 1]);
     assert.ok(Number.isNaN(sparseBits(q, "fc/kernel", false).huffmanIndexBits));
   });
 
@@ -130,7 +135,7 @@ describe("quantize of pruned tensors (zeros stay zeros)", () => {
     const k = Array.from(r.model.getLayer("fc").getWeights()[0].dataSync());
     assert.ok([1, 2, 4, 5, 7].every((i) => Object.is(k[i], 0)), `kernel ${k}`);
     const row = r.layers.find((l) => l.weight === "fc/kernel");
-    assert.deepStrictEqual([row?.storage, row?.coded, row?.quantKB, row?.huffmanKB], ["csr", 3, 88 / 8 / 1024, 128 / 8 / 1024]);
+    assert.deepStrictEqual([row?.storage, row?.coded, row?.quantKB, row?.huffmanKB], ["csr", 3, 88 / 8 / 1024, 112 / 8 / 1024]);
     // The bias stays float32 (registry.ts): 2 × 4 bytes.
     assert.strictEqual(r.sizes.quantizedBytes, 88 / 8 + 8);
     assert.strictEqual(r.sizes.floatBytes, 40);
