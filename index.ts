@@ -63,7 +63,8 @@ export type LineResult<M, A extends unknown[], F> = F extends { output: true }
 /**
  * Runs magic `name` (what a magic line expands to). Built-in magics give
  * their declared result type (the whole result with `output: true`, i.e.
- * -o); magics of loaded plugins give `any`.
+ * -o); magics of loaded plugins give `any`. `argNames` (for magics that
+ * declare them) are the arguments as written, e.g. `["m", "p"]`.
  * @throws SlimlabError for an unknown magic or a bad argument
  */
 export async function runMagic<K extends string, A extends unknown[], const F extends Record<string, unknown>>(
@@ -72,9 +73,10 @@ export async function runMagic<K extends string, A extends unknown[], const F ex
   flags: F,
   line?: string,
   cell?: string,
+  argNames?: readonly (string | null)[],
 ): Promise<K extends keyof Builtins ? LineResult<Builtins[K], A, F> : any> {
   const spec = runtime("runMagic").registry.require(name);
-  return invokeMagic(spec, args, flags, { line: line ?? `%${name}`, cell }) as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  return invokeMagic(spec, args, flags, { line: line ?? `%${name}`, cell, argNames }) as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 /** `%name?` and `%name --help`: the magic's help, in the pager. */

@@ -20,10 +20,17 @@ export interface Completion {
  */
 export function completeMagic(src: string, pos: number, lookup: MagicLookup): Completion | undefined {
   const before = src.slice(0, pos);
-  const names = (prefix: string, marks: string, start: number): Completion => ({
+  // `%%` offers the magics a cell can start with; `%` the line magics, and
+  // the cell-only ones as `%%name` where that may stand: at the cell's start.
+  const names = (prefix: string, marks: "%" | "%%", start: number): Completion => ({
     start,
     end: pos,
-    matches: lookup.names().filter((n) => n.startsWith(prefix)).map((n) => `${marks}${n}`),
+    matches: lookup.names().filter((n) => n.startsWith(prefix)).flatMap((n) => {
+      const spec = lookup.get(n);
+      if (marks === "%%") return spec?.cell === true ? [`%%${n}`] : [];
+      if (spec?.line !== false) return [`%${n}`];
+      return /^\s*$/.test(before.slice(0, start)) ? [`%%${n}`] : [];
+    }),
   });
   const cell = /^(\s*)%%([A-Za-z_]\w*)?$/.exec(before);
   if (cell) return names(cell[2] ?? "", "%%", cell[1].length);

@@ -249,6 +249,8 @@ function parseMagic(spec: MagicSpec, src: string, argsStart: number, line: strin
   /** Literal flag values, checked and converted, for the declaration's `check`. */
   const literal: Record<string, unknown> = {};
   const positional: string[] = [];
+  /** Each positional as the user named it (MagicSpec.argNames), in step with `positional`. */
+  const names: (string | null)[] = [];
   const codeArg = spec.positional.find((p) => p.code);
   const codeIndex = codeArg ? spec.positional.indexOf(codeArg) : -1;
   const rawIndex = spec.positional.findIndex((p) => p.raw);
@@ -267,6 +269,7 @@ function parseMagic(spec: MagicSpec, src: string, argsStart: number, line: strin
       if (positional.length === rawIndex) {
         end = lineEnd(src, tok.start);
         positional.push(interpolated(src.slice(tok.start, end).trimEnd()));
+        names.push(null);
         break;
       }
       const last = spec.positional[spec.positional.length - 1];
@@ -275,7 +278,9 @@ function parseMagic(spec: MagicSpec, src: string, argsStart: number, line: strin
         throw new SlimlabError("E_ARG", `%${spec.name}: unexpected argument ${JSON.stringify(src.slice(tok.start, tok.end))}; usage: ${usage(spec)}`);
       }
       const pspec = spec.positional[Math.min(positional.length, spec.positional.length - 1)];
-      positional.push(pspec?.text && tok.kind === "word" ? JSON.stringify(tok.text) : valueExpr(tok, spec.name, "argument"));
+      const asText = pspec?.text === true && tok.kind === "word";
+      positional.push(asText ? JSON.stringify(tok.text) : valueExpr(tok, spec.name, "argument"));
+      names.push(asText ? null : argName(tok));
       end = tok.end;
       continue;
     }
@@ -303,6 +308,7 @@ function parseMagic(spec: MagicSpec, src: string, argsStart: number, line: strin
     const code = cellBody ?? (codeStart === undefined ? "" : src.slice(codeStart, end));
     if (code.trim() === "") throw new SlimlabError("E_MISSING_ARG", `%${spec.name}: missing the code to run, e.g. %${spec.name} f(x)`);
     positional.splice(codeIndex, 0, codeClosure(code, cellBody !== undefined, codeArg.returnsValue === true));
+    names.splice(codeIndex, 0, null);
   }
   const raw = spec.positional[rawIndex];
   if (raw && !raw.optional && positional.length <= rawIndex) {
@@ -314,8 +320,10 @@ function parseMagic(spec: MagicSpec, src: string, argsStart: number, line: strin
     spec.check(literal, given);
   }
   const text = line ?? src.slice(argsStart - spec.name.length - 1, end).trim();
-  const cellArg = cellBody !== undefined && !codeArg ? `, ${JSON.stringify(cellBody)}` : "";
-  return { call: `${RUNTIME}.runMagic(${JSON.stringify(spec.name)}, [${positional.join(", ")}], {${flags.join(", ")}}, ${JSON.stringify(text)}${cellArg})`, end };
+  const tail = cellBody !== undefined && !codeArg ? [JSON.stringify(cellBody)] : [];
+  if (spec.argNames === true) tail.push(...(tail.length ? [] : ["undefined"]), JSON.stringify(names));
+  const rest = tail.map((t) => `, ${t}`).join("");
+  return { call: `${RUNTIME}.runMagic(${JSON.stringify(spec.name)}, [${positional.join(", ")}], {${flags.join(", ")}}, ${JSON.stringify(text)}${rest})`, end };
 }
 
 /** A notebook value: a variable path, `{expr}`, `$name`, a quoted string or a number. */
@@ -325,6 +333,12 @@ function valueExpr(tok: Token, magic: string, what: string): string {
   if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(tok.text)) return tok.text;
   if (isVariablePath(tok.text)) return tok.text;
   throw new SlimlabError("E_ARG", `%${magic}: ${what} ${JSON.stringify(tok.text)} is not a variable name; write a name, $name, {expression} or a quoted string`);
+}
+
+/** How the user named a positional argument: a variable path, the name after `$`, the code inside `{}`; null for a literal. */
+function argName(tok: Token): string | null {
+  if (tok.kind === "expr") return tok.text.trim();
+  return tok.kind === "word" && isVariablePath(tok.text) ? tok.text : null;
 }
 
 /** A flag's literal value, checked against its declaration now so the cell fails before it runs; undefined for `{expr}`, `$name` and notebook values. */

@@ -29,6 +29,9 @@ export class MagicRegistry implements MagicLookup {
     if (spec.output !== undefined && ("output" in spec.flags || Object.values(spec.flags).some((f) => f.short === "o"))) {
       throw new SlimlabError("E_PLUGIN", `${source}: magic %${spec.name} declares output, which adds -o/--output, and a flag of that name too; drop one of them`);
     }
+    if (spec.argNames !== undefined && typeof spec.argNames !== "boolean") {
+      throw new SlimlabError("E_PLUGIN", `${source}: magic %${spec.name} has argNames ${JSON.stringify(spec.argNames)}; allowed: true or false`);
+    }
     if (spec.check !== undefined && typeof spec.check !== "function") {
       throw new SlimlabError("E_PLUGIN", `${source}: magic %${spec.name} has a check that is not a function`);
     }

@@ -86,6 +86,12 @@ export interface MagicContext {
   line: string;
   /** Cell body, for cell magics (`%%name`). */
   cell?: string;
+  /**
+   * For magics that declare `argNames`: each positional argument as the user
+   * wrote it, e.g. `["m", "p"]` for `%compare m p` (see MagicSpec.argNames).
+   * Absent when the magic is called as a function without them.
+   */
+  argNames?: readonly (string | null)[];
 }
 
 declare const codeValueBrand: unique symbol;
@@ -118,6 +124,14 @@ export interface MagicSpec<Fs extends Record<string, FlagSpec> = Record<string, 
   line?: boolean;
   /** Example lines shown in help. */
   examples?: readonly string[];
+  /**
+   * Whether `run` gets `ctx.argNames`: for each positional argument, the
+   * variable (or property path) it was written as, the name after `$`, or
+   * the expression inside `{...}`; null for a quoted string, a number or
+   * code. A magic that lists several values can label them as the user
+   * named them (`%compare m p q`).
+   */
+  argNames?: boolean;
   run(args: unknown[], flags: FlagValues<Fs>, ctx: MagicContext): R | Promise<R>;
   /** Adds the `-o`/`--output` flag: with it the line gives run's whole result, without it `output.value(result)`. */
   output?: OutputSpec<R, V, Fs>;
@@ -292,9 +306,12 @@ export async function invokeMagic<Fs extends Record<string, FlagSpec>, R, V, con
     if (checked[k] === undefined && "default" in f && f.default !== undefined) checked[k] = f.default;
   }
   checkPresence(general, args.length, (k) => present.has(k));
+  if (ctx.argNames !== undefined && (!Array.isArray(ctx.argNames) || ctx.argNames.length !== args.length)) {
+    throw new SlimlabError("E_ARG", `%${spec.name}: argNames got ${show(ctx.argNames)}; allowed: one name (or null) per argument, ${args.length} in all`);
+  }
   const values = checked as FlagValues<Fs>;
   spec.check?.(values, present);
-  const result = await spec.run(args, values, { line: ctx.line ?? `%${spec.name}`, cell: ctx.cell });
+  const result = await spec.run(args, values, { line: ctx.line ?? `%${spec.name}`, cell: ctx.cell, argNames: ctx.argNames });
   const out = spec.output && values.output !== true ? spec.output.value(result as Awaited<R>, values) : result;
   return out as InvokeResult<R, V, F>;
 }

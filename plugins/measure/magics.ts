@@ -77,22 +77,27 @@ export const evaluateMagic = defineMagic({
 export const compareMagic = defineMagic({
   name: "compare",
   summary: "Models side by side: .slim file size, counted sizes, FLOPs, latency at batch 1 and 32, accuracy, ratios to the first, and a Pareto scatter.",
-  description: "file (.slim) is measured (the bytes saveSlim writes; --huffman, --sparse are its options; for a loadOnnx model, its .onnx file); gzip and sparse are estimates counted from the weights' bits.",
+  description:
+    "file (.slim) is measured (the bytes saveSlim writes; --huffman, --sparse are its options; for a loadOnnx model, its .onnx file); gzip and sparse are estimates counted from the weights' bits. " +
+    "Rows are named after the models as written on the line (`%compare m $p {zoo[0]}` gives m, p, zoo[0]) unless --names says otherwise.",
   positional: [{ name: "models", help: "two or more tf.LayersModel (or loadOnnx model) variables", variadic: true }],
+  argNames: true,
   flags: {
     data: { type: "value", help: "labelled data for accuracy ({xs, ys} or a Dataset)" },
-    names: { type: "string", help: "comma-separated display names, one per model" },
+    names: { type: "string", help: "comma-separated display names, one per model (default: the variables as written)" },
     runs: { type: "number", help: "timed samples per model and batch size", default: 10, integer: true, min: 1 },
     warmup: { type: "number", help: "untimed calls first", default: 2, integer: true, min: 0 },
     huffman: { type: "boolean", help: "size the .slim files with Huffman-coded codes" },
     sparse: { type: "boolean", help: "size the .slim files with kernels that have zeros in CSR" },
   },
   examples: ["%compare model pruned quantized --data test", "%compare a b --names base,small", "%compare model dc --data test --huffman --sparse"],
-  run: (models, flags): Promise<CompareResult> => {
+  run: (models, flags, ctx): Promise<CompareResult> => {
     if (models.length === 0) throw new SlimlabError("E_MISSING_ARG", "%compare: missing <models>; give one or more models, e.g. %compare model pruned");
+    // Without --names, the variables as the user wrote them; a call without them (invokeMagic) keeps compare's default, the models' names.
+    const written = ctx.argNames?.every((n): n is string => typeof n === "string" && n !== "") ? [...ctx.argNames] as string[] : undefined;
     return compare(models as Measurable[], {
       data: flags.data as DataSource | undefined,
-      names: flags.names?.split(",").map((n) => n.trim()),
+      names: flags.names?.split(",").map((n) => n.trim()) ?? written,
       runs: flags.runs,
       warmup: flags.warmup,
       argName: "--data",

@@ -166,6 +166,20 @@ describe("kernel/magics in cells (CellRunner)", function () {
     assert.equal(await value("const q8 = %quantize m --bits 8 --quiet\nq8.layers.length"), "2");
   });
 
+  it("%compare names its rows after the variables as written; --names and compare() keep their own", async () => {
+    // Both models are built by tiny(), so their own names say nothing of which is which.
+    const r = await run("const cmp = %compare m 模型 {[m][0]} --runs 1 --warmup 0\ncmp.rows.map((r) => r.name).join()");
+    assert.ok(r.out.ok, JSON.stringify(r.out.error));
+    assert.equal(r.out.result?.["text/plain"], "'m,模型,[m][0]'");
+    const shown = await run("%compare m 模型 --runs 1 --warmup 0");
+    const text = String(shown.out.result?.["text/plain"]);
+    assert.match(text, /ratios are model \/ m\n/);
+    assert.match(text, /^模型 /m);
+    assert.equal(await value("const cn = %compare m 模型 --names a,b --runs 1 --warmup 0\ncn.rows.map((r) => r.name).join()"), "'a,b'");
+    const plain = 'import { compare } from "slimlab";\nconst cp = await compare([m, 模型], { runs: 1, warmup: 0 });\ncp.rows.map((r) => r.name).join() === [m.name, 模型.name].join()';
+    assert.equal(await value(plain), "true");
+  });
+
   it("%time prints the times and gives the expression's value, typed", async () => {
     const r = await run("const v = %time 6 * 7\nv + 1");
     assert.equal(r.out.result?.["text/plain"], "43");

@@ -25,6 +25,14 @@ describe("kernel/magics/complete", () => {
 
   it("cell magic names after %% on the first line", () => {
     assert.deepEqual(at("%%tim|"), { start: 0, end: 5, matches: ["%%time", "%%timeit"] });
+    assert.deepEqual(at("%%s|"), { start: 0, end: 3, matches: ["%%sh"] }, "only magics a cell may start with (not %summary, %system, %sx)");
+  });
+
+  it("a cell-only magic is offered as %%name at the cell's start, and not where only a line magic may stand", () => {
+    assert.deepEqual(at("  %wr|"), { start: 2, end: 5, matches: ["%%writefile"] });
+    assert.deepEqual(at("%ba|"), { start: 0, end: 3, matches: ["%backend", "%backends", "%%bash"] });
+    assert.deepEqual(at("x = 1\n%ba|"), { start: 6, end: 9, matches: ["%backend", "%backends"] });
+    assert.deepEqual(at("if (a) { %wr|"), { start: 9, end: 12, matches: [] });
   });
 
   it("flags after -, with -o for magics that declare output", () => {

@@ -112,6 +112,11 @@ const expansions: Case[] = [
     cell: "%open ./data/x.bin",
     code: `${IMPORT}${call("open", '"./data/x.bin"', "", "%open ./data/x.bin")};`,
   },
+  {
+    title: "a magic that declares argNames also gets its arguments as written: a path, $name's name, {expr}'s code",
+    cell: "const c = %compare m $p.q { zoo[0] } 模型 --runs 1",
+    code: `${IMPORT}const c = await $slimlab.runMagic("compare", [m, (p.q), ( zoo[0] ), 模型], {"runs": 1}, "%compare m $p.q { zoo[0] } 模型 --runs 1", undefined, ["m","p.q","zoo[0]","模型"]);`,
+  },
 ];
 
 /** Cells that are plain TypeScript: the expansion is the cell, byte for byte. */
@@ -276,6 +281,17 @@ describe("kernel/magics/expand", () => {
     assert.equal(isMagicLine("%%timeit -n 2", reg), true);
     assert.equal(isMagicLine("%nosuch m", reg), false);
     assert.equal(isMagicLine("a % b", reg), false);
+  });
+
+  it("argNames: null for literals, text and code; after the body of a cell magic", () => {
+    const r = registry();
+    const named = { summary: "s", flags: {}, argNames: true, run: () => 1 };
+    r.register(defineMagic({ ...named, name: "lab", positional: [{ name: "v", help: "values", variadic: true }] }) as unknown as MagicSpec, "/p.js");
+    r.register(defineMagic({ ...named, name: "labtext", positional: [{ name: "f", help: "a file", text: true }, { name: "c", help: "code", code: true }] }) as unknown as MagicSpec, "/p.js");
+    r.register(defineMagic({ ...named, name: "labcell", cell: true, positional: [{ name: "v", help: "a value", optional: true }] }) as unknown as MagicSpec, "/p.js");
+    assert.equal(expandCell(`%lab a "b" 3 {f(x)}`, r).code, `${IMPORT}await $slimlab.runMagic("lab", [a, "b", 3, (f(x))], {}, "%lab a \\"b\\" 3 {f(x)}", undefined, ["a",null,null,"f(x)"]);`);
+    assert.equal(expandCell("%labtext out.txt g(1)", r).code, `${IMPORT}await $slimlab.runMagic("labtext", ["out.txt", async () => { g(1) }], {}, "%labtext out.txt g(1)", undefined, [null,null]);`);
+    assert.equal(expandCell("%%labcell w\nbody", r).code, `${IMPORT}await $slimlab.runMagic("labcell", [w], {}, "%%labcell w", "body", ["w"]);\n`);
   });
 
   it("a plugin magic registered later is recognised at once", () => {

@@ -28,6 +28,10 @@ describe("kernel/magics/registry", () => {
     refuses({ ...base, name: "c", check: true }, "/p.js: magic %c has a check that is not a function");
   });
 
+  it("refuses argNames that is not a boolean", () => {
+    refuses({ ...base, name: "e", argNames: "yes" }, '/p.js: magic %e has argNames "yes"; allowed: true or false');
+  });
+
   it("takes a declaration with output and check", () => {
     const r = new MagicRegistry();
     r.register({ ...base, name: "d", output: { help: "h", value: (x: unknown) => x }, check: () => undefined } as unknown as MagicSpec, "/p.js");

@@ -50,6 +50,14 @@ describe("measure/magics", () => {
     const c = await invokeMagic(compareMagic, [m, other], { data, names: "a, b", runs: "1", warmup: "0" });
     assert.ok(c instanceof CompareResult);
     assert.deepStrictEqual(c.rows.map((r) => r.name), ["a", "b"]);
+    // The arguments as written name the rows; --names wins over them; without either, the models' own names.
+    const written = await invokeMagic(compareMagic, [m, other], { runs: 1, warmup: 0 }, { argNames: ["m", "other"] });
+    assert.deepStrictEqual(written.rows.map((r) => r.name), ["m", "other"]);
+    const renamed = await invokeMagic(compareMagic, [m, other], { names: "x,y", runs: 1, warmup: 0 }, { argNames: ["m", "other"] });
+    assert.deepStrictEqual(renamed.rows.map((r) => r.name), ["x", "y"]);
+    const plain = await invokeMagic(compareMagic, [m, other], { runs: 1, warmup: 0 });
+    assert.deepStrictEqual(plain.rows.map((r) => r.name), [m.name, other.name]);
+    await assertRejectsSlimlab(invokeMagic(compareMagic, [m, other], {}, { argNames: ["m"] }), "E_ARG", '%compare: argNames got ["m"]; allowed: one name (or null) per argument, 2 in all');
     const k = await invokeMagic(backendsMagic, [m], { batch: "1", runs: "1", warmup: "0" });
     assert.ok(k.results.length >= 1);
     const o = await invokeMagic(optimizeMagic, [m], { noBench: true, output: true });
