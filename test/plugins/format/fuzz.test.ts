@@ -134,4 +134,29 @@ describe("fuzzing .slim files", () => {
     assert.ok(Date.now() - t0 < 10000, `took ${Date.now() - t0} ms`);
     assert.ok(outcome.error > 50 && outcome.changed > 50, JSON.stringify(outcome));
   });
+
+  it("500 mutations of the compressed header with recomputed checksums end in E_FILE or a model built from what inflated, never otherwise", () => {
+    const r = mulberry32(11);
+    const t0 = Date.now();
+    const outcome = { error: 0, built: 0 };
+    for (let i = 0; i < 500; i++) {
+      const original = files[i % files.length];
+      const headerEnd = parseSlim(original, "original").headerBytes;
+      // Flips and overwrites inside the stored header only (its length stays, so the payload stays where it was).
+      let bad = mutate(original.subarray(0, headerEnd), r, 32);
+      if (bad.length !== headerEnd) bad = mutate(original.subarray(0, headerEnd), r, 32);
+      if (bad.length !== headerEnd) continue;
+      try {
+        const model = buildModel(tf, parseSlim(reseal(Uint8Array.from([...bad, ...original.subarray(headerEnd)])), `"case ${i}"`), `"case ${i}"`);
+        model.dispose();
+        outcome.built++;
+      } catch (e) {
+        if (!isSlimlabError(e) || e.code !== "E_FILE") throw e;
+        assert.ok(!e.message.includes("\n"), e.message);
+        outcome.error++;
+      }
+    }
+    assert.ok(Date.now() - t0 < 10000, `took ${Date.now() - t0} ms`);
+    assert.ok(outcome.error > 400, JSON.stringify(outcome));
+  });
 });
