@@ -18,6 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { host, Host, setHost } from "../../plugins/core/host";
 import { CellOutcome, CellRunner } from "../../kernel/kernel";
 import { registerBuiltins } from "../../kernel/magics/index";
+import { withWrites, Write } from "../support/capture";
 
 const EXAMPLE_PLUGIN = path.resolve(__dirname, "../../../examples/hello-plugin.js");
 const RUNTIME_SLOT = Symbol.for("slimlab.kernelRuntime");
@@ -29,7 +30,6 @@ interface Ran {
   displays: { type: string; content: Record<string, unknown> }[];
 }
 
-type Write = typeof process.stdout.write;
 
 describe("kernel/CellRunner", function () {
   this.timeout(60000);
@@ -43,16 +43,8 @@ describe("kernel/CellRunner", function () {
   /** Runs one cell with its output captured. */
   async function run(code: string): Promise<Ran> {
     sink = { stdout: "", stderr: "", displays: [] };
-    const orig = { stdout: process.stdout.write, stderr: process.stderr.write };
-    process.stdout.write = captured.stdout;
-    process.stderr.write = captured.stderr;
-    try {
-      const out = await runner.run(code);
-      return { out, ...sink };
-    } finally {
-      process.stdout.write = orig.stdout;
-      process.stderr.write = orig.stderr;
-    }
+    const out = await withWrites(captured, () => runner.run(code));
+    return { out, ...sink };
   }
 
   /** Runs a cell that must succeed; returns its text/plain result. */

@@ -15,9 +15,9 @@ import * as tf from "@tensorflow/tfjs";
 import { host, Host, setHost } from "../../../plugins/core/host";
 import { CellOutcome, CellRunner } from "../../../kernel/cell-runner";
 import { registerBuiltins } from "../../../kernel/magics/index";
+import { withWrites, Write } from "../../support/capture";
 
 const RUNTIME_SLOT = Symbol.for("slimlab.kernelRuntime");
-type Write = typeof process.stdout.write;
 
 interface Ran {
   out: CellOutcome;
@@ -46,16 +46,8 @@ describe("kernel/magics in cells (CellRunner)", function () {
 
   async function run(code: string): Promise<Ran> {
     sink = { stdout: "", displays: 0 };
-    const orig = { stdout: process.stdout.write, stderr: process.stderr.write };
-    process.stdout.write = captured.stdout;
-    process.stderr.write = captured.stderr;
-    try {
-      const out = await runner.run(code);
-      return { out, ...sink };
-    } finally {
-      process.stdout.write = orig.stdout;
-      process.stderr.write = orig.stderr;
-    }
+    const out = await withWrites(captured, () => runner.run(code));
+    return { out, ...sink };
   }
 
   async function value(code: string): Promise<string | undefined> {

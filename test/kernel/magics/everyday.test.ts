@@ -15,9 +15,9 @@ import { host, Host, setHost } from "../../../plugins/core/host";
 import { CellOutcome, CellRunner } from "../../../kernel/cell-runner";
 import { completeMagic } from "../../../kernel/magics/complete";
 import { registerBuiltins } from "../../../kernel/magics/index";
+import { withWrites, Write } from "../../support/capture";
 
 const RUNTIME_SLOT = Symbol.for("slimlab.kernelRuntime");
-type Write = typeof process.stdout.write;
 
 interface Ran {
   out: CellOutcome;
@@ -37,16 +37,8 @@ describe("kernel/magics: the everyday ones (CellRunner)", function () {
 
   async function run(code: string): Promise<Ran> {
     sink = { stdout: "", stderr: "" };
-    const orig = { stdout: process.stdout.write, stderr: process.stderr.write };
-    process.stdout.write = captured.stdout;
-    process.stderr.write = captured.stderr;
-    try {
-      const out = await runner.run(code);
-      return { out, ...sink };
-    } finally {
-      process.stdout.write = orig.stdout;
-      process.stderr.write = orig.stderr;
-    }
+    const out = await withWrites(captured, () => runner.run(code));
+    return { out, ...sink };
   }
 
   async function ok(code: string): Promise<Ran> {
