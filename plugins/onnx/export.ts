@@ -65,6 +65,9 @@ function checkOptions(o: ExportOnnxOptions, fn: string): void {
   if (o.int8 !== "static" && o.calibrate !== undefined) {
     throw new SlimlabError("E_ARG", `${fn}: calibrate is only used with int8 "static"; add int8: "static" (--int8 static) or drop calibrate`);
   }
+  if (o.observer !== undefined && o.int8 !== "static") {
+    throw new SlimlabError("E_ARG", `${fn}: observer picks activation ranges, which only int8 "static" has; add int8: "static" (--int8 static) or drop observer`);
+  }
   if (o.perChannel && o.int8 === undefined) {
     throw new SlimlabError("E_ARG", `${fn}: perChannel applies to int8 weights; add int8: "dynamic" or "static", or drop perChannel`);
   }
