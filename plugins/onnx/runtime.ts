@@ -96,7 +96,7 @@ export class OnnxModel {
 
   /** Where it runs, shown by %bench and %compare. */
   get backend(): string {
-    return `onnxruntime ${ort().env.versions.common} (${this.threads} threads)`;
+    return `onnxruntime ${ort().env.versions.common} (${this.threads} thread${this.threads === 1 ? "" : "s"})`;
   }
 
   /**
@@ -129,7 +129,7 @@ export class OnnxModel {
   }
 
   toString(): string {
-    return `OnnxModel ${this.name} (${this.path}, ONNX Runtime ${ort().env.versions.common}, ${this.threads} threads)`;
+    return `OnnxModel ${this.name} (${this.path}, ONNX Runtime ${ort().env.versions.common}, ${this.threads} thread${this.threads === 1 ? "" : "s"})`;
   }
 }
 
