@@ -12,7 +12,6 @@ import { pruneMagic } from "../../plugins/prune/magics";
 import { distillMagic } from "../../plugins/distill/magics";
 import { exportMagic } from "../../plugins/format/magic";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
-import { exportOnnxMagic } from "../../plugins/onnx/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { runFileMagic, whoLsMagic, whoMagic, whosMagic } from "./namespace";
 import { bashMagic, cdMagic, envMagic, pwdMagic, shMagic, sxMagic, systemMagic, writefileMagic } from "./shell";
@@ -53,7 +52,6 @@ export interface BuiltinMagics {
   prune: typeof pruneMagic;
   distill: typeof distillMagic;
   export: typeof exportMagic;
-  export_onnx: typeof exportOnnxMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -86,7 +84,6 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     prune: pruneMagic,
     distill: distillMagic,
     export: exportMagic,
-    export_onnx: exportOnnxMagic,
   };
 }
 

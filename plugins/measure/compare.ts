@@ -58,6 +58,8 @@ export interface CompareRow {
   fileBytes: number | null;
   /** Quantized weights whose values changed since quantize (counted at float32; no file size). */
   stale: readonly string[];
+  /** Where a Predictor ran (e.g. "onnxruntime 1.31.1 (2 threads)"); undefined for a tfjs model, which ran on the backend. */
+  runtime?: string;
   /** Estimates (counted bits, weights only): as saved, gzipped, in sparse CSR. */
   savedBytes: number;
   gzipBytes: number;
@@ -92,9 +94,12 @@ export class CompareResult {
     return sizeAxisOf(this.rows);
   }
 
-  /** One line per model whose quantized weights changed since %quantize. */
+  /** One line per model whose quantized weights changed since %quantize, and one per runtime other than the backend. */
   private get staleNotes(): string[] {
-    return this.rows.filter((r) => r.stale.length > 0).map((r) => `${r.name}: ${staleMessage(r.stale, "size them")}`);
+    const stale = this.rows.filter((r) => r.stale.length > 0).map((r) => `${r.name}: ${staleMessage(r.stale, "size them")}`);
+    const runtimes = [...new Set(this.rows.map((r) => r.runtime).filter((x): x is string => x !== undefined))];
+    const other = runtimes.map((rt) => `${this.rows.filter((r) => r.runtime === rt).map((r) => r.name).join(", ")} ran on ${rt}: for them "file" is the model file's bytes, gzip is measured on that file, sparse is the file again, and FLOPs are not counted`);
+    return [...stale, ...other];
   }
 
   private get hasAccuracy(): boolean {
@@ -253,7 +258,7 @@ export async function compare(models: readonly Measurable[], options: CompareOpt
     const small = await benchBatch(m, s.batch[0], s);
     const large = await benchBatch(m, s.batch[1], s);
     const accuracy = options.data === undefined ? NaN : (await evaluateModel(m, options.data, { argName: options.argName, signal: s.signal, finiteChecked: true })).accuracy;
-    measured.push({ name: names[i], params: sz.params, nonZeros: sz.nonZeros, fileBytes: sz.file?.bytes ?? null, stale: sz.stale, savedBytes: sz.savedBytes, gzipBytes: sz.gzipBytes, sparseBytes: sz.sparseBytes, flops, latencySmallMs: small.ms.p50, latencyLargeMs: large.ms.p50, accuracy });
+    measured.push({ name: names[i], runtime: isPredictor(m) ? m.backend : undefined, params: sz.params, nonZeros: sz.nonZeros, fileBytes: sz.file?.bytes ?? null, stale: sz.stale, savedBytes: sz.savedBytes, gzipBytes: sz.gzipBytes, sparseBytes: sz.sparseBytes, flops, latencySmallMs: small.ms.p50, latencyLargeMs: large.ms.p50, accuracy });
   }
   const base = measured[0];
   const acc = measured.map((r) => (Number.isNaN(r.accuracy) ? 0 : r.accuracy));

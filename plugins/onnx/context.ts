@@ -43,6 +43,8 @@ export interface QuantPlan {
   perChannel: boolean;
   /** Layer name → calibrated output range (static). */
   ranges: Map<string, [number, number]>;
+  /** SeparableConv2D layer name → calibrated range of its depthwise output, the value between its two ONNX convolutions (static). */
+  depthwiseRanges: Map<string, [number, number]>;
   /** Range per model input (static). */
   inputRanges: [number, number][];
 }

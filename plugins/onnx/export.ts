@@ -6,10 +6,11 @@
 import { promises as fs } from "fs";
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
-import { calibrate, calibrationInputs, Observer, OBSERVERS } from "../quantize/calibrate";
+import { calibrateProbes, calibrationInputs, Observer, OBSERVERS, Probe } from "../quantize/calibrate";
 import { assertReplaceable, writeFileAtomic } from "../toolkit/safe-write";
 import { QuantPlan } from "./context";
 import { convertModel, exportableLayers, SAME_SCALE } from "./convert";
+import { separableDepthwise } from "./layers";
 import { decodeModel, encodeModel } from "./proto";
 
 /** Opsets written: 13 (per-channel QuantizeLinear/DequantizeLinear) to 17 (the newest Debian's python3-onnx 1.12 checks). */
@@ -65,6 +66,9 @@ function checkOptions(o: ExportOnnxOptions, fn: string): void {
   if (o.int8 !== "static" && o.calibrate !== undefined) {
     throw new SlimlabError("E_ARG", `${fn}: calibrate is only used with int8 "static"; add int8: "static" (--int8 static) or drop calibrate`);
   }
+  if (o.observer !== undefined && o.int8 !== "static") {
+    throw new SlimlabError("E_ARG", `${fn}: observer picks activation ranges, which only int8 "static" has; add int8: "static" (--int8 static) or drop observer`);
+  }
   if (o.perChannel && o.int8 === undefined) {
     throw new SlimlabError("E_ARG", `${fn}: perChannel applies to int8 weights; add int8: "dynamic" or "static", or drop perChannel`);
   }
@@ -91,13 +95,19 @@ function inputRanges(xs: tf.Tensor): [number, number][] {
  */
 async function plan(model: tf.LayersModel, layers: tf.layers.Layer[], o: ExportOnnxOptions, fn: string): Promise<QuantPlan | undefined> {
   if (o.int8 === undefined) return undefined;
-  const base = { mode: o.int8, perChannel: o.perChannel === true, ranges: new Map<string, [number, number]>(), inputRanges: [] as [number, number][] };
+  const base = { mode: o.int8, perChannel: o.perChannel === true, ranges: new Map<string, [number, number]>(), depthwiseRanges: new Map<string, [number, number]>(), inputRanges: [] as [number, number][] };
   if (o.int8 === "dynamic") return base;
   if (model.inputs.length !== 1) throw new SlimlabError("E_MODEL", `${fn}: static int8 export calibrates models with one input; "${model.name}" has ${model.inputs.length}; use int8: "dynamic"`);
   const xs = calibrationInputs(o.calibrate, fn);
-  const names = calibratedLayers(model, layers);
-  const ranges = names.length ? await calibrate(model, names, xs, { observer: o.observer ?? "minmax", caller: { fn, leaves: "nothing was written" } }) : new Map();
-  return { ...base, ranges, inputRanges: inputRanges(xs) };
+  const probes: Probe[] = calibratedLayers(model, layers).map((name) => ({ name, tensor: model.getLayer(name).output as tf.SymbolicTensor }));
+  // A SeparableConv2D is two convolutions in ONNX; the value between them has no layer of its own, so it is computed from the layer's input.
+  const separable = layers.filter((l) => l.getClassName() === "SeparableConv2D");
+  const inner = (name: string) => `${name}\u0000depthwise`;
+  for (const l of separable) probes.push({ name: inner(l.name), tensor: l.input as tf.SymbolicTensor, map: separableDepthwise(l) });
+  const observed = probes.length ? await calibrateProbes(model, probes, xs, { observer: o.observer ?? "minmax", caller: { fn, leaves: "nothing was written" } }) : new Map<string, [number, number]>();
+  const ranges = new Map([...observed].filter(([k]) => !k.includes("\u0000")));
+  const depthwiseRanges = new Map(separable.map((l) => [l.name, observed.get(inner(l.name)) as [number, number]]));
+  return { ...base, ranges, depthwiseRanges, inputRanges: inputRanges(xs) };
 }
 
 /**

@@ -166,16 +166,38 @@ function depthwise(ctx: Context, layer: tf.layers.Layer, xs: Value[], fold?: Fol
   return activate(ctx, convOp(ctx, layer, xs[0], w, bias, true, layer.name), cfg.activation, layer.name);
 }
 
+/**
+ * SeparableConv2D = depthwise conv (the layer's strides, padding, dilation;
+ * no bias) → 1×1 conv (+ bias). In static int8 the value between them is
+ * quantized over its own calibrated range (QuantPlan.depthwiseRanges), so
+ * both halves run as QLinearConv, as a DepthwiseConv2D followed by a 1×1
+ * Conv2D would; the bias is then int32, as for the other convolutions.
+ */
 function separable(ctx: Context, layer: tf.layers.Layer, xs: Value[], fold?: Fold): Value {
   const cfg = layer.getConfig() as Cfg;
   const ws = weightsOf(layer);
-  const dw = convOp(ctx, layer, xs[0], ws[0], undefined, true, `${layer.name}_dw`);
+  const dw = ctx.fakeQuant(convOp(ctx, layer, xs[0], ws[0], undefined, true, `${layer.name}_dw`), ctx.quant?.depthwiseRanges.get(layer.name));
   const { w, bias } = folded(ws[1], cfg.useBias ? ws[2].values : undefined, ws[1].shape[3], fold);
   const pw = ctx.weight(`${layer.name}_pw_kernel`, w, 3, [3, 2, 0, 1], 0);
   const inputs = [dw.name, pw.name];
-  if (bias) inputs.push(ctx.g.floats(`${layer.name}_bias`, [bias.length], bias));
+  if (bias) inputs.push(ctx.bias(`${layer.name}_bias`, bias, dw, pw));
   const y = ctx.g.node("Conv", inputs, `${layer.name}_pw`, { kernel_shape: { ints: [1, 1] } });
   return activate(ctx, { name: y, rank: 4, layout: "nchw" }, cfg.activation, layer.name);
+}
+
+/**
+ * The depthwise half of a SeparableConv2D as tfjs computes it (what the
+ * static int8 export calibrates between the two ONNX convolutions).
+ *
+ * @param layer a built SeparableConv2D (channelsLast)
+ * @returns x (NHWC, the layer's input) → depthwise output
+ */
+export function separableDepthwise(layer: tf.layers.Layer): (x: tf.Tensor) => tf.Tensor {
+  const cfg = layer.getConfig() as Cfg;
+  const kernel = layer.getWeights()[0];
+  const strides = pair(cfg.strides ?? 1);
+  const dil = pair(cfg.dilationRate ?? 1);
+  return (x) => tf.depthwiseConv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, cfg.padding as "same" | "valid", "NHWC", dil);
 }
 
 function pool(op: "MaxPool" | "AveragePool"): Converter {

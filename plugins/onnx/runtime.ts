@@ -96,7 +96,7 @@ export class OnnxModel {
 
   /** Where it runs, shown by %bench and %compare. */
   get backend(): string {
-    return `onnxruntime ${ort().env.versions.common} (${this.threads} threads)`;
+    return `onnxruntime ${ort().env.versions.common} (${this.threads} thread${this.threads === 1 ? "" : "s"})`;
   }
 
   /**
@@ -129,7 +129,7 @@ export class OnnxModel {
   }
 
   toString(): string {
-    return `OnnxModel ${this.name} (${this.path}, ONNX Runtime ${ort().env.versions.common}, ${this.threads} threads)`;
+    return `OnnxModel ${this.name} (${this.path}, ONNX Runtime ${ort().env.versions.common}, ${this.threads} thread${this.threads === 1 ? "" : "s"})`;
   }
 }
 
@@ -149,7 +149,7 @@ export async function loadOnnx(file: string, options: LoadOnnxOptions = {}): Pro
   const threads = options.threads ?? coreCount();
   if (!Number.isInteger(threads) || threads < 1) throw new SlimlabError("E_ARG", `loadOnnx: threads ${show(threads)} is not allowed; pass a positive integer, e.g. ${coreCount()}`);
   const bytes = await fs.readFile(file).catch((e: NodeJS.ErrnoException) => {
-    throw new SlimlabError("E_FILE", `loadOnnx: cannot read ${show(file)} (${e.code ?? e.message}); check the path, e.g. the --out of %export_onnx`);
+    throw new SlimlabError("E_FILE", `loadOnnx: cannot read ${show(file)} (${e.code ?? e.message}); check the path, e.g. the --out of %export --format onnx`);
   });
   let session: InferenceSession;
   try {

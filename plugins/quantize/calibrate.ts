@@ -114,17 +114,47 @@ export function observeRange(sample: Float32Array, lo: number, hi: number, opts:
  *   const ranges = await calibrate(model, ["fc1", "fc2"], xs, { observer: "percentile" });
  */
 export async function calibrate(model: tf.LayersModel, layers: readonly string[], xs: tf.Tensor, opts: CalibrateOptions): Promise<Map<string, [number, number]>> {
+  return calibrateProbes(model, layers.map((name) => ({ name, tensor: model.getLayer(name).output as tf.SymbolicTensor })), xs, opts);
+}
+
+/**
+ * A value to calibrate: a symbolic tensor of the model, optionally mapped
+ * (e.g. the depthwise half of a SeparableConv2D, computed from the layer's
+ * input), which no layer outputs by itself.
+ */
+export interface Probe {
+  /** Key of its range in the result. */
+  name: string;
+  tensor: tf.SymbolicTensor;
+  /** Computes the observed value from the tensor's value on a batch (runs inside tf.tidy). */
+  map?: (t: tf.Tensor) => tf.Tensor;
+}
+
+/**
+ * Observes `probes` on `xs` with an observer, as {@link calibrate} does for layer outputs.
+ *
+ * @param model the model whose inputs the probes' tensors depend on
+ * @param probes what to observe
+ * @param xs calibration inputs (at least one example)
+ * @param opts observer and its settings
+ * @returns probe name → [lo, hi]
+ * @throws SlimlabError E_ARG for a bad percentile, E_INTERRUPTED when the user interrupts
+ */
+export async function calibrateProbes(model: tf.LayersModel, probes: readonly Probe[], xs: tf.Tensor, opts: CalibrateOptions): Promise<Map<string, [number, number]>> {
   const p = opts.percentile ?? 99.99;
   if (opts.observer === "percentile" && !fitsNumberRule(p, PERCENTILE)) {
     throw new SlimlabError("E_ARG", `calibrate: percentile ${show(p)} is not allowed; pass a number in (50, 100], e.g. 99.99`);
   }
-  const probe = tf.model({ inputs: model.inputs, outputs: layers.map((n) => model.getLayer(n).output as tf.SymbolicTensor) });
+  // A model cannot list one tensor twice among its outputs (tfjs' predict fails), so probes of the same tensor share one.
+  const tensors = [...new Map(probes.map((q) => [q.tensor.id, q.tensor])).values()];
+  const slot = probes.map((q) => tensors.indexOf(q.tensor));
+  const probe = tf.model({ inputs: model.inputs, outputs: tensors });
   const n = xs.shape[0];
   const batch = opts.batchSize ?? 256;
   const maxSamples = opts.maxSamples ?? 200000;
-  const lo = new Array<number>(layers.length).fill(Infinity);
-  const hi = new Array<number>(layers.length).fill(-Infinity);
-  const samples: number[][] = layers.map(() => []);
+  const lo = new Array<number>(probes.length).fill(Infinity);
+  const hi = new Array<number>(probes.length).fill(-Infinity);
+  const samples: number[][] = probes.map(() => []);
   const signal = opts.signal ?? host().signal();
   const caller = opts.caller ?? { fn: "calibrate", leaves: "no ranges were kept; run the cell again" };
   for (let start = 0; start < n; start += batch) {
@@ -132,7 +162,8 @@ export async function calibrate(model: tf.LayersModel, layers: readonly string[]
     const size = Math.min(batch, n - start);
     const outs = tf.tidy(() => {
       const y = probe.predict(tf.slice(xs, start, size));
-      return Array.isArray(y) ? y : [y];
+      const ys = Array.isArray(y) ? y : [y];
+      return probes.map((q, j) => q.map?.(ys[slot[j]]) ?? ys[slot[j]]);
     });
     let values: Float32Array[];
     try {
@@ -152,6 +183,6 @@ export async function calibrate(model: tf.LayersModel, layers: readonly string[]
     });
   }
   const out = new Map<string, [number, number]>();
-  layers.forEach((name, j) => out.set(name, observeRange(Float32Array.from(samples[j]), lo[j], hi[j], opts)));
+  probes.forEach(({ name }, j) => out.set(name, observeRange(Float32Array.from(samples[j]), lo[j], hi[j], opts)));
   return out;
 }

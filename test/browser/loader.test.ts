@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import * as assert from "assert";
-import { existsSync, promises as fs } from "fs";
+import { promises as fs } from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Browser, Page, chromium } from "playwright-core";
@@ -20,11 +20,9 @@ import { prune } from "../../plugins/prune/prune";
 import { quantize } from "../../plugins/quantize/quantize";
 import { GZIP_GOAL, LOADER_PATH, buildBrowserLoader } from "../../scripts/build-browser";
 import { StaticServer, serve } from "./static-server";
+import { CHROMIUM, CHROMIUM_ARGS, fitBriefly, requireChromium } from "./support";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
-const CHROMIUM = process.env.SLIMLAB_CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const IN_CI = process.env.CI !== undefined && !["", "0", "false"].includes(process.env.CI.toLowerCase());
 const TOLERANCE = 1e-5;
 const TF_MIN_JS = require.resolve("@tensorflow/tfjs/dist/tf.min.js");
 const IMAGES = 100;
@@ -90,13 +88,6 @@ const PAGE = `<!doctype html>
 <script src="slimlab-loader.js"></script>
 </head><body></body></html>
 `;
-
-async function fitBriefly(model: tf.LayersModel, steps: number): Promise<void> {
-  const { xs, ys } = loadMnist({ split: "train", subset: 64 * steps, shape: "flat", labels: "onehot" });
-  model.compile({ optimizer: tf.train.adam(1e-3), loss: "categoricalCrossentropy" });
-  await model.fit(xs, ys, { epochs: 1, batchSize: 64, shuffle: false, verbose: 0 });
-  tf.dispose([xs, ys]);
-}
 
 /** The four models of the issue, saved under `dir`. */
 async function writeModels(dir: string, calibration: tf.Tensor): Promise<{ name: string; file: string; shape: number[]; bytes: number; model: tf.LayersModel }[]> {
@@ -237,12 +228,7 @@ describe("browser loader in Chromium: slimlab.loadSlim with stock tf.min.js matc
   let previousHost: Host | undefined;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      const how = `install it with \`apt-get install chromium\` (or point SLIMLAB_CHROMIUM at a Chromium binary)`;
-      if (IN_CI) throw new Error(`Chromium not found at ${CHROMIUM} and CI is set, so the browser test must run: ${how}`);
-      console.log(`      (skipped: Chromium not found at ${CHROMIUM}; ${how})`);
-      this.skip();
-    }
+    requireChromium(this);
     await buildBrowserLoader();
     previousHost = setHost(textHost(() => undefined));
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "slimlab-browser-"));

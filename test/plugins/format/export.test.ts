@@ -106,13 +106,13 @@ describe("exportModel / %export", () => {
     const slim = path.join(root, "new.slim");
     // Thunks: a rejected promise made before its turn would be an unhandled rejection.
     const cases: [() => Promise<unknown>, string, string | RegExp][] = [
-      [() => exportModel(m, { format: "onnx" as never, out: slim }), "E_ARG", 'exportModel: format "onnx" is not allowed; allowed: slim, tfjs'],
-      [() => exportModel(m, { format: "slm" as never, out: slim }), "E_ARG", 'exportModel: format "slm" is not allowed (did you mean slim?); allowed: slim, tfjs'],
-      [() => exportModel(m, { out: slim } as never), "E_ARG", "exportModel: format is required; allowed: slim, tfjs (--format slim|tfjs)"],
+      [() => exportModel(m, { format: "onnx", out: slim }), "E_ARG", `exportModel: out ${q(slim)} does not end in .onnx, which format onnx writes; pass e.g. ${q(path.join(root, "new.onnx"))}`],
+      [() => exportModel(m, { format: "slm" as never, out: slim }), "E_ARG", 'exportModel: format "slm" is not allowed (did you mean slim?); allowed: slim, tfjs, onnx'],
+      [() => exportModel(m, { out: slim } as never), "E_ARG", "exportModel: format is required; allowed: slim, tfjs, onnx (--format slim|tfjs|onnx)"],
       [() => exportModel(m, { format: "slim", out: path.join(root, "new") }), "E_ARG", `exportModel: out ${q(path.join(root, "new"))} does not end in .slim, which format slim writes; pass e.g. ${q(path.join(root, "new.slim"))}`],
       [() => exportModel(m, { format: "tfjs", out: slim }), "E_ARG", `exportModel: out ${q(slim)} ends in .slim but format tfjs writes a directory (model.json + shards); pass format slim, or a directory path`],
       [() => exportModel(m, { format: "tfjs", out: path.join(root, "d"), huffman: true }), "E_ARG", "exportModel: huffman applies to format slim only; tfjs stores uint8/uint16/float16 or float32 weights"],
-      [() => exportModel(m, { format: "slim", out: slim, fource: true } as never), "E_ARG", 'exportModel: unknown option "fource" (did you mean force?); allowed: format, out, force, huffman, sparse'],
+      [() => exportModel(m, { format: "slim", out: slim, fource: true } as never), "E_ARG", 'exportModel: unknown option "fource" (did you mean force?); allowed: format, out, force, huffman, sparse, int8, calibrate, observer, perChannel, opset'],
       [() => exportModel(m, { format: "slim", out: path.join(root, "taken.slim") }), "E_FILE", `exportModel: file ${q(path.join(root, "taken.slim"))} exists; pass --force (force: true) to replace it, or choose another file name`],
       [() => exportModel(m, { format: "slim", out: path.join(root, "mine.slim"), force: true }), "E_FILE", `exportModel: file ${q(path.join(root, "mine.slim"))} was not written by slimlab; --force only replaces a file slimlab wrote, so choose a new file name, or delete this one by hand`],
       [() => exportModel(m, { format: "tfjs", out: path.join(root, "notes"), force: true }), "E_FILE", /^exportModel: directory ".*notes" is not empty and is not a slimlab save \(no \.slimlab-save\.json\); /],
@@ -140,8 +140,8 @@ describe("exportModel / %export", () => {
   });
 
   it("%export is declared once: usage, check before the cell runs, and the same function", async () => {
-    assert.strictEqual(usage(exportMagic), "%export <model> --format slim|tfjs --out OUT [--force] [--huffman] [--sparse]");
-    assert.match(helpText(exportMagic), /--format \[slim\|tfjs\] {2}slim \(one file\) or tfjs \(model\.json directory\) \(required\)/);
+    assert.ok(usage(exportMagic).startsWith("%export <model> --format slim|tfjs|onnx --out OUT [--force] [--huffman] [--sparse] "), usage(exportMagic));
+    assert.match(helpText(exportMagic), /--format \[slim\|tfjs\|onnx\] {2}slim \(one file\), tfjs \(model\.json directory\) or onnx \(one \.onnx file\) \(required\)/);
     const m = net();
     const out = path.join(root, "via-magic.slim");
     const e = await invokeMagic(exportMagic, [m], { format: "slim", out, sparse: true });

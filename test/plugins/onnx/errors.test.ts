@@ -65,7 +65,7 @@ describe("exportOnnx errors: one line, nothing written", () => {
 
   it("loadOnnx: a missing file and a wrong input shape are one-line errors", async () => {
     const missing = path.join(dir, "none.onnx");
-    await fails(loadOnnx(missing), "E_FILE", `loadOnnx: cannot read "${missing}" (ENOENT); check the path, e.g. the --out of %export_onnx`);
+    await fails(loadOnnx(missing), "E_FILE", `loadOnnx: cannot read "${missing}" (ENOENT); check the path, e.g. the --out of %export --format onnx`);
     const file = path.join(dir, "shape.onnx");
     await exportOnnx(dense(), file);
     const m = await loadOnnx(file);

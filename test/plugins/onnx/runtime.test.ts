@@ -46,7 +46,7 @@ describe("ONNX Runtime models in %bench, %evaluate, %compare", () => {
     assert.deepStrictEqual(onnx.inputs[0].shape, [null, 6]);
     assert.deepStrictEqual(onnx.outputs[0].shape, [null, 4]);
     assert.strictEqual(onnx.name, "clf");
-    assert.match(onnx.backend, /^onnxruntime 1\.\d+\.\d+ \(1 threads\)$/);
+    assert.match(onnx.backend, /^onnxruntime 1\.\d+\.\d+ \(1 thread\)$/);
   });
 
   it("%evaluate gives the same accuracy and loss as for the tfjs model", async () => {
@@ -70,6 +70,9 @@ describe("ONNX Runtime models in %bench, %evaluate, %compare", () => {
     assert.strictEqual(r.rows[1].accuracy, r.rows[0].accuracy);
     assert.strictEqual(r.rows[1].savedBytes, fs.statSync(path.join(dir, "clf.onnx")).size);
     assert.ok(Number.isNaN(r.rows[1].flops));
+    assert.strictEqual(r.rows[1].runtime, onnx.backend);
+    assert.strictEqual(r.rows[0].runtime, undefined);
+    assert.ok(r.toString().includes(`\n${r.rows[1].name} ran on ${onnx.backend}: for them "file" is the model file's bytes, gzip is measured on that file`), r.toString());
   });
 
   it("%backends' line names ONNX Runtime's version, threads and the CPU's ISA flags", () => {
