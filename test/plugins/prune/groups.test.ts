@@ -9,7 +9,7 @@ import { prune } from "../../../plugins/prune/prune";
 import { builtinPrunables } from "../../../plugins/prune/registry";
 import { strip } from "../../../plugins/prune/strip";
 import { randomizeBatchNorm } from "../../support/assertions";
-import { init, maxAbsDiff, predict, quietHost, rejects, throwsSlimlab, useCpu } from "./helpers";
+import { blobs, init, maxAbsDiff, predict, quietHost, rejects, throwsSlimlab, useCpu } from "./helpers";
 
 function dispose(...models: tf.LayersModel[]): void {
   for (const m of models) {
@@ -138,6 +138,20 @@ describe("prune/groups: dependency groups across Add and Concatenate", () => {
       m.dispose();
     });
   }
+
+  it("an iterative schedule fine-tunes a ResNet with its groups' masks held, and strips to the same outputs", async () => {
+    const m = small.resnet();
+    const data = blobs(32, [8, 8, 2], 10, 3);
+    const r = await prune(m, { method: "structured", sparsity: 0.5, schedule: "iterative", steps: 2, epochs: 1, batchSize: 16, data });
+    assert.strictEqual(r.history.length, 2);
+    assert.deepStrictEqual(r.removedUnits.s1b2_conv2, r.removedUnits.stem);
+    const x = tf.randomUniform([2, 8, 8, 2], -1, 1, "float32", 13);
+    const stripped = strip(r.model);
+    assert.ok(maxAbsDiff(predict(stripped.model, x), predict(r.model, x)) <= 1e-5);
+    tf.dispose([x, data.xs, data.ys]);
+    dispose(r.model, stripped.model);
+    m.dispose();
+  });
 
   it("the Inception block's branches are cut at their offsets in the Concatenate", async () => {
     const m = small.inception();
