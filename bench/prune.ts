@@ -7,8 +7,15 @@
  * 2. Global magnitude pruning (90%) of a 10M-parameter MLP. Goal: < 1 s
  *    (pruning itself, report: false), with the full report timed apart
  *    (gzip of 40 MB of weights dominates it).
+ * 3. The MobileNetV2-style net of the zoo (MNIST size, and a wider one on
+ *    32×32×3), 50% structured pruning by dependency groups + strip, batch
+ *    32: median latency of the stripped model vs the dense one, as built
+ *    and after %optimize folds the batch norms, next to the FLOP ratio.
+ *    Goal (issue 19): measured speedup ≥ 0.7 × FLOP reduction. Dense and
+ *    stripped calls alternate, so that load from other processes hits both
+ *    alike.
  *
- *   node dist/bench/prune.js [--runs R] [--batch B]
+ *   node dist/bench/prune.js [--runs R] [--batch B] [--group-batch G] [--only 1,2,3]
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
@@ -16,6 +23,9 @@ import { setHost, textHost } from "../plugins/core/host";
 import { removeMasks } from "../plugins/prune/masks";
 import { prune } from "../plugins/prune/prune";
 import { modelCost } from "../plugins/measure/cost";
+import { optimize } from "../plugins/measure/optimize";
+import { mobilenetV2, MobilenetV2Options } from "../plugins/models/zoo";
+import { registerWasmGradients } from "../plugins/backends/wasm-gradients";
 import { median, repeat, table } from "./stats";
 
 function arg(name: string, def: number): number {
@@ -116,13 +126,79 @@ async function magnitudeBench(runs: number): Promise<void> {
   m.dispose();
 }
 
+/** Median seconds of a forward pass of `x` through each model, calls alternating between the models. */
+async function interleaved(models: tf.LayersModel[], x: tf.Tensor, runs: number): Promise<number[]> {
+  const call = async (m: tf.LayersModel) => {
+    const y = m.predict(x) as tf.Tensor;
+    await y.data();
+    y.dispose();
+  };
+  const times: number[][] = models.map(() => []);
+  for (let i = 0; i < runs + 2; i++) {
+    for (let j = 0; j < models.length; j++) {
+      const t = process.hrtime.bigint();
+      await call(models[j]);
+      if (i >= 2) times[j].push(Number(process.hrtime.bigint() - t) / 1e9); // two rounds warm up
+    }
+  }
+  return times.map(median);
+}
+
+/** The wider MobileNetV2-style net of case 3 (32×32×3, MobileNetV2's first stages at width 0.5–1). */
+const WIDE: MobilenetV2Options = {
+  inputShape: [32, 32, 3],
+  stem: 32,
+  head: 256,
+  stages: [
+    { channels: 16, blocks: 1, stride: 1, expansion: 1 },
+    { channels: 24, blocks: 2, stride: 2, expansion: 6 },
+    { channels: 32, blocks: 3, stride: 2, expansion: 6 },
+    { channels: 64, blocks: 2, stride: 2, expansion: 6 },
+  ],
+};
+
+async function groupBench(runs: number, batch: number): Promise<void> {
+  console.log(`\n3) MobileNetV2-style nets, 50% structured pruning by dependency groups + strip, batch ${batch}, median of ${runs} alternating calls (backend ${tf.getBackend()})`);
+  const rows: (string | number)[][] = [];
+  const notes: string[] = [];
+  for (const [label, options] of [["zoo default, 28×28×1", {}], ["wide, 32×32×3", WIDE]] as const) {
+    const dense = mobilenetV2({ ...options, seed: 1 });
+    const shape = (options as MobilenetV2Options).inputShape ?? [28, 28, 1];
+    const x = tf.randomUniform([batch, ...shape], 0, 1, "float32", 1);
+    const r = await prune(dense, { method: "structured", sparsity: 0.5, strip: true, report: false });
+    const denseOpt = (await optimize(dense, { measure: false })).model;
+    const smallOpt = (await optimize(r.model, { measure: false })).model;
+    const [t0, t1, t2, t3] = await interleaved([dense, r.model, denseOpt, smallOpt], x, runs);
+    const flops = (m: tf.LayersModel) => modelCost(m).flops;
+    for (const [what, m, t] of [["dense", dense, t0], ["stripped", r.model, t1], ["dense + %optimize", denseOpt, t2], ["stripped + %optimize", smallOpt, t3]] as const) {
+      rows.push([label, what, m.countParams(), (flops(m) / 1e6).toFixed(2), (t * 1e3).toFixed(2)]);
+    }
+    for (const [what, a, b, ta, tb] of [["as built", dense, r.model, t0, t1], ["after %optimize", denseOpt, smallOpt, t2, t3]] as const) {
+      const reduction = flops(a) / flops(b);
+      const speedup = ta / tb;
+      const ratio = speedup / reduction;
+      notes.push(`${label}, ${what}: FLOP reduction ${reduction.toFixed(2)}×, measured speedup ${speedup.toFixed(2)}× = ${ratio.toFixed(2)} of it (goal ≥ 0.70: ${ratio >= 0.7 ? "met" : "NOT met"})`);
+    }
+    x.dispose();
+    removeMasks(r.model);
+    [dense, r.model, denseOpt, smallOpt].forEach((m) => m.dispose());
+  }
+  console.log(table(["model", "variant", "params", "MFLOP/sample", "latency ms"], rows));
+  for (const n of notes) console.log(n);
+}
+
 async function main(): Promise<void> {
   const runs = arg("--runs", 5);
   const batch = arg("--batch", 8);
+  const groupBatch = arg("--group-batch", 32);
+  const i = process.argv.indexOf("--only");
+  const only = i >= 0 ? process.argv[i + 1].split(",") : ["1", "2", "3"];
   setHost(textHost(() => undefined));
+  registerWasmGradients();
   await tf.setBackend("wasm");
-  await structuredBench(runs, batch);
-  await magnitudeBench(runs);
+  if (only.includes("1")) await structuredBench(runs, batch);
+  if (only.includes("2")) await magnitudeBench(runs);
+  if (only.includes("3")) await groupBench(Math.max(runs, 15), groupBatch);
 }
 
 main().catch((e) => {

@@ -1,6 +1,7 @@
 /**
  * Reference MNIST models: the ones the papers and the articles (seeds/) use,
- * so that results can be compared with published numbers.
+ * so that results can be compared with published numbers, and small
+ * branching models (residual, inverted residual, Inception: branching.ts).
  *
  * Every factory returns a new, UNCOMPILED tf.LayersModel: the caller picks the
  * optimizer and loss (the last layer is softmax, so use categoricalCrossentropy
@@ -16,13 +17,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show, suggestion } from "../core/errors";
 import type { MnistShape } from "../data/mnist";
-import { checkSeed, mulberry32, type Random } from "../data/random";
+import { inception, mobilenetV2, resnet } from "./branching";
+import { kernelInit, ZooOptions } from "./init";
 
-/** Options shared by the factories. */
-export interface ZooOptions {
-  /** Integer seed for deterministic initial weights. Default: random. */
-  seed?: number;
-}
+export type { ZooOptions } from "./init";
+export { inception, MOBILENET_V2_STAGES, mobilenetV2, resnet } from "./branching";
+export type { BranchingOptions, InceptionBlock, InceptionOptions, InvertedResidualStage, MobilenetV2Options, ResnetOptions } from "./branching";
 
 /** Options of {@link mlp}. */
 export interface MlpOptions extends ZooOptions {
@@ -34,21 +34,6 @@ export interface MlpOptions extends ZooOptions {
   dropout?: number;
   /** Model name. Default "mlp". */
   name?: string;
-}
-
-/**
- * Gives each layer its own kernel initializer: seeded ones draw their seeds
- * from one mulberry32 stream, so that nearby model seeds (1, 2) do not give
- * shifted copies of the same weights.
- */
-type Initializer = ReturnType<typeof tf.initializers.glorotUniform>;
-
-function kernelInit(options: ZooOptions): () => Initializer | undefined {
-  const { seed } = options;
-  if (seed === undefined) return () => undefined;
-  checkSeed(seed, "model seed");
-  const rand: Random = mulberry32(seed);
-  return () => tf.initializers.glorotUniform({ seed: Math.floor(rand() * 2 ** 31) });
 }
 
 /**
@@ -189,7 +174,7 @@ export function kerasMnistCnn(options: ZooOptions = {}): tf.LayersModel {
 }
 
 /** Names of the reference models, as magics accept them (`%model lenet5`). */
-export type ZooModelName = "lenet300100" | "lenet5" | "pytorchMnistCnn" | "kerasMnistCnn";
+export type ZooModelName = "lenet300100" | "lenet5" | "pytorchMnistCnn" | "kerasMnistCnn" | "resnet" | "mobilenetV2" | "inception";
 
 /** A reference model's entry: how to build it and what it expects. */
 export interface ZooEntry {
@@ -208,6 +193,9 @@ export const ZOO: Readonly<Record<ZooModelName, ZooEntry>> = {
   lenet5: { summary: "Caffe LeNet-5: conv20-pool-conv50-pool-fc500-fc10", input: "image", params: 431_080, build: lenet5 },
   pytorchMnistCnn: { summary: "PyTorch example CNN (article 000): conv32-conv64-pool-fc128-fc10", input: "image", params: 1_199_882, build: pytorchMnistCnn },
   kerasMnistCnn: { summary: "Keras CNN (article 003): conv32-pool-conv64-pool-conv64-fc64-fc10", input: "image", params: 93_322, build: kerasMnistCnn },
+  resnet: { summary: "ResNet-style: stem8, 2 stages (8, 16) of 2 basic blocks with Add, GAP, fc10", input: "image", params: 11_218, build: resnet },
+  mobilenetV2: { summary: "MobileNetV2-style: stem8, 5 inverted residual blocks (8, 12, 12, 16, 16), head48, GAP, fc10", input: "image", params: 10_426, build: mobilenetV2 },
+  inception: { summary: "Inception-style: stem8-pool, 2 blocks of 1x1 / 1x1-3x3 / pool-1x1 branches joined by Concatenate, GAP, fc10", input: "image", params: 1_874, build: inception },
 };
 
 /**

@@ -6,7 +6,9 @@
  * (magnitude.ts, structured.ts, neuron.ts, layer-pruning.ts), masks.ts is the
  * one place that writes them into a model, schedule.ts says when to prune,
  * attach.ts how pruning hooks into training, registry.ts which layers can be
- * pruned, strip.ts makes removed units physically disappear.
+ * pruned, strip.ts makes removed units physically disappear. paths.ts
+ * follows a layer's units through the graph and groups.ts ties the units
+ * that meet at an Add into dependency groups pruned together.
  */
 export { prune } from "./prune";
 export type { PruneResult } from "./prune";
@@ -22,6 +24,9 @@ export { magnitudeMasks } from "./magnitude";
 export type { MagnitudeTarget, Scope } from "./magnitude";
 export { unitScores, unitsToRemove, weakestUnits } from "./structured";
 export type { Criterion, UnitTarget } from "./structured";
+export { dependencyGroups, weakestChannels } from "./groups";
+export type { ChannelSet, DependencyGroup, MergeShape, MergeVisit, Producer } from "./groups";
+export { modelGroups, unitPaths } from "./paths";
 export { builtinPrunables, registerBuiltinPrunables, PruneRegistry } from "./registry";
 export type { PrunableLayer, PruneMethod } from "./registry";
 export { layerRows } from "./report";

@@ -5,12 +5,15 @@
  * only reads the model and returns new mask tensors.
  */
 import * as tf from "@tensorflow/tfjs";
+import { SlimlabError } from "../core/errors";
 import { weightRole } from "../toolkit/layers";
+import { DependencyGroup, weakestChannels } from "./groups";
 import { MagnitudeTarget, magnitudeMasks, MaskInput } from "./magnitude";
 import { weightName } from "./masks";
 import { neuronMasks, UnitLayer } from "./neuron";
 import { Resolved } from "./options";
-import { UnitTarget, unitScores, unitsToRemove, weakestUnits } from "./structured";
+import { UnitPath } from "./paths";
+import { UnitTarget, unitScores, unitsToRemove } from "./structured";
 import { Target } from "./targets";
 import { MaskBuilder, removedUnits, removeUnits } from "./unit-masks";
 
@@ -39,17 +42,36 @@ export function magnitudeInputs(targets: readonly Target[], includeBias: boolean
   return out;
 }
 
-/** Structured masks: the weakest units of each target by L1/L2 norm. */
+/**
+ * Structured masks, one dependency group at a time (groups.ts): each
+ * channel set is scored by the summed L1/L2 norms of its units' kernel
+ * slices, and the weakest sets go, units of every member at once. A layer
+ * whose units meet no other layer's is a group of its own, one set per unit.
+ */
 function structuredMasks(model: tf.LayersModel, r: Resolved, targets: readonly Target[], prior: ReadonlyMap<string, tf.Tensor>, units: UnitTarget): MethodOutcome {
   const builder = new MaskBuilder(model, prior);
   const removed = new Map<string, number[]>();
+  const byLayer = new Map(targets.map((t) => [t.info.name, t] as const));
+  const done = new Set<DependencyGroup>();
   for (const t of targets) {
-    const kernel = t.info.weights.find((w) => weightRole(w) === t.entry.unitKernel) as tf.LayerVariable;
-    const scores = unitScores(kernel.read(), r.criterion);
-    const already = removedUnits(t.info.layer, t.entry, prior);
-    const gone = weakestUnits(scores, unitsToRemove(scores.length, units), already);
-    removeUnits(builder, t.info.layer, t.entry, t.path ?? { weights: [] }, gone);
-    removed.set(t.info.name, gone);
+    const g = t.group;
+    if (g === undefined) throw new SlimlabError("E_PLUGIN", `prune: target "${t.info.name}" has no dependency group; build targets with selectTargets`);
+    if (done.has(g)) continue;
+    done.add(g);
+    const members = g.members.map((m) => byLayer.get(m) as Target);
+    const memberScores = new Map(members.map((mt) => [mt.info.name, unitScores((mt.info.weights.find((w) => weightRole(w) === mt.entry.unitKernel) as tf.LayerVariable).read(), r.criterion)] as const));
+    const before = new Map(members.map((mt) => [mt.info.name, new Set(removedUnits(mt.info.layer, mt.entry, prior))] as const));
+    const scores = g.channels.map((set) => set.units.reduce((sum, [layer, u]) => sum + (memberScores.get(layer) as Float32Array)[u], 0));
+    const already = g.channels.flatMap((set, i) => (set.units.some(([layer, u]) => before.get(layer)?.has(u)) ? [i] : []));
+    const free = g.channels.filter((set) => set.pinned === undefined).length;
+    const gone = weakestChannels(g, scores, unitsToRemove(free, units), already);
+    const perLayer = new Map<string, number[]>(g.members.map((m) => [m, []]));
+    for (const i of gone) for (const [layer, u] of g.channels[i].units) perLayer.get(layer)?.push(u);
+    for (const mt of members) {
+      const us = (perLayer.get(mt.info.name) as number[]).sort((a, b) => a - b);
+      removeUnits(builder, mt.info.layer, mt.entry, mt.path as UnitPath, us);
+      removed.set(mt.info.name, us);
+    }
   }
   return { masks: builder.tensors(), removed };
 }
@@ -82,7 +104,7 @@ export function computeMasks(
     case "structured":
       return structuredMasks(model, r, targets, prior, (at.units ?? r.units) as UnitTarget);
     case "neuron": {
-      const layers: UnitLayer[] = targets.map((t) => ({ layer: t.info.layer, entry: t.entry, path: t.path ?? { weights: [] } }));
+      const layers: UnitLayer[] = targets.map((t) => ({ layer: t.info.layer, entry: t.entry, path: t.path ?? { weights: [], merges: [] } }));
       const { masks, removed, sweeps } = neuronMasks(model, layers, r.minDegree, prior);
       return { masks, removed, sweeps };
     }

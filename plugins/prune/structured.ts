@@ -8,6 +8,7 @@
  * masks; strip.ts into a smaller model.
  */
 import * as tf from "@tensorflow/tfjs";
+import { loneGroup, weakestChannels } from "./groups";
 
 export type Criterion = "l1" | "l2";
 
@@ -49,8 +50,10 @@ export function unitsToRemove(n: number, target: UnitTarget): number {
 }
 
 /**
- * The units to remove: the `count` lowest scores, units already removed
- * counted first (they are never revived), ties broken towards the lower index.
+ * The units of one layer to remove: the `count` lowest scores, units
+ * already removed counted first (they are never revived), ties broken
+ * towards the lower index, one unit always left. The one-layer case of
+ * groups.ts's weakestChannels.
  *
  * @param scores one score per unit
  * @param count how many to remove in total
@@ -60,12 +63,5 @@ export function unitsToRemove(n: number, target: UnitTarget): number {
  *   weakestUnits(Float32Array.from([5, 1, 3, 1]), 2, []); // [1, 3]
  */
 export function weakestUnits(scores: Float32Array, count: number, already: readonly number[]): number[] {
-  const gone = new Set(already);
-  const order = Array.from(scores, (_, i) => i).sort((a, b) => {
-    const ga = gone.has(a) ? 0 : 1;
-    const gb = gone.has(b) ? 0 : 1;
-    return ga - gb || scores[a] - scores[b] || a - b;
-  });
-  const out = new Set([...already, ...order.slice(0, count)]);
-  return [...out].sort((a, b) => a - b);
+  return weakestChannels(loneGroup("", scores.length), scores, count, already);
 }

@@ -104,7 +104,7 @@ describe("models/zoo", () => {
   it("rejects an unknown name with a suggestion, and a non-integer seed", () => {
     assert.throws(() => zooModel("lenet-5"), {
       code: "E_ARG",
-      message: 'model "lenet-5" is unknown; allowed: lenet300100, lenet5, pytorchMnistCnn, kerasMnistCnn (did you mean lenet5?)',
+      message: 'model "lenet-5" is unknown; allowed: lenet300100, lenet5, pytorchMnistCnn, kerasMnistCnn, resnet, mobilenetV2, inception (did you mean lenet5?)',
     });
     assert.throws(() => lenet5({ seed: 0.1 }), { code: "E_ARG", message: "model seed 0.1 is not allowed: pass an integer such as 42" });
   });
