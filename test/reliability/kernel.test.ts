@@ -131,8 +131,11 @@ describe("reliability: the kernel over ZeroMQ never dies, never hangs", function
 
   describe("interrupts stop the work, and the cell ends with KeyboardInterrupt", () => {
     it("an awaited microtask loop (for (;;) await Promise.resolve())", async () => {
-      const id = await k.startExecute("let spins = 0;\nfor (;;) { await Promise.resolve(); spins++; }");
-      const { reply, ms } = await interruptCell(id);
+      // Interrupted only once the loop runs: under load, type-checking alone can outlast a fixed wait, and an
+      // interrupt then stops the cell before its first line. The pause lets the output flush reach us first.
+      const id = await k.startExecute('let spins = 0;\nconsole.log("looping");\nawait new Promise((r) => setTimeout(r, 300));\nfor (;;) { await Promise.resolve(); spins++; }');
+      await k.waitFor("iopub", (m) => m.parent_header.msg_id === id && m.header.msg_type === "stream" && String(m.content.text).includes("looping"), 60000);
+      const { reply, ms } = await interruptCell(id, 800);
       assert.equal(reply.content.ename, "KeyboardInterrupt", JSON.stringify(reply.content));
       assert.ok(ms < 10000, `took ${ms} ms`);
       const spins = Number(await value("spins"));
