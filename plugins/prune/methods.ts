@@ -39,6 +39,22 @@ export function magnitudeInputs(targets: readonly Target[], includeBias: boolean
   return out;
 }
 
+/**
+ * Magnitude masks with a sparsity per layer (options.layerSparsity): each
+ * weight gets its layer's fraction, or the shared target for layers not named.
+ */
+function perLayerMasks(inputs: readonly MaskInput[], layerSparsity: Readonly<Record<string, number>>, shared: MagnitudeTarget): MethodOutcome {
+  const out: MethodOutcome = { masks: new Map(), thresholds: new Map() };
+  for (const input of inputs) {
+    const layer = input.name.slice(0, input.name.lastIndexOf("/"));
+    const own = layerSparsity[layer];
+    const { masks, thresholds } = magnitudeMasks([input], own === undefined ? shared : { sparsity: own }, "layer");
+    out.masks.set(input.name, masks.get(input.name) as tf.Tensor);
+    out.thresholds?.set(input.name, thresholds.get(input.name) as number);
+  }
+  return out;
+}
+
 /** Structured masks: the weakest units of each target by L1/L2 norm. */
 function structuredMasks(model: tf.LayersModel, r: Resolved, targets: readonly Target[], prior: ReadonlyMap<string, tf.Tensor>, units: UnitTarget): MethodOutcome {
   const builder = new MaskBuilder(model, prior);
@@ -76,7 +92,10 @@ export function computeMasks(
 ): MethodOutcome {
   switch (r.method) {
     case "magnitude": {
-      const { masks, thresholds } = magnitudeMasks(magnitudeInputs(targets, r.includeBias, prior), (at.magnitude ?? r.magnitude) as MagnitudeTarget, r.scope);
+      const inputs = magnitudeInputs(targets, r.includeBias, prior);
+      const target = (at.magnitude ?? r.magnitude) as MagnitudeTarget;
+      if (r.layerSparsity !== undefined) return perLayerMasks(inputs, r.layerSparsity, target);
+      const { masks, thresholds } = magnitudeMasks(inputs, target, r.scope);
       return { masks, thresholds };
     }
     case "structured":
