@@ -13,6 +13,7 @@ import { distillMagic } from "../../plugins/distill/magics";
 import { exportMagic } from "../../plugins/format/magic";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
 import { exportOnnxMagic } from "../../plugins/onnx/magics";
+import { analyzeMagic } from "../../plugins/analyze/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { runFileMagic, whoLsMagic, whoMagic, whosMagic } from "./namespace";
 import { bashMagic, cdMagic, envMagic, pwdMagic, shMagic, sxMagic, systemMagic, writefileMagic } from "./shell";
@@ -54,6 +55,7 @@ export interface BuiltinMagics {
   distill: typeof distillMagic;
   export: typeof exportMagic;
   export_onnx: typeof exportOnnxMagic;
+  analyze: typeof analyzeMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -87,6 +89,7 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     distill: distillMagic,
     export: exportMagic,
     export_onnx: exportOnnxMagic,
+    analyze: analyzeMagic,
   };
 }
 
