@@ -14,6 +14,7 @@ import { exportMagic } from "../../plugins/format/magic";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
 import { exportOnnxMagic } from "../../plugins/onnx/magics";
 import { analyzeMagic } from "../../plugins/analyze/magics";
+import { compressGraphMagic, loadModelMagic } from "../../plugins/io/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { runFileMagic, whoLsMagic, whoMagic, whosMagic } from "./namespace";
 import { bashMagic, cdMagic, envMagic, pwdMagic, shMagic, sxMagic, systemMagic, writefileMagic } from "./shell";
@@ -56,6 +57,8 @@ export interface BuiltinMagics {
   export: typeof exportMagic;
   export_onnx: typeof exportOnnxMagic;
   analyze: typeof analyzeMagic;
+  load_model: typeof loadModelMagic;
+  compress_graph: typeof compressGraphMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -90,6 +93,8 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     export: exportMagic,
     export_onnx: exportOnnxMagic,
     analyze: analyzeMagic,
+    load_model: loadModelMagic,
+    compress_graph: compressGraphMagic,
   };
 }
 
