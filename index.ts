@@ -32,6 +32,8 @@ export * from "./plugins/prune/index";
 export * from "./plugins/distill/index";
 export * from "./plugins/format/index";
 export * from "./plugins/onnx/index";
+export * from "./plugins/analyze/index";
+export * from "./plugins/io/index";
 export { loadMnist } from "./plugins/data/mnist";
 export * as zoo from "./plugins/models/zoo";
 export { train, evaluate } from "./plugins/toolkit/train";

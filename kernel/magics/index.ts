@@ -12,6 +12,8 @@ import { pruneMagic } from "../../plugins/prune/magics";
 import { distillMagic } from "../../plugins/distill/magics";
 import { exportMagic } from "../../plugins/format/magic";
 import { backendsMagic, benchMagic, compareMagic, evaluateMagic, optimizeMagic, sizeMagic, summaryMagic } from "../../plugins/measure/magics";
+import { analyzeMagic } from "../../plugins/analyze/magics";
+import { compressGraphMagic, loadModelMagic } from "../../plugins/io/magics";
 import { loadPluginMagic, lsmagic, time, timeit } from "./builtins";
 import { runFileMagic, whoLsMagic, whoMagic, whosMagic } from "./namespace";
 import { bashMagic, cdMagic, envMagic, pwdMagic, shMagic, sxMagic, systemMagic, writefileMagic } from "./shell";
@@ -52,6 +54,9 @@ export interface BuiltinMagics {
   prune: typeof pruneMagic;
   distill: typeof distillMagic;
   export: typeof exportMagic;
+  analyze: typeof analyzeMagic;
+  load_model: typeof loadModelMagic;
+  compress_graph: typeof compressGraphMagic;
 }
 
 export function builtinMagics(facts: StartupFacts): BuiltinMagics {
@@ -84,6 +89,9 @@ export function builtinMagics(facts: StartupFacts): BuiltinMagics {
     prune: pruneMagic,
     distill: distillMagic,
     export: exportMagic,
+    analyze: analyzeMagic,
+    load_model: loadModelMagic,
+    compress_graph: compressGraphMagic,
   };
 }
 

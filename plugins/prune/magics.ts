@@ -6,7 +6,9 @@
  * the ones prune() checks, so a bad literal fails before the cell runs.
  */
 import * as tf from "@tensorflow/tfjs";
+import { SlimlabError } from "../core/errors";
 import { defineMagic } from "../core/magic";
+import { readPlan } from "../toolkit/plan";
 import { showPruneResult } from "./display";
 import { PRUNE_LIMITS as L, PruneOptions, resolveOptions } from "./options";
 import { prune, PruneResult } from "./prune";
@@ -52,6 +54,8 @@ export const pruneMagic = defineMagic({
     inplace: { type: "boolean", help: "prune the given model itself instead of a copy" },
     save: { type: "string", help: "save the pruned model: PATH.slim writes one .slim file (kernels in sparse CSR), another path a tfjs directory" },
     force: { type: "boolean", help: "replace an earlier slimlab save at --save (never other files)" },
+    plan: { type: "value", help: "magnitude: a sparsity per layer from %analyze (its result, or a plan it gave); --sparsity then sets the other layers" },
+    maxDrop: { type: "number", min: 0, help: "with --plan: largest accuracy drop, in points, each layer's sparsity may cost alone (default 1)" },
   },
   examples: [
     "const sparse = %prune model --sparsity 0.9 --scope global",
@@ -60,10 +64,12 @@ export const pruneMagic = defineMagic({
     "const shallow = %prune model --method layer --count 1 --data train --val val",
     "const r = %prune model --sparsity 0.8 -o; r.thresholds",
     "const p = %prune model --sparsity 0.9 --save out/pruned.slim",
+    "const a = %analyze model --data val; const planned = %prune model --plan a --max-drop 0.5",
   ],
   run: async ([model], flags): Promise<PruneResult> => {
-    const { output, ...rest } = flags;
+    const { output, plan, maxDrop, ...rest } = flags;
     const options = { ...rest, method: flags.method ?? "magnitude" } as unknown as PruneOptions;
+    if (plan !== undefined) (options as { layerSparsity?: Record<string, number> }).layerSparsity = readPlan(plan, maxDrop, "%prune").layerSparsity;
     const result = await prune(model as tf.LayersModel, options);
     showPruneResult(result);
     return result;
@@ -77,6 +83,13 @@ export const pruneMagic = defineMagic({
    */
   check(flags, given) {
     const values = flags as Record<string, unknown>;
+    if (given.has("maxDrop") && !given.has("plan")) throw new SlimlabError("E_ARG", `%prune: --max-drop ${flags.maxDrop ?? "PP"} only applies with --plan; add --plan <var>`);
+    if (given.has("plan")) {
+      if ((flags.method ?? "magnitude") !== "magnitude") throw new SlimlabError("E_ARG", `%prune: --plan gives a sparsity per layer for magnitude pruning, not method ${flags.method}; drop --method`);
+      const other = (["threshold", "stdMultiplier"] as const).find((k) => given.has(k));
+      if (other !== undefined) throw new SlimlabError("E_ARG", `%prune: --plan sets sparsities; drop --${other === "threshold" ? "threshold" : "std-multiplier"}`);
+      return; // the rest needs the plan's value: prune() checks it when the line runs
+    }
     const notebookValues = ["data", "val"];
     if ([...given].some((k) => values[k] === undefined && !notebookValues.includes(k))) return;
     const options = Object.fromEntries(Object.entries(values).filter(([k]) => k !== "output" && !notebookValues.includes(k)));

@@ -43,6 +43,22 @@ export function magnitudeInputs(targets: readonly Target[], includeBias: boolean
 }
 
 /**
+ * Magnitude masks with a sparsity per layer (options.layerSparsity): each
+ * weight gets its layer's fraction, or the shared target for layers not named.
+ */
+function perLayerMasks(inputs: readonly MaskInput[], layerSparsity: Readonly<Record<string, number>>, shared: MagnitudeTarget): MethodOutcome {
+  const out: MethodOutcome = { masks: new Map(), thresholds: new Map() };
+  for (const input of inputs) {
+    const layer = input.name.slice(0, input.name.lastIndexOf("/"));
+    const own = layerSparsity[layer];
+    const { masks, thresholds } = magnitudeMasks([input], own === undefined ? shared : { sparsity: own }, "layer");
+    out.masks.set(input.name, masks.get(input.name) as tf.Tensor);
+    out.thresholds?.set(input.name, thresholds.get(input.name) as number);
+  }
+  return out;
+}
+
+/**
  * Structured masks, one dependency group at a time (groups.ts): each
  * channel set is scored by the summed L1/L2 norms of its units' kernel
  * slices, and the weakest sets go, units of every member at once. A layer
@@ -98,7 +114,10 @@ export function computeMasks(
 ): MethodOutcome {
   switch (r.method) {
     case "magnitude": {
-      const { masks, thresholds } = magnitudeMasks(magnitudeInputs(targets, r.includeBias, prior), (at.magnitude ?? r.magnitude) as MagnitudeTarget, r.scope);
+      const inputs = magnitudeInputs(targets, r.includeBias, prior);
+      const target = (at.magnitude ?? r.magnitude) as MagnitudeTarget;
+      if (r.layerSparsity !== undefined) return perLayerMasks(inputs, r.layerSparsity, target);
+      const { masks, thresholds } = magnitudeMasks(inputs, target, r.scope);
       return { masks, thresholds };
     }
     case "structured":

@@ -67,10 +67,19 @@ export type MagnitudeOptions = CommonOptions & {
   includeBias?: boolean;
   strip?: false;
 } & (
-    | ({ sparsity: number } & None<"threshold" | "stdMultiplier">)
-    | ({ threshold: number } & None<"sparsity" | "stdMultiplier">)
-    | ({ stdMultiplier: number } & None<"sparsity" | "threshold">)
+    | ({ sparsity: number; layerSparsity?: LayerSparsity } & None<"threshold" | "stdMultiplier">)
+    | ({ threshold: number } & None<"sparsity" | "stdMultiplier" | "layerSparsity">)
+    | ({ stdMultiplier: number } & None<"sparsity" | "threshold" | "layerSparsity">)
+    | ({ layerSparsity: LayerSparsity } & None<"sparsity" | "threshold" | "stdMultiplier">)
   );
+
+/**
+ * Magnitude pruning with its own sparsity per layer (a plan from
+ * analyze(), or chosen by hand): layer name → fraction in [0, 1). Layers not
+ * named get `sparsity` when it is given, and are left alone otherwise.
+ * One-shot and per-layer scope only.
+ */
+export type LayerSparsity = Record<string, number>;
 
 /** Whole filters/units by L1/L2 norm; `strip` rebuilds a physically smaller model. */
 export type StructuredOptions = CommonOptions & { method: "structured"; criterion?: Criterion; strip?: boolean } & (
@@ -90,6 +99,8 @@ export type PruneOptions = MagnitudeOptions | StructuredOptions | NeuronOptions 
 export interface Resolved {
   method: PruneMethod;
   magnitude?: MagnitudeTarget;
+  /** Magnitude: sparsity per layer name, overriding magnitude.sparsity for those layers. */
+  layerSparsity?: LayerSparsity;
   units?: UnitTarget;
   scope: Scope;
   includeBias: boolean;
@@ -147,7 +158,7 @@ const L = PRUNE_LIMITS;
 
 const COMMON = ["method", "layers", "inplace", "schedule", "data", "val", "epochs", "steps", "lr", "batchSize", "seed", "optimizer", "beginStep", "endStep", "frequency", "initialSparsity", "report", "registry", "save", "force"];
 const OWN: Record<PruneMethod, string[]> = {
-  magnitude: ["sparsity", "threshold", "stdMultiplier", "scope", "includeBias"],
+  magnitude: ["sparsity", "threshold", "stdMultiplier", "scope", "includeBias", "layerSparsity"],
   structured: ["sparsity", "remove", "criterion", "strip"],
   neuron: ["minDegree", "strip"],
   layer: ["count"],
@@ -245,7 +256,9 @@ export function resolveOptions(options: PruneOptions | Record<string, unknown>, 
     force: o.force === true,
   };
   if (!(r.registry instanceof PruneRegistry)) bad(`registry ${show(o.registry)} is not a PruneRegistry; build one with builtinPrunables()`);
-  if (method === "magnitude") {
+  if (method === "magnitude" && o.layerSparsity !== undefined) {
+    resolveLayerSparsity(r, o);
+  } else if (method === "magnitude") {
     const key = exactlyOne(o, ["sparsity", "threshold", "stdMultiplier"], "magnitude");
     if (key === "sparsity") r.magnitude = { sparsity: fraction("sparsity", o.sparsity, "weights to set to zero") };
     else if (key === "threshold") r.magnitude = { threshold: number("threshold", o.threshold, L.threshold) };
@@ -263,6 +276,44 @@ export function resolveOptions(options: PruneOptions | Record<string, unknown>, 
     throw new SlimlabError("E_MISSING_ARG", `prune: ${needsData} and needs data; pass data: {xs, ys} (--data <var>)`);
   }
   return r;
+}
+
+/**
+ * Checks `layerSparsity` (an object of layer name → fraction in [0, 1)) and
+ * what it cannot go with; without `sparsity` only the named layers are pruned.
+ */
+function resolveLayerSparsity(r: Resolved, o: Record<string, unknown>): void {
+  const ls = o.layerSparsity;
+  if (typeof ls !== "object" || ls === null || Array.isArray(ls)) bad(`layerSparsity ${show(ls)} is not allowed; pass an object of layer name → fraction in [0, 1), e.g. {fc1: 0.8, fc2: 0.5}`);
+  const entries = Object.entries(ls as Record<string, unknown>);
+  if (entries.length === 0) bad(`layerSparsity names no layer; pass e.g. {fc1: 0.8, fc2: 0.5}`);
+  for (const [layer, s] of entries) {
+    if (/[,*?]/.test(layer)) bad(`layerSparsity names ${show(layer)}; give exact layer names (no commas, * or ?)`);
+    fraction(`layerSparsity.${layer}`, s, `weights to set to zero in ${layer}`);
+  }
+  const other = ["threshold", "stdMultiplier"].find((k) => o[k] !== undefined);
+  if (other !== undefined) bad(`layerSparsity and ${other} ${show(o[other])} both given; layerSparsity sets sparsities, so give sparsity (for the other layers) or nothing`);
+  if (r.scope !== "layer") bad(`layerSparsity sets one sparsity per layer and cannot be combined with scope "global"; drop scope`);
+  if (r.schedule !== "oneshot") bad(`layerSparsity prunes once; schedule "${r.schedule}" is not supported with it (use schedule "oneshot")`);
+  if (o.sparsity === undefined && r.layers !== undefined) bad(`layers ${show(r.layers)} given with layerSparsity alone, which picks its own layers; add sparsity for the other layers or drop layers`);
+  r.magnitude = { sparsity: o.sparsity === undefined ? 0 : fraction("sparsity", o.sparsity, "weights to set to zero") };
+  r.layerSparsity = Object.fromEntries(entries) as LayerSparsity;
+  if (o.sparsity === undefined) r.layers = entries.map(([layer]) => layer).join(",");
+}
+
+/**
+ * Refuses a layerSparsity naming a layer this run does not prune.
+ *
+ * @param r resolved options
+ * @param targets the layers selected for pruning
+ * @throws SlimlabError E_ARG naming the layer and the ones that are pruned
+ * @example
+ *   checkLayerSparsity(r, selection.targets.map((t) => t.info.name));
+ */
+export function checkLayerSparsity(r: Resolved, targets: readonly string[]): void {
+  if (r.layerSparsity === undefined) return;
+  const unknown = Object.keys(r.layerSparsity).find((n) => !targets.includes(n));
+  if (unknown !== undefined) bad(`layerSparsity names layer ${show(unknown)}, which is not pruned here${suggestion(unknown, targets)}; pruned layers: ${targets.join(", ") || "none"}`);
 }
 
 function checkConflicts(r: Resolved, o: Record<string, unknown>): void {

@@ -18,7 +18,7 @@ import { ScheduleRecord } from "./attach";
 import { Histogram, histogram, histogramFigure, layerScoreFigure, range, scheduleFigure, sparsityFigure } from "./figures";
 import { LayerScore, removable, scoreLayers } from "./layer-pruning";
 import { applyMasks, copyMasks, findWeight, getMasks, removeMasks, weightName } from "./masks";
-import { PruneOptions, Resolved, resolveOptions } from "./options";
+import { checkLayerSparsity, PruneOptions, Resolved, resolveOptions } from "./options";
 import { PruneMethod } from "./registry";
 import { LayerRow, layerRows, ModelSummary, pruneNote, summarize } from "./report";
 import { materialize, pruneCaller, RunOutcome, runIterative, runOneShot, runPolynomial } from "./run";
@@ -141,6 +141,7 @@ export async function prune(model: tf.LayersModel, options: PruneOptions): Promi
   const m = requireModel(model, "prune");
   const r = resolveOptions(options);
   const selection = selectTargets(m, r);
+  checkLayerSparsity(r, selection.targets.map((t) => t.info.name));
   assertFinite(m, "prune", "pruning");
   if (r.save !== undefined) await assertSaveTarget(r.save, { fn: "prune", force: r.force });
   const owned: tf.Tensor[] = [];

@@ -69,6 +69,28 @@ function tfjsDecodable(q: QuantizedTensor): boolean {
   return q.decoding.kind === "float16" || (q.decoding.kind === "linear" && q.decoding.scale.length === 1);
 }
 
+/**
+ * A float32 weight's manifest entry and shard bytes in the form stock tfjs
+ * decodes exactly: uint8/uint16 codes with `min` and `scale` (per-tensor
+ * linear), or float16 halves.
+ *
+ * @param spec the weight's float32 manifest entry
+ * @param q its quantized form
+ * @returns the entry (with `quantization`) and the bytes, or undefined when
+ *   tfjs cannot decode `q` exactly (store its decoded values as float32)
+ * @example
+ *   tfjsEntry({ name: "w", shape: [2], dtype: "float32" }, q8)?.spec.quantization; // {dtype: "uint8", min, scale}
+ */
+export function tfjsEntry(spec: tf.io.WeightsManifestEntry, q: QuantizedTensor): { spec: tf.io.WeightsManifestEntry; bytes: Uint8Array } | undefined {
+  if (spec.dtype !== "float32" || spec.quantization !== undefined || !tfjsDecodable(q)) return undefined;
+  const d = q.decoding;
+  if (d.kind === "linear") {
+    const dtype = q.bits <= 8 ? "uint8" : "uint16";
+    return { spec: { ...spec, quantization: { dtype, min: d.min[0], scale: d.scale[0] } }, bytes: dtype === "uint8" ? Uint8Array.from(q.codes) : leBytes(q) };
+  }
+  return { spec: { ...spec, quantization: { dtype: "float16" } }, bytes: leBytes(q) };
+}
+
 function leBytes(q: QuantizedTensor): Uint8Array {
   if (q.codes instanceof Uint8Array) return q.codes;
   const out = new Uint8Array(q.codes.length * 2);
@@ -99,16 +121,10 @@ export async function tfjsArtifacts(model: tf.LayersModel, quantized: ReadonlyMa
   specs.forEach((spec, i) => {
     const bytes = spec.shape.reduce((x, y) => x * y, 1) * 4;
     const q = byVariable.get(weights[i]);
-    if (q !== undefined && spec.dtype === "float32" && tfjsDecodable(q)) {
-      const d = q.decoding;
-      if (d.kind === "linear") {
-        const dtype = q.bits <= 8 ? "uint8" : "uint16";
-        newSpecs.push({ ...spec, quantization: { dtype, min: d.min[0], scale: d.scale[0] } });
-        parts.push(dtype === "uint8" ? Uint8Array.from(q.codes) : leBytes(q));
-      } else {
-        newSpecs.push({ ...spec, quantization: { dtype: "float16" } });
-        parts.push(leBytes(q));
-      }
+    const entry = q === undefined ? undefined : tfjsEntry(spec, q);
+    if (entry !== undefined) {
+      newSpecs.push(entry.spec);
+      parts.push(entry.bytes);
     } else {
       newSpecs.push(spec);
       parts.push(data.subarray(at, at + bytes));

@@ -10,6 +10,7 @@ import { host } from "../core/host";
 import { defineMagic } from "../core/magic";
 import { tableBundle } from "../core/table";
 import { asLabeledData, isDataset } from "../data/dataset";
+import { readPlan } from "../toolkit/plan";
 import { TrainData } from "../toolkit/train";
 import { OBSERVERS, PERCENTILE } from "./calibrate";
 import { CommonOptions, MIXED_LIMITS, QuantizeOptions, QuantizeResult, quantize } from "./quantize";
@@ -112,7 +113,8 @@ export const quantizeMagic = defineMagic({
     batchSize: { type: "number", integer: true, min: 1, help: "QAT batch size (default 64)" },
     mixed: { type: "boolean", help: "mixed precision: choose bits per layer (with --budget or --max-drop)" },
     budget: { type: "number", ...MIXED_LIMITS.budgetKB, help: "mixed precision: size budget of quantized weights in KB" },
-    maxDrop: { type: "number", ...MIXED_LIMITS.maxDrop, help: "mixed precision: largest accuracy drop in percentage points (needs --data)" },
+    maxDrop: { type: "number", ...MIXED_LIMITS.maxDrop, help: "largest accuracy drop in percentage points: of the mixed model (--mixed, needs --data), or of each layer alone (--plan)" },
+    plan: { type: "value", help: "bits per layer from %analyze: its result (the plan for --max-drop, default 1 point) or a plan it gave" },
     huffman: { type: "boolean", help: "report Huffman-coded index sizes" },
     save: { type: "string", help: "where to save: PATH.slim writes one .slim file (with --huffman, Huffman-coded); another path a directory (tfjs, or compact + tfjs copy)" },
     force: { type: "boolean", help: "replace an earlier slimlab save at --save (never other files)" },
@@ -127,6 +129,7 @@ export const quantizeMagic = defineMagic({
     "const mp = %quantize model --mixed --max-drop 0.5 --data test",
     "const lb = %quantize model --scheme kmeans --bits 5 --layer-bits fc1=4,fc3=6",
     "const r = %quantize model --bits 4 -o; r.sizes.ratio",
+    "const a = %analyze model --data val; const planned = %quantize model --plan a --max-drop 0.5",
   ],
   async run([model], flags): Promise<QuantizeResult> {
     const common: CommonOptions = {
@@ -150,6 +153,15 @@ export const quantizeMagic = defineMagic({
     }
     if (flags.layerBits !== undefined) common.layerBits = parseLayerBits(flags.layerBits);
     const scheme = flags.scheme ?? "affine";
+    if (flags.plan !== undefined) {
+      const plan = readPlan(flags.plan, flags.maxDrop, "%quantize");
+      if (plan.scheme !== undefined && plan.scheme !== scheme) throw new SlimlabError("E_ARG", `%quantize: the plan's bits were measured with scheme ${plan.scheme}, not ${scheme}; add --scheme ${plan.scheme}`);
+      if (plan.perChannel !== undefined && plan.perChannel !== (flags.perChannel === true)) {
+        throw new SlimlabError("E_ARG", `%quantize: the plan's bits were measured ${plan.perChannel ? "with" : "without"} --per-channel; ${plan.perChannel ? "add" : "drop"} --per-channel`);
+      }
+      if (Object.keys(plan.layerBits).length === 0) throw new SlimlabError("E_ARG", "%quantize: --plan gives no bits for any layer; analyze the model with %analyze first");
+      common.layerBits = plan.layerBits;
+    }
     const options = { ...common, scheme, bits: flags.bits, ...(flags.perChannel ? { perChannel: true } : {}), ...(flags.init ? { init: flags.init } : {}) } as QuantizeOptions;
     if (model === undefined) throw new SlimlabError("E_MISSING_ARG", `%quantize: missing <model>; received ${show(model)}`);
     const result = await quantize(model as tf.LayersModel, options);
@@ -167,9 +179,11 @@ export const quantizeMagic = defineMagic({
     if (flags.mixed) {
       if (!given.has("budget") && !given.has("maxDrop")) throw bad("--mixed needs --budget KB or --max-drop PP --data <var>");
       if (!given.has("budget") && !given.has("data")) throw bad(`--mixed --max-drop ${flags.maxDrop ?? "PP"} needs --data <var> to measure accuracy`);
-    } else if (given.has("budget") || given.has("maxDrop")) {
-      throw bad(`${given.has("budget") ? `--budget ${flags.budget ?? "KB"}` : `--max-drop ${flags.maxDrop ?? "PP"}`} only applies with --mixed; add --mixed`);
+    } else if (given.has("budget") || (given.has("maxDrop") && !given.has("plan"))) {
+      if (given.has("budget")) throw bad(`--budget ${flags.budget ?? "KB"} only applies with --mixed; add --mixed`);
+      throw bad(`--max-drop ${flags.maxDrop ?? "PP"} only applies with --mixed or --plan; add one of them`);
     }
+    if (given.has("plan") && (flags.mixed || given.has("layerBits"))) throw bad(`--plan sets the bits of each layer; drop ${flags.mixed ? "--mixed" : "--layer-bits"}`);
     // The bits a scheme allows (BITS in scheme.ts); a scheme given as {expr} is checked when the line runs.
     if (flags.scheme === undefined) return;
     if (flags.bits !== undefined) checkBits(flags.scheme, flags.bits, "%quantize");

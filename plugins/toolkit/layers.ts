@@ -95,6 +95,12 @@ export function weightRole(v: tf.LayerVariable): string {
  *   const m = requireModel(x, "prune");
  */
 export function requireModel(value: unknown, fn: string): tf.LayersModel {
+  if (value instanceof tf.GraphModel) {
+    throw new SlimlabError(
+      "E_TYPE",
+      `${fn}: got a tf.GraphModel (a converted graph of ops); ${fn} needs a tf.LayersModel (layers and their weights); for a GraphModel, %compress_graph or compressGraph(model, {scheme, bits, sparsity}) quantize or prune its weight tensors`
+    );
+  }
   if (!isLayersModel(value)) {
     throw new SlimlabError(
       "E_TYPE",

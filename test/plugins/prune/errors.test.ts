@@ -5,7 +5,7 @@ import { PruneOptions } from "../../../plugins/prune/options";
 import { prune } from "../../../plugins/prune/prune";
 import { blobs, cnn, mlp, quietHost, rejects, useCpu, weightsOf } from "./helpers";
 
-const MAG = "sparsity, threshold, stdMultiplier, scope, includeBias";
+const MAG = "sparsity, threshold, stdMultiplier, scope, includeBias, layerSparsity";
 
 describe("prune/errors", () => {
   let restore: () => void;
