@@ -10,6 +10,7 @@
  * `seed` makes the initial weights bit-identical from run to run (kernels
  * from one seeded stream, biases zero, batch norms at γ = 1, β = 0, μ = 0,
  * σ² = 1). Convolutions followed by a batch norm have no bias of their own.
+ * `bnMomentum` sets every batch norm's moving-average momentum.
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show } from "../core/errors";
@@ -23,13 +24,24 @@ export interface BranchingOptions extends ZooOptions {
   inputShape?: readonly number[];
   /** Output classes. Default 10. */
   classes?: number;
+  /**
+   * Momentum of the batch norms' moving mean and variance, in [0, 1).
+   * Default 0.99 (Keras'); a short run (a few hundred steps) needs a lower
+   * one such as 0.9, or inference uses statistics still close to their
+   * initial 0 and 1.
+   */
+  bnMomentum?: number;
 }
 
 /** Layer builders of one model, drawing kernel initialisers from one stream in call order. */
 class Builder {
   private readonly init: ReturnType<typeof kernelInit>;
-  constructor(options: ZooOptions) {
+  private readonly momentum: number;
+  constructor(model: string, options: BranchingOptions) {
     this.init = kernelInit(options);
+    const m = options.bnMomentum ?? 0.99;
+    if (typeof m !== "number" || !(m >= 0 && m < 1)) throw new SlimlabError("E_ARG", `${model} bnMomentum ${show(m)} is not allowed: pass a number in [0, 1), e.g. 0.9`);
+    this.momentum = m;
   }
 
   /** A bias-free conv (a batch norm follows), "same" padding. */
@@ -47,7 +59,7 @@ class Builder {
   }
 
   bn(name: string, x: T): T {
-    return tf.layers.batchNormalization({ name }).apply(x) as T;
+    return tf.layers.batchNormalization({ name, momentum: this.momentum }).apply(x) as T;
   }
 
   bnRelu(name: string, x: T, max?: number): T {
@@ -95,7 +107,7 @@ export interface ResnetOptions extends BranchingOptions {
  * Uncompiled; takes images [N, ...inputShape].
  *
  * @param options widths (default [8, 16]), blocks per stage (default 2),
- *   inputShape (default [28, 28, 1]), classes (default 10), seed, name
+ *   inputShape (default [28, 28, 1]), classes (default 10), bnMomentum (default 0.99), seed, name
  * @returns a new uncompiled functional model
  * @throws SlimlabError E_ARG for a non-positive width, block count or class
  *   count, an empty widths list, a bad input shape or seed
@@ -109,7 +121,7 @@ export function resnet(options: ResnetOptions = {}): tf.LayersModel {
   widths.forEach((w, i) => checkSize("resnet", `widths[${i}]`, w));
   const blocks = options.blocks ?? 2;
   checkSize("resnet", "blocks", blocks);
-  const b = new Builder(options);
+  const b = new Builder("resnet", options);
   const input = tf.input({ shape, name: "input" });
   let x = b.convBnRelu("stem", input, widths[0], 3);
   let channels = widths[0];
@@ -173,7 +185,7 @@ function checkStage(st: InvertedResidualStage, i: number): void {
  * Uncompiled; takes images [N, ...inputShape].
  *
  * @param options stem, stages, head, inputShape (default [28, 28, 1]),
- *   classes (default 10), seed, name
+ *   classes (default 10), bnMomentum (default 0.99), seed, name
  * @returns a new uncompiled functional model
  * @throws SlimlabError E_ARG for a non-positive width, block count or
  *   expansion, a stride other than 1 or 2, a bad input shape or seed
@@ -189,7 +201,7 @@ export function mobilenetV2(options: MobilenetV2Options = {}): tf.LayersModel {
   checkSize("mobilenetV2", "head", headWidth);
   const stages = checkList<InvertedResidualStage>("mobilenetV2", "stages", options.stages ?? MOBILENET_V2_STAGES, "[{channels: 8, blocks: 1, stride: 1, expansion: 1}]");
   stages.forEach(checkStage);
-  const b = new Builder(options);
+  const b = new Builder("mobilenetV2", options);
   const input = tf.input({ shape, name: "input" });
   let x = b.convBnRelu("stem", input, stem, 3, 1, 6);
   let channels = stem;
@@ -233,7 +245,7 @@ export interface InceptionOptions extends BranchingOptions {
  * Uncompiled; takes images [N, ...inputShape].
  *
  * @param options stem, blocks, inputShape (default [28, 28, 1]), classes
- *   (default 10), seed, name
+ *   (default 10), bnMomentum (default 0.99), seed, name
  * @returns a new uncompiled functional model
  * @throws SlimlabError E_ARG for a non-positive width, an empty or
  *   malformed blocks list, a bad input shape or seed
@@ -250,7 +262,7 @@ export function inception(options: InceptionOptions = {}): tf.LayersModel {
     if (!Array.isArray(blk) || blk.length !== 4) throw new SlimlabError("E_ARG", `inception blocks[${i}] ${show(blk)} is not allowed: pass [1×1, 3×3 reduce, 3×3, pool projection] widths, e.g. [4, 4, 8, 4]`);
     blk.forEach((w, j) => checkSize("inception", `blocks[${i}][${j}]`, w));
   });
-  const b = new Builder(options);
+  const b = new Builder("inception", options);
   const input = tf.input({ shape, name: "input" });
   let x = tf.layers.maxPooling2d({ name: "stem_pool", poolSize: 2 }).apply(b.convBnRelu("stem", input, stem, 3)) as T;
   blocks.forEach(([w1, w3r, w3, wp], i) => {

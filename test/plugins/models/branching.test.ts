@@ -95,6 +95,24 @@ describe("models/branching", () => {
     assertSlimlab(() => mobilenetV2({ stages: [{ channels: 8, blocks: 1, stride: 1, expansion: 0 }] }), "E_ARG", "mobilenetV2 stages[0].expansion 0 is not allowed: pass a positive integer");
     assertSlimlab(() => inception({ blocks: [[4, 4, 8] as unknown as [number, number, number, number]] }), "E_ARG", "inception blocks[0] [4, 4, 8] is not allowed: pass [1×1, 3×3 reduce, 3×3, pool projection] widths, e.g. [4, 4, 8, 4]");
     assertSlimlab(() => inception({ seed: 1.5 }), "E_ARG", "model seed 1.5 is not allowed: pass an integer such as 42");
+    assertSlimlab(() => mobilenetV2({ bnMomentum: 1 }), "E_ARG", "mobilenetV2 bnMomentum 1 is not allowed: pass a number in [0, 1), e.g. 0.9");
+  });
+
+  it("bnMomentum sets every batch norm's moving-average momentum: one training call moves the stem's moving mean by (1 − momentum) of the batch mean", () => {
+    for (const build of [resnet, mobilenetV2, inception]) {
+      const m = build({ seed: 3, bnMomentum: 0.5, inputShape: [8, 8, 1] });
+      const bns = m.layers.filter((l) => l.getClassName() === "BatchNormalization");
+      assert.ok(bns.length > 0 && bns.every((l) => (l.getConfig() as { momentum: number }).momentum === 0.5), m.name);
+      const x = tf.randomUniform([4, 8, 8, 1], 0, 1, "float32", 9);
+      const conv = tf.model({ inputs: m.inputs, outputs: m.getLayer("stem").output as tf.SymbolicTensor });
+      const batchMean = tf.tidy(() => Array.from((conv.predict(x) as tf.Tensor).mean([0, 1, 2]).dataSync()));
+      tf.tidy(() => void m.apply(x, { training: true }));
+      const moving = Array.from(m.getLayer("stem_bn").getWeights()[2].dataSync());
+      moving.forEach((v, c) => assert.ok(Math.abs(v - 0.5 * batchMean[c]) < 1e-5, `${m.name} channel ${c}: ${v} vs ${0.5 * batchMean[c]}`));
+      assert.ok(batchMean.some((v) => Math.abs(v) > 1e-3), "the batch mean is not zero, so the check can fail");
+      x.dispose();
+      m.dispose();
+    }
   });
 
   describe("a few training steps on MNIST lower the held-out loss (wasm)", function () {
