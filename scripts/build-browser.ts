@@ -97,7 +97,7 @@ export async function buildBrowserLoader(options: { entry?: string; outfile?: st
     throw new Error(`build-browser: ${errors.map((m) => `${m.location ? `${m.location.file}:${m.location.line}: ` : ""}${m.text}`).join("; ")}`);
   }
   const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith("page-global:"));
-  const stray = inputs.filter((p) => !/^(browser|plugins)\//.test(p) && !BUNDLED.some((b) => p.startsWith(`node_modules/${b}/`)));
+  const stray = inputs.filter((p) => !/^(browser|plugins)\//.test(p) && !BUNDLED.some((b) => p.includes(`node_modules/${b}/`))); // node_modules may be a symlink (a worktree)
   if (stray.length > 0) throw new Error(`build-browser: ${stray.join(", ")} would be bundled; the loader may use only browser/, plugins/ and ${BUNDLED.join(", ")}`);
   const js = result.outputFiles.find((f) => f.path === outfile);
   if (js === undefined) throw new Error(`build-browser: esbuild wrote no ${outfile}`);
