@@ -20,6 +20,7 @@ const KERNELS = [
   "MaxPoolGrad",
   "Conv2DBackpropInput",
   "BatchMatMul",
+  "GatherV2",
 ];
 
 type Shape4 = [number, number, number, number];
@@ -57,7 +58,7 @@ describe("backends/wasm-gradients", function () {
     if (!hadThem) unregisterWasmGradients();
   });
 
-  it("registers the seven kernels, idempotently, and reports the same list each time", () => {
+  it("registers the eight kernels, idempotently, and reports the same list each time", () => {
     assert.deepEqual(registerWasmGradients(), KERNELS);
     assert.deepEqual(registerWasmGradients(), KERNELS);
     for (const k of KERNELS) assert.ok(tf.getKernel(k, "wasm"), k);
@@ -197,6 +198,28 @@ describe("backends/wasm-gradients", function () {
         tf.matMul(tf.transpose(a3, [0, 2, 1]), b3, true, true),
       ];
     });
+  });
+
+  it("GatherV2 by rows equals cpu's for float32, int32 and bool, 2-D indices, and repeated rows; other axes still work", async () => {
+    const cases = () => {
+      const ids = tf.tensor1d([4, 0, 4, 2], "int32");
+      return [
+        tf.gather(seededTensor([5, 3, 2], 21), ids),
+        tf.gather(seededTensor([5, 3], 22), tf.tensor2d([[1, 3], [3, 0]], [2, 2], "int32")),
+        tf.cast(tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [5, 2], "int32"), ids), "float32"),
+        tf.cast(tf.gather(tf.tensor1d([1, 0, 1, 1, 0], "bool"), ids), "float32"),
+        tf.gather(seededTensor([3, 5], 23), tf.tensor1d([4, 1], "int32"), 1),
+        tf.gather(tf.zeros([0, 3]), tf.tensor1d([], "int32")),
+      ];
+    };
+    const want = await valuesOn("cpu", cases);
+    const got = await valuesOn("wasm", cases);
+    assert.deepEqual(got.map((g) => Array.from(g)), want.map((w) => Array.from(w)));
+  });
+
+  it("GatherV2 with an index out of range fails as wasm's own kernel does", async () => {
+    await tf.setBackend("wasm");
+    assert.throws(() => tf.tidy(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([1, 3], "int32"))), /GatherV2: the index value 3 is not in \[0, 2\]/);
   });
 
   it("conv2dTranspose (which runs Conv2DBackpropInput forward) equals cpu's", async () => {
