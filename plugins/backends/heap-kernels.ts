@@ -81,9 +81,9 @@ export function convWindow(xShape: number[], filterShape: number[], info: tf.bac
  * row is a contiguous copy in both arrays.
  */
 function im2colT(backend: HeapBackend, xt: tf.TensorInfo, g: Window): tf.Tensor2D {
-  const { n, h, w, c, outH, outW, fh, fw, sh, sw, dh, dw, pt, pl } = g;
-  const m = n * outH * outW;
-  return fresh(backend, [fh * fw * c, m], "float32", (cols) => {
+  return fresh(backend, [g.fh * g.fw * g.c, g.n * g.outH * g.outW], "float32", (cols) => {
+    // Geometry as locals of the loop's own function: V8 keeps them in registers.
+    const { n, h, w, c, outH, outW, fh, fw, sh, sw, dh, dw, pt, pl } = g;
     const src = backend.typedArrayFromHeap(xt);
     let to = 0;
     for (let a = 0; a < fh; a++) {
@@ -120,9 +120,9 @@ function im2colT(backend: HeapBackend, xt: tf.TensorInfo, g: Window): tf.Tensor2
  * dilation its fw·C entries are one contiguous run in both arrays.
  */
 function col2im(backend: HeapBackend, cols: tf.Tensor2D, g: Window): tf.Tensor4D {
-  const { n, h, w, c, outH, outW, fh, fw, sh, sw, dh, dw, pt, pl } = g;
-  const run = fw * c;
-  return fresh(backend, [n, h, w, c], "float32", (dx) => {
+  return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => {
+    const { n, h, w, c, outH, outW, fh, fw, sh, sw, dh, dw, pt, pl } = g;
+    const run = fw * c;
     dx.fill(0);
     const src = backend.typedArrayFromHeap(cols);
     let from = 0;
@@ -201,37 +201,38 @@ export function conv2dInputGradGemm(backend: HeapBackend, dy: tf.Tensor4D, filte
  * @returns dx [N, H, W, C]
  */
 export function maxPoolGradHeap(backend: HeapBackend, dy: tf.TensorInfo, x: tf.TensorInfo, g: Window): tf.Tensor4D {
-  const { n, h, w, c, outH, outW, fh, fw, sh, sw, pt, pl } = g;
-  const best = new Float32Array(c);
-  const where = new Int32Array(c);
-  return fresh(backend, [n, h, w, c], "float32", (dx) => {
+  return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => {
+    const { n, h, w, c, outH, outW, fh, fw, sh, sw, pt, pl } = g;
+    // Offsets of the window's pixels inside the image, in row-major order.
+    const at = new Int32Array(fh * fw);
     dx.fill(0);
     const xs = backend.typedArrayFromHeap(x);
     const dys = backend.typedArrayFromHeap(dy);
     let o = 0;
     for (let img = 0; img < n; img++) {
       for (let i = 0; i < outH; i++) {
-        for (let j = 0; j < outW; j++) {
-          best.fill(-Infinity);
-          where.fill(-1);
+        for (let j = 0; j < outW; j++, o += c) {
+          let size = 0;
           for (let a = 0; a < fh; a++) {
             const ih = i * sh + a - pt;
             if (ih < 0 || ih >= h) continue;
             for (let b = 0; b < fw; b++) {
               const iw = j * sw + b - pl;
-              if (iw < 0 || iw >= w) continue;
-              const at = ((img * h + ih) * w + iw) * c;
-              for (let ch = 0; ch < c; ch++) {
-                const v = xs[at + ch];
-                if (v > best[ch]) {
-                  best[ch] = v;
-                  where[ch] = at + ch;
-                }
-              }
+              if (iw >= 0 && iw < w) at[size++] = ((img * h + ih) * w + iw) * c;
             }
           }
-          for (let ch = 0; ch < c; ch++) if (where[ch] >= 0) dx[where[ch]] += dys[o + ch];
-          o += c;
+          for (let ch = 0; ch < c; ch++) {
+            let best = -Infinity;
+            let where = -1;
+            for (let k = 0; k < size; k++) {
+              const v = xs[at[k] + ch];
+              if (v > best) {
+                best = v;
+                where = at[k] + ch;
+              }
+            }
+            if (where >= 0) dx[where] += dys[o + ch];
+          }
         }
       }
     }
