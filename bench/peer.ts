@@ -23,6 +23,7 @@ import { selectBackend } from "../plugins/backends/select";
 import { registerWasmGradients } from "../plugins/backends/wasm-gradients";
 import { lenet300100, lenet5 } from "../plugins/models/zoo";
 import { train } from "../plugins/toolkit/train";
+import { lenet5Classic } from "./models";
 import { median, table } from "./stats";
 
 const BATCH = 64;
@@ -31,23 +32,6 @@ const PYTHON = "/usr/bin/python3";
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
-
-/** LeCun et al. 1998 for 28×28 inputs, as peer-torch.py builds it. */
-function lenet5Classic(): tf.LayersModel {
-  const L = tf.layers;
-  return tf.sequential({
-    layers: [
-      L.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: "same", activation: "relu" }),
-      L.maxPooling2d({ poolSize: 2 }),
-      L.conv2d({ filters: 16, kernelSize: 5, activation: "relu" }),
-      L.maxPooling2d({ poolSize: 2 }),
-      L.flatten(),
-      L.dense({ units: 120, activation: "relu" }),
-      L.dense({ units: 84, activation: "relu" }),
-      L.dense({ units: 10, activation: "softmax" }),
-    ],
-  });
 }
 
 const BUILD: Record<string, { build: () => tf.LayersModel; image: boolean }> = {

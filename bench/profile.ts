@@ -1,6 +1,6 @@
 /**
  * Where one training step's time goes on the default backend: LeNet-5
- * (zoo.lenet5, Caffe 20-50-500) and LeNet-300-100 on MNIST, batch 64, Adam,
+ * (zoo.lenet5, Caffe 20-50-500; and LeCun's 6-16-120-84) and LeNet-300-100 on MNIST, batch 64, Adam,
  * the same step as train() (gather the batch, forward with loss and accuracy
  * under the optimizer's tape, backward, Adam update, read loss and accuracy).
  *
@@ -13,7 +13,7 @@
  * they call indented below them. Last, train() itself is timed per step
  * without the wrapper, as the reference for the decomposed step.
  *
- *   node dist/bench/profile.js [--steps N] [--model lenet5|lenet300100]
+ *   node dist/bench/profile.js [--steps N] [--model lenet5|lenet5classic|lenet300100]
  */
 import * as os from "os";
 import * as tf from "@tensorflow/tfjs";
@@ -25,6 +25,7 @@ import { lenet300100, lenet5 } from "../plugins/models/zoo";
 import { batchAccuracy, resolveLoss, ResolvedLoss } from "../plugins/toolkit/losses";
 import { train } from "../plugins/toolkit/train";
 import { installKernelTimer, Times } from "./kernel-timer";
+import { lenet5Classic } from "./models";
 import { median, table } from "./stats";
 
 const BATCH = 64;
@@ -156,6 +157,7 @@ async function main(): Promise<void> {
   const backend = tf.getBackend();
   console.log(`backend ${report.active} (${report.tried.at(-1)?.reason}); load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   if (only === "" || only === "lenet5") await profile("LeNet-5 (zoo.lenet5, 20-50-500)", () => lenet5({ seed: 1 }), false, steps, backend);
+  if (only === "" || only === "lenet5classic") await profile("LeNet-5 (6-16-120-84)", lenet5Classic, false, steps, backend);
   if (only === "" || only === "lenet300100") await profile("LeNet-300-100", () => lenet300100({ seed: 1 }), true, steps * 2, backend);
   console.log(`load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 }
