@@ -19,6 +19,7 @@
  * used: an allocation may grow wasm memory, which detaches older views.
  */
 import * as tf from "@tensorflow/tfjs";
+import { simdKernels } from "./simd-kernels";
 
 /** What these kernels use of tfjs-backend-wasm's BackendWasm. */
 export interface HeapBackend {
@@ -30,6 +31,16 @@ export interface HeapBackend {
 export function heapBackend(backend: unknown): HeapBackend | undefined {
   const b = backend as Partial<HeapBackend> | undefined;
   return typeof b?.makeOutput === "function" && typeof b.typedArrayFromHeap === "function" ? (b as HeapBackend) : undefined;
+}
+
+/** Byte offset of a tensor's data in the wasm heap. */
+function at(backend: HeapBackend, t: tf.TensorInfo): number {
+  return backend.typedArrayFromHeap(t).byteOffset;
+}
+
+/** The window's geometry in the order the SIMD kernels take it. */
+function args(g: Window): [number, number, number, number, number, number, number, number, number, number, number, number, number, number] {
+  return [g.n, g.h, g.w, g.c, g.outH, g.outW, g.fh, g.fw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl];
 }
 
 /** A new tensor of `shape` on the heap, filled by `fill` (which gets the view and must write every element). */
@@ -81,6 +92,8 @@ export function convWindow(xShape: number[], filterShape: number[], info: tf.bac
  * row is a contiguous copy in both arrays.
  */
 function im2colT(backend: HeapBackend, xt: tf.TensorInfo, g: Window): tf.Tensor2D {
+  const simd = simdKernels(backend);
+  if (simd !== undefined) return fresh(backend, [g.fh * g.fw * g.c, g.n * g.outH * g.outW], "float32", (cols) => simd.im2col_t(at(backend, xt), cols.byteOffset, ...args(g))) as tf.Tensor2D;
   return fresh(backend, [g.fh * g.fw * g.c, g.n * g.outH * g.outW], "float32", (cols) => {
     // Geometry as locals of the loop's own function: V8 keeps them in registers.
     const { n, h, w, c, outH, outW, fh, fw, sh, sw, dh, dw, pt, pl } = g;
@@ -120,6 +133,8 @@ function im2colT(backend: HeapBackend, xt: tf.TensorInfo, g: Window): tf.Tensor2
  * dilation its fw·C entries are one contiguous run in both arrays.
  */
 function col2im(backend: HeapBackend, cols: tf.Tensor2D, g: Window): tf.Tensor4D {
+  const simd = simdKernels(backend);
+  if (simd !== undefined) return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => simd.col2im(at(backend, cols), dx.byteOffset, ...args(g))) as tf.Tensor4D;
   return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => {
     const { n, h, w, c, outH, outW, fh, fw, sh, sw, dh, dw, pt, pl } = g;
     const run = fw * c;
@@ -201,6 +216,11 @@ export function conv2dInputGradGemm(backend: HeapBackend, dy: tf.Tensor4D, filte
  * @returns dx [N, H, W, C]
  */
 export function maxPoolGradHeap(backend: HeapBackend, dy: tf.TensorInfo, x: tf.TensorInfo, g: Window): tf.Tensor4D {
+  const simd = simdKernels(backend);
+  if (simd !== undefined) {
+    const { n, h, w, c, outH, outW, fh, fw, sh, sw, pt, pl } = g;
+    return fresh(backend, [n, h, w, c], "float32", (dx) => simd.max_pool_grad(at(backend, x), at(backend, dy), dx.byteOffset, n, h, w, c, outH, outW, fh, fw, sh, sw, pt, pl)) as tf.Tensor4D;
+  }
   return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => {
     const { n, h, w, c, outH, outW, fh, fw, sh, sw, pt, pl } = g;
     // Offsets of the window's pixels inside the image, in row-major order.

@@ -4,6 +4,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { conv2dFilterGrad, conv2dInputGrad } from "../../../plugins/backends/conv-grads";
 import { registerWasmGradients, unregisterWasmGradients } from "../../../plugins/backends/wasm-gradients";
+import { simdKernels, useSimdKernels } from "../../../plugins/backends/simd-kernels";
 import { assertClose, seeded, seededTensor, suiteBackend, valuesOn } from "./compare";
 
 /*
@@ -344,4 +345,41 @@ describe("backends/wasm-gradients", function () {
     assert.equal(tf.memory().numTensors, before);
     tf.dispose([x, f, table, ids]);
   });
+});
+
+describe("backends/wasm-gradients: SIMD module and JavaScript loops", function () {
+  this.timeout(60000);
+  suiteBackend("wasm", () => {
+    require("@tensorflow/tfjs-backend-wasm");
+    registerWasmGradients();
+  });
+  after(() => useSimdKernels(true));
+
+  it("the SIMD module instantiates on tfjs-backend-wasm's memory here", async () => {
+    await tf.setBackend("wasm");
+    assert.ok(simdKernels(tf.backend()) !== undefined);
+  });
+
+  // Channels 5 and 9: the SIMD max-pool gradient takes 4 channels at a time, then the rest one by one.
+  const POOLS: [Shape4, number, number, Pad][] = [[[2, 9, 8, 5], 2, 2, "valid"], [[2, 9, 9, 9], 3, 2, "same"], [[1, 6, 7, 4], 2, 1, "same"]];
+  const CONVS: [Shape4, Shape4, number, Pad][] = [[[2, 9, 8, 5], [3, 3, 5, 6], 1, "same"], [[2, 9, 9, 3], [5, 5, 3, 4], 2, "valid"], [[2, 8, 8, 9], [3, 3, 9, 4], 2, "same"]];
+  for (const simd of [true, false]) {
+    const path = simd ? "SIMD" : "JavaScript";
+    for (const [xs, size, strides, pad] of POOLS) {
+      it(`${path}: MaxPoolGrad equals cpu's on mostly negative inputs: ${xs}, pool ${size}, strides ${strides}, ${pad}`, async () => {
+        useSimdKernels(simd);
+        const f = () => tf.grad((t) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, size, strides, pad), seededTensor(tf.backend_util.computePool2DInfo(xs, size, strides, 1, pad).outShape, 31))))(tf.sub(seededTensor(xs, 30), 0.8));
+        assertClose(await valuesOn("wasm", f), await valuesOn("cpu", f), `${path} max pool`);
+      });
+    }
+    for (const [xs, fs, strides, pad] of CONVS) {
+      it(`${path}: conv2d filter and input gradients equal cpu's: x ${xs}, filter ${fs}, strides ${strides}, ${pad}`, async () => {
+        useSimdKernels(simd);
+        const x = () => seededTensor(xs, 32) as tf.Tensor4D;
+        const w = () => seededTensor(fs, 33) as tf.Tensor4D;
+        const f = () => tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad))))([x(), w()]);
+        assertClose(await valuesOn("wasm", f), await valuesOn("cpu", f), `${path} conv`);
+      });
+    }
+  }
 });
