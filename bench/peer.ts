@@ -90,7 +90,8 @@ function inferWorkload(name: string, model: string, batch: number, calls: number
       if (ready === undefined) ready = { m: BUILD[model].build(), x: randomData(BUILD[model].image, batch).xs };
       const { m, x } = ready;
       const once = () => tf.tidy(() => (m.predict(x) as tf.Tensor).dataSync());
-      once();
+      // Ten calls unmeasured: the first few after building a model vary by up to 2×.
+      for (let i = 0; i < 10; i++) once();
       const times: number[] = [];
       for (let i = 0; i < calls; i++) {
         const t0 = performance.now();
