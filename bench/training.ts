@@ -1,13 +1,14 @@
 /**
  * Training throughput (samples/s) of LeNet-300-100 and LeNet-5 on MNIST on
- * every backend available here, side by side, plus a 1024² matmul on each
+ * every backend available here, side by side, with model.fit (SGD) and with
+ * slimlab's train() (Adam, the loop pruning, QAT and fine-tuning use), plus a 1024² matmul on each
  * backend and on numpy (Debian python3-numpy, sgemm with preallocated
  * operands) as this machine's practical ceiling, once on one BLAS thread (the
  * wasm backend's budget) and once on the library's default thread count.
  * Goal: LeNet-5 trains on the default backend at ≥ 10× the pure-JS cpu
  * backend.
  *
- *   node dist/bench/training.js [--batches N] [--runs R]
+ *   node dist/bench/training.js [--batches N] [--runs R] [--backend NAME (only this one)]
  */
 import { spawnSync } from "child_process";
 import * as os from "os";
@@ -16,6 +17,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { loadMnist } from "../plugins/data/mnist";
 import { lenet300100, lenet5 } from "../plugins/models/zoo";
 import { registerWasmGradients } from "../plugins/backends/wasm-gradients";
+import { train } from "../plugins/toolkit/train";
 import { selectBackend } from "../plugins/backends/select";
 import { median, repeat, table } from "./stats";
 
@@ -35,6 +37,16 @@ async function trainThroughput(build: () => tf.LayersModel, flat: boolean, batch
     await model.fit(data.xs, data.ys, { batchSize: BATCH, epochs: 1, verbose: 0, shuffle: false });
   };
   const times = await repeat(step, runs, 1);
+  tf.dispose([data.xs, data.ys]);
+  model.dispose();
+  return (BATCH * batches) / median(times);
+}
+
+/** Samples/s of one train() epoch (Adam) over `batches` batches of `build()` on MNIST, median of `runs`. */
+async function trainLoopThroughput(build: () => tf.LayersModel, flat: boolean, batches: number, runs: number): Promise<number> {
+  const model = build();
+  const data = loadMnist({ split: "train", subset: BATCH * batches, shape: flat ? "flat" : "image", labels: "onehot" });
+  const times = await repeat(() => train(model, data, { epochs: 1, batchSize: BATCH, seed: 1, progress: false }), runs, 1);
   tf.dispose([data.xs, data.ys]);
   model.dispose();
   return (BATCH * batches) / median(times);
@@ -76,7 +88,8 @@ async function main(): Promise<void> {
   const runs = arg("--runs", 3);
   const report = await selectBackend();
   registerWasmGradients();
-  const backends = [...new Set([report.active, "wasm", "cpu"])].filter((b) => tf.findBackendFactory(b === "tfjs-node" || b === "tfjs-node-gpu" ? "tensorflow" : b) !== null);
+  const only = process.argv.includes("--backend") ? process.argv[process.argv.indexOf("--backend") + 1] : undefined;
+  const backends = [...new Set(only ? [only] : [report.active, "wasm", "cpu"])].filter((b) => tf.findBackendFactory(b === "tfjs-node" || b === "tfjs-node-gpu" ? "tensorflow" : b) !== null);
   console.log(`default backend here: ${report.active}; measuring ${backends.join(", ")} (batch ${BATCH}, ${batches} batches, median of ${runs})`);
   const rows: (string | number)[][] = [];
   const lenet5Rate: Record<string, number> = {};
@@ -86,14 +99,17 @@ async function main(): Promise<void> {
     const nb = b === "cpu" ? Math.max(1, Math.floor(batches / 4)) : batches;
     const mlp = await trainThroughput(() => lenet300100({ seed: 1 }), true, nb, runs);
     const cnn = await trainThroughput(() => lenet5({ seed: 1 }), false, nb, runs);
+    const mlpLoop = await trainLoopThroughput(() => lenet300100({ seed: 1 }), true, nb, runs);
+    const cnnLoop = await trainLoopThroughput(() => lenet5({ seed: 1 }), false, nb, runs);
     const mm = await matmulGflops(runs);
     lenet5Rate[b] = cnn;
-    rows.push([b, mlp.toFixed(0), cnn.toFixed(1), mm.toFixed(2)]);
+    rows.push([b, mlp.toFixed(0), cnn.toFixed(1), mlpLoop.toFixed(0), cnnLoop.toFixed(1), mm.toFixed(2)]);
   }
   const gf = (v: number | undefined) => (v === undefined ? "n/a" : v.toFixed(2));
-  rows.push(["numpy, BLAS on 1 thread (reference)", "-", "-", gf(numpyGflops(runs, 1))]);
-  rows.push([`numpy, BLAS default threads (${os.cpus().length} cores)`, "-", "-", gf(numpyGflops(runs))]);
-  console.log(table(["backend", "LeNet-300-100 samples/s", "LeNet-5 samples/s", "matmul 1024² GFLOP/s"], rows));
+  rows.push(["numpy, BLAS on 1 thread (reference)", "-", "-", "-", "-", gf(numpyGflops(runs, 1))]);
+  rows.push([`numpy, BLAS default threads (${os.cpus().length} cores)`, "-", "-", "-", "-", gf(numpyGflops(runs))]);
+  console.log(table(["backend", "LeNet-300-100 fit SGD samples/s", "LeNet-5 fit SGD samples/s", "LeNet-300-100 train() Adam", "LeNet-5 train() Adam", "matmul 1024² GFLOP/s"], rows));
+  console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   if (lenet5Rate.cpu) {
     const ratio = lenet5Rate[report.active] / lenet5Rate.cpu;
     console.log(`LeNet-5 training, ${report.active} / cpu: ${ratio.toFixed(1)}× (goal ≥ 10×: ${ratio >= 10 ? "met" : "NOT met"})`);

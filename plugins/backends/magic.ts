@@ -6,6 +6,8 @@ import * as tf from "@tensorflow/tfjs";
 import { MimeBundle } from "../core/host";
 import { defineMagic } from "../core/magic";
 import { BACKEND_NAMES, BackendAttempt, BackendName, BackendReport, switchBackend } from "./select";
+import { checkWasmThreads } from "./threads";
+import { SlimlabError } from "../core/errors";
 
 /** What `%backend` returns: the start-up report, the backend in force now, and the note of a switch. */
 export class BackendStatus {
@@ -50,9 +52,15 @@ export function backendMagic(report: BackendReport) {
     summary: "Shows the active TensorFlow.js backend and why better ones were skipped; %backend NAME switches.",
     description: `Backends, best first: ${BACKEND_NAMES.join(", ")}. Switching copies nothing at once: tfjs moves each existing tensor to the new backend the first time an op there uses it.`,
     positional: [{ name: "name", help: `one of ${BACKEND_NAMES.join(", ")}`, optional: true, text: true }],
-    flags: {},
+    flags: {
+      threads: { type: "number", integer: true, min: 1, help: "threads for the wasm backend (only 1 works under Node: tfjs-backend-wasm's threaded build cannot start there)" },
+    },
     examples: ["%backend", "%backend cpu"],
-    async run([name]): Promise<BackendStatus> {
+    async run([name], flags): Promise<BackendStatus> {
+      if (flags.threads !== undefined) {
+        if (name !== "wasm") throw new SlimlabError("E_ARG", `%backend: --threads is for the wasm backend; write %backend wasm --threads ${flags.threads}`);
+        checkWasmThreads(flags.threads);
+      }
       if (name === undefined) return new BackendStatus(activeName(report), report.tried);
       const note = await switchBackend(String(name));
       return new BackendStatus(activeName(report), report.tried, note);

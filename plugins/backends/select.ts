@@ -13,6 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError, show, suggestion } from "../core/errors";
+import { wasmThreadsNote } from "./threads";
 
 /** The backends slimlab can run on, best first. */
 export const BACKEND_NAMES = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const;
@@ -147,7 +148,8 @@ async function describe(name: BackendName, module: unknown): Promise<string> {
   if (name === "wasm") {
     const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
     const threads = (module as { getThreadsCount?: () => number } | undefined)?.getThreadsCount?.() ?? 1;
-    return `XNNPACK, SIMD ${simd ? "on" : "off"}, ${threads} thread${threads === 1 ? "" : "s"}`;
+    const note = wasmThreadsNote();
+    return `XNNPACK, SIMD ${simd ? "on" : "off"}, ${threads} thread${threads === 1 ? "" : "s"}${note ? ` (${note})` : ""}`;
   }
   if (name === "cpu") return "the slowest (bench/training.ts measures by how much)";
   return name === "tfjs-node-gpu" ? "running on a GPU" : "native TensorFlow kernels";

@@ -12,7 +12,7 @@ import { host, Progress } from "../core/host";
 import { reapplyMasks } from "../toolkit/masks";
 import { mulberry32, shuffledIndices } from "../toolkit/shuffle";
 import type { BatchLogs, CallbackResult, EpochLogs } from "../toolkit/train";
-import { checkpoint, formatSeconds, gradientStep, isInterrupt, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName, stopIfInterrupted } from "../toolkit/pace";
+import { checkpoint, formatSeconds, gradientStepTensors, isInterrupt, logDue, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName, StepLog, stopIfInterrupted } from "../toolkit/pace";
 
 /** Samples with one-hot float32 labels [N, C], as the loop uses them. */
 export interface OneHotData {
@@ -130,9 +130,9 @@ function snapshot(model: tf.LayersModel): tf.Tensor[] {
   return tf.tidy(() => model.getWeights().map((w) => tf.clone(w)));
 }
 
-/** One optimizer step on the samples `idx`; returns the batch loss and accuracy before the step. */
-function step(model: tf.LayersModel, data: OneHotData, idx: number[], optimizer: tf.Optimizer, objective: Objective): Promise<[number, number]> {
-  return gradientStep(model, optimizer, objective.vars, () => {
+/** One optimizer step on the samples `idx`; returns the batch loss and accuracy before the step, still on the backend. */
+function step(model: tf.LayersModel, data: OneHotData, idx: number[], optimizer: tf.Optimizer, objective: Objective): [tf.Scalar, tf.Scalar] {
+  return gradientStepTensors(model, optimizer, objective.vars, () => {
     const at = tf.tensor1d(idx, "int32");
     const xb = tf.gather(data.xs, at);
     const yb = tf.gather(data.ys, at) as tf.Tensor2D;
@@ -182,38 +182,42 @@ export async function runLoop(
   const start = Date.now();
   let best: { loss: number; epoch: number; weights: tf.Tensor[] } | undefined;
   let status = "";
+  // Loss and accuracy stay on the backend between logging intervals (every step only for onBatchEnd).
+  const log = new StepLog();
+  const everyStep = opts.callbacks?.onBatchEnd !== undefined;
   try {
     for (let epoch = 0; epoch < opts.epochs && !history.stoppedEarly; epoch++) {
       const order = shuffledIndices(n, rand);
       const t0 = Date.now();
-      let sumLoss = 0;
-      let sumAcc = 0;
-      let seen = 0;
+      log.resetSums();
       let steps = 0;
       for (let b = 0; b < stepsPerEpoch; b++) {
         stopIfInterrupted(opts.signal, () => `distill: interrupted by the user after ${history.steps} of ${total} steps (epoch ${epoch + 1}/${opts.epochs}, batch ${b + 1}/${stepsPerEpoch}) of "${opts.label}"; ${opts.leaves}`);
         const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
-        const [lossValue, accValue] = await step(model, data, idx, optimizer, objective);
+        log.push(...step(model, data, idx, optimizer, objective), idx.length);
         // A pruned student stays pruned: its masks hold after every step, as in toolkit/train.ts.
         reapplyMasks(model);
         history.steps++;
         steps++;
-        seen += idx.length;
-        sumLoss += lossValue * idx.length;
-        sumAcc += accValue * idx.length;
-        const logs: BatchLogs = { epoch, batch: b, size: idx.length, loss: lossValue, acc: accValue };
-        if ((await opts.callbacks?.onBatchEnd?.(history.steps, logs)) === "stop") history.stoppedEarly = true;
-        const elapsed = (Date.now() - start) / 1000;
-        const rate = (history.steps * opts.batchSize) / Math.max(elapsed, 1e-3);
-        const eta = ((total - history.steps) * elapsed) / history.steps;
-        status = `epoch ${epoch + 1}/${opts.epochs} step ${b + 1}/${stepsPerEpoch} loss ${(sumLoss / seen).toFixed(4)} acc ${(sumAcc / seen).toFixed(4)} ${Math.round(rate)} samples/s ETA ${formatSeconds(eta)}`;
-        bar?.update(history.steps, status);
+        if (b + 1 === stepsPerEpoch || logDue(log, everyStep)) {
+          const read = await log.flush();
+          for (let k = 0; k < read.length && everyStep; k++) {
+            const v = read[k];
+            const logs: BatchLogs = { epoch, batch: b - read.length + 1 + k, size: v.size, loss: v.loss, acc: v.acc };
+            if ((await opts.callbacks?.onBatchEnd?.(history.steps - read.length + 1 + k, logs)) === "stop") history.stoppedEarly = true;
+          }
+          const elapsed = (Date.now() - start) / 1000;
+          const rate = (history.steps * opts.batchSize) / Math.max(elapsed, 1e-3);
+          const eta = ((total - history.steps) * elapsed) / history.steps;
+          status = `epoch ${epoch + 1}/${opts.epochs} step ${b + 1}/${stepsPerEpoch} loss ${(log.sumLoss / log.seen).toFixed(4)} acc ${(log.sumAcc / log.seen).toFixed(4)} ${Math.round(rate)} samples/s ETA ${formatSeconds(eta)}`;
+          bar?.update(history.steps, status);
+        }
         if (history.stoppedEarly) break;
         await nextTick();
       }
       if (steps === 0) break;
       const complete = steps === stepsPerEpoch;
-      const logs: EpochLogs = { epoch, loss: sumLoss / seen, acc: sumAcc / seen, steps, samples: seen, seconds: (Date.now() - t0) / 1000, complete };
+      const logs: EpochLogs = { epoch, loss: log.sumLoss / log.seen, acc: log.sumAcc / log.seen, steps, samples: log.seen, seconds: (Date.now() - t0) / 1000, complete };
       if (complete && opts.validation !== undefined) {
         const v = await scoreLogits(logits, opts.validation, Math.max(opts.batchSize, 256), opts);
         logs.valLoss = v.loss;
@@ -240,6 +244,7 @@ export async function runLoop(
     else bar?.end("error", e instanceof Error ? e.message : String(e));
     throw e;
   } finally {
+    log.dispose();
     if (best !== undefined) tf.dispose(best.weights);
     optimizer.dispose();
     history.seconds = (Date.now() - start) / 1000;

@@ -10,7 +10,8 @@
  * How it attaches to plugins/toolkit/train.ts: train() computes the
  * gradients of the model's variables and hands them to its optimizer's
  * applyGradients. The optimizer given here is a wrapper that replaces each
- * shared kernel's gradient by the per-cluster sums (clusterGradients),
+ * shared kernel's gradient by the per-cluster sums (clusterGradients, run
+ * on the backend as one segment sum so a step reads nothing back),
  * lets the real optimizer (Adam by default) update the codebooks and every
  * other trainable weight (biases, unshared layers), and then rebuilds each
  * shared kernel as codebook[codes] (one gather; pruned positions read an
@@ -39,6 +40,23 @@ export function clusterGradients(grad: ArrayLike<number>, q: Pick<QuantizedTenso
   const kept = q.kept;
   for (let i = 0; i < q.codes.length; i++) if (!kept || kept[i] === 1) sums[q.codes[i]] += grad[i];
   return Float32Array.from(sums);
+}
+
+/**
+ * {@link clusterGradients} on the backend, without reading the gradient back:
+ * one segment sum over the codes, pruned positions going to an extra slot
+ * that is dropped. Sums in float32 (clusterGradients sums in float64), so
+ * the two agree to float32 rounding.
+ *
+ * @param grad ∂L/∂W, any shape, row-major like the codes
+ * @param index the code of each element, pruned positions = k (int32, flat)
+ * @param k the codebook's size
+ * @returns ∂L/∂C [k]
+ * @example
+ *   clusterGradientsOnDevice(tf.tensor1d([1, 2, 3]), tf.tensor1d([0, 1, 0], "int32"), 2); // [4, 2]
+ */
+export function clusterGradientsOnDevice(grad: tf.Tensor, index: tf.Tensor, k: number): tf.Tensor1D {
+  return tf.tidy(() => tf.slice(tf.unsortedSegmentSum(tf.reshape(grad, [-1]), index as tf.Tensor1D, k + 1), 0, k) as tf.Tensor1D);
 }
 
 /** A named tensor as optimizers take and give them (tfjs does not export the type). */
@@ -88,7 +106,7 @@ class CentroidOptimizer extends tf.Optimizer {
     const grads = list.map(({ name, tensor }) => {
       const s = this.shared.get(name);
       if (s === undefined) return { name, tensor };
-      const g = tf.tensor1d(clusterGradients(tensor.dataSync(), s.q));
+      const g = clusterGradientsOnDevice(tensor, s.index, codebookOf(s.q).length);
       made.push(g);
       return { name: s.codebook.name, tensor: g };
     });

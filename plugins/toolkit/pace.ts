@@ -113,19 +113,21 @@ export interface StepForward {
  * runs inside a tidy (gather the batch there) and returns the forward pass,
  * which runs under the optimizer's tape; the model's regularisation losses
  * are added to its loss. A step that throws leaves neither the tape's
- * tensors nor the accuracy behind.
+ * tensors nor the accuracy behind. Nothing is read back to the host: the
+ * loss and accuracy stay on the backend until a {@link StepLog} reads them.
  *
- * @returns the batch's loss and accuracy, read before the weights moved
+ * @returns the batch's loss and accuracy as scalars computed before the
+ *   weights moved (the caller disposes them, e.g. through a StepLog)
  * @example
- *   const [loss, acc] = await gradientStep(model, opt, model.trainableWeights.map((w) => w.read() as tf.Variable),
+ *   const [loss, acc] = gradientStepTensors(model, opt, model.trainableWeights.map((w) => w.read() as tf.Variable),
  *     () => { const xb = ..., yb = ...; return () => ({ loss: lossOf(xb, yb), accuracy: accOf(xb, yb) }); });
  */
-export async function gradientStep(
+export function gradientStepTensors(
   model: tf.LayersModel,
   optimizer: tf.Optimizer,
   vars: tf.Variable[],
   batch: () => () => StepForward
-): Promise<[number, number]> {
+): [tf.Scalar, tf.Scalar] {
   let accuracy: tf.Scalar | undefined;
   let cost: tf.Scalar;
   try {
@@ -147,11 +149,109 @@ export async function gradientStep(
     accuracy?.dispose();
     throw e;
   }
-  const acc = accuracy as tf.Scalar;
+  return [cost, accuracy as tf.Scalar];
+}
+
+/**
+ * {@link gradientStepTensors}, with the loss and accuracy read at once.
+ *
+ * @returns the batch's loss and accuracy, read before the weights moved
+ */
+export async function gradientStep(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  batch: () => () => StepForward
+): Promise<[number, number]> {
+  const log = new StepLog();
   try {
-    const [l, a] = await Promise.all([cost.data(), acc.data()]);
-    return [l[0], a[0]];
+    log.push(...gradientStepTensors(model, optimizer, vars, batch), 1);
+    const [only] = await log.flush();
+    return [only.loss, only.acc];
   } finally {
-    tf.dispose([cost, acc]);
+    log.dispose();
   }
+}
+
+/** One step's loss and accuracy as read back, and its batch size. */
+export interface StepValues {
+  loss: number;
+  acc: number;
+  size: number;
+}
+
+/**
+ * The loss and accuracy of the steps since the last read, kept on the
+ * backend, so a training loop reads them once per logging interval instead
+ * of once per step. A read fetches every pending value in one transfer and
+ * adds them to running sums in step order, in float64 on the host, exactly
+ * as reading after every step would.
+ */
+export class StepLog {
+  private pending: { loss: tf.Scalar; acc: tf.Scalar; size: number }[] = [];
+  /** Σ loss·size and Σ acc·size over the steps read so far. */
+  sumLoss = 0;
+  sumAcc = 0;
+  /** Samples over the steps read so far. */
+  seen = 0;
+  /** Steps not read yet. */
+  get unread(): number {
+    return this.pending.length;
+  }
+
+  /** Keeps a step's scalars (they are disposed by the next read or by dispose()). */
+  push(loss: tf.Scalar, acc: tf.Scalar, size: number): void {
+    this.pending.push({ loss, acc, size });
+  }
+
+  /**
+   * Reads the pending steps (one transfer), adds them to the sums, frees them.
+   *
+   * @returns each pending step's values, oldest first
+   */
+  async flush(): Promise<StepValues[]> {
+    const steps = this.pending;
+    this.pending = [];
+    if (steps.length === 0) return [];
+    let values: Float32Array | Int32Array | Uint8Array;
+    const both = tf.tidy(() => tf.stack(steps.flatMap((s) => [s.loss, s.acc])));
+    try {
+      values = await both.data();
+    } finally {
+      both.dispose();
+      tf.dispose(steps.flatMap((s) => [s.loss, s.acc]));
+    }
+    const out = steps.map((s, i) => ({ loss: values[2 * i], acc: values[2 * i + 1], size: s.size }));
+    for (const v of out) {
+      this.sumLoss += v.loss * v.size;
+      this.sumAcc += v.acc * v.size;
+      this.seen += v.size;
+    }
+    return out;
+  }
+
+  /** Starts new sums (a new epoch); pending steps stay pending. */
+  resetSums(): void {
+    this.sumLoss = 0;
+    this.sumAcc = 0;
+    this.seen = 0;
+  }
+
+  /** Frees the pending scalars without reading them. */
+  dispose(): void {
+    tf.dispose(this.pending.flatMap((s) => [s.loss, s.acc]));
+    this.pending = [];
+  }
+}
+
+/**
+ * Steps between reads of loss and accuracy (and progress bar updates) when
+ * nothing needs every step's values; a read also ends every epoch. A step
+ * count, not a time, so that runs log at the same steps on any machine.
+ */
+export const LOG_EVERY = 10;
+
+/** True when a loop should read its StepLog now: every step for an onBatchEnd callback, otherwise every LOG_EVERY steps. */
+export function logDue(log: StepLog, everyStep: boolean): boolean {
+  return everyStep || log.unread >= LOG_EVERY;
 }

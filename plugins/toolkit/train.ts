@@ -14,7 +14,7 @@ import { requireModel } from "./layers";
 import { reapplyMasks } from "./masks";
 import { LossSpec, ResolvedLoss, batchAccuracy, resolveLoss } from "./losses";
 import { mulberry32, shuffledIndices } from "./shuffle";
-import { Caller, checkpoint, formatSeconds, gradientStep, isInterrupt, nextTick, OPTIMIZERS, OptimizerName, stopIfInterrupted } from "./pace";
+import { Caller, checkpoint, formatSeconds, gradientStepTensors, isInterrupt, logDue, nextTick, OPTIMIZERS, OptimizerName, StepLog, stopIfInterrupted } from "./pace";
 
 /** Inputs and labels, first axis = samples. */
 export interface TrainData {
@@ -221,38 +221,58 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
   const history: TrainHistory = { epochs: [], steps: 0, stoppedEarly: false, seconds: 0 };
   const start = Date.now();
   let status = "";
+  // Loss and accuracy stay on the backend between logging intervals (every step only for onBatchEnd).
+  const log = new StepLog();
+  const everyStep = opts.callbacks?.onBatchEnd !== undefined;
+  let next: Batch | undefined;
   try {
     for (let epoch = 0; epoch < epochs && !history.stoppedEarly; epoch++) {
       const order = opts.shuffle === false ? Array.from({ length: n }, (_, i) => i) : shuffledIndices(n, rand);
       const t0 = Date.now();
-      let sumLoss = 0;
-      let sumAcc = 0;
-      let seen = 0;
+      log.resetSums();
       let steps = 0;
+      const batchAt = (b: number) => prepareBatch(data, order.slice(b * batchSize, (b + 1) * batchSize));
+      next = batchAt(0);
       for (let b = 0; b < stepsPerEpoch; b++) {
         stopIfInterrupted(signal, () => `${caller.fn}: interrupted by the user after ${history.steps} of ${epochs * stepsPerEpoch} steps (epoch ${epoch + 1}/${epochs}) of "${label}"; ${caller.leaves}`);
-        const idx = order.slice(b * batchSize, (b + 1) * batchSize);
-        const [lossValue, accValue] = await step(m, data, idx, optimizer, vars, loss, dropoutRand);
+        const current = next as Batch;
+        let result: [tf.Scalar, tf.Scalar];
+        try {
+          result = step(m, current, optimizer, vars, loss, dropoutRand);
+        } finally {
+          tf.dispose([current.xs, current.ys]);
+          next = undefined;
+        }
+        log.push(...result, current.size);
+        // The next batch is gathered while this step's values are still on the backend.
+        if (b + 1 < stepsPerEpoch) next = batchAt(b + 1);
         reapplyMasks(m);
         if (opts.callbacks?.afterStep) await opts.callbacks.afterStep(m);
         history.steps++;
         steps++;
-        seen += idx.length;
-        sumLoss += lossValue * idx.length;
-        sumAcc += accValue * idx.length;
-        const logs: BatchLogs = { epoch, batch: b, size: idx.length, loss: lossValue, acc: accValue };
-        if ((await opts.callbacks?.onBatchEnd?.(history.steps, logs)) === "stop") history.stoppedEarly = true;
-        const elapsed = (Date.now() - start) / 1000;
-        const rate = (history.steps * batchSize) / Math.max(elapsed, 1e-3);
-        const eta = ((epochs * stepsPerEpoch - history.steps) * elapsed) / history.steps;
-        status = `epoch ${epoch + 1}/${epochs} loss ${(sumLoss / seen).toFixed(4)}${Number.isNaN(accValue) ? "" : ` acc ${(sumAcc / seen).toFixed(4)}`} ${Math.round(rate)} samples/s ETA ${formatSeconds(eta)}`;
-        bar?.update(history.steps, status);
+        const last = b + 1 === stepsPerEpoch;
+        if (last || logDue(log, everyStep)) {
+          const read = await log.flush();
+          for (let k = 0; k < read.length && everyStep; k++) {
+            const v = read[k];
+            const logs: BatchLogs = { epoch, batch: b - read.length + 1 + k, size: v.size, loss: v.loss, acc: v.acc };
+            if ((await opts.callbacks?.onBatchEnd?.(history.steps - read.length + 1 + k, logs)) === "stop") history.stoppedEarly = true;
+          }
+          const elapsed = (Date.now() - start) / 1000;
+          const rate = (history.steps * batchSize) / Math.max(elapsed, 1e-3);
+          const eta = ((epochs * stepsPerEpoch - history.steps) * elapsed) / history.steps;
+          const accValue = read.length > 0 ? read[read.length - 1].acc : NaN;
+          status = `epoch ${epoch + 1}/${epochs} loss ${(log.sumLoss / log.seen).toFixed(4)}${Number.isNaN(accValue) ? "" : ` acc ${(log.sumAcc / log.seen).toFixed(4)}`} ${Math.round(rate)} samples/s ETA ${formatSeconds(eta)}`;
+          bar?.update(history.steps, status);
+        }
         if (history.stoppedEarly) break;
         await nextTick();
       }
+      if (next !== undefined) tf.dispose([next.xs, next.ys]);
+      next = undefined;
       if (steps === 0) break;
       const complete = steps === stepsPerEpoch;
-      const logs: EpochLogs = { epoch, loss: sumLoss / seen, acc: sumAcc / seen, steps, samples: seen, seconds: (Date.now() - t0) / 1000, complete };
+      const logs: EpochLogs = { epoch, loss: log.sumLoss / log.seen, acc: log.sumAcc / log.seen, steps, samples: log.seen, seconds: (Date.now() - t0) / 1000, complete };
       if (complete && opts.validation !== undefined) {
         const v = await evaluate(m, opts.validation, batchSize, opts.loss, signal, caller);
         logs.valLoss = v.loss;
@@ -266,6 +286,8 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
     else bar?.end("error", e instanceof Error ? e.message : String(e));
     throw e;
   } finally {
+    if (next !== undefined) tf.dispose([next.xs, next.ys]);
+    log.dispose();
     if (owned) optimizer.dispose();
     history.seconds = (Date.now() - start) / 1000;
   }
@@ -284,24 +306,33 @@ function withRandom<T>(rand: () => number, fn: () => T): T {
   }
 }
 
-/** One optimizer step on the samples `idx`; returns the batch loss and accuracy before the step. */
+/** A mini-batch gathered ahead of its step. */
+interface Batch {
+  xs: tf.Tensor;
+  ys: tf.Tensor;
+  size: number;
+}
+
+/** Gathers the samples `idx` (the caller disposes them). */
+function prepareBatch(data: TrainData, idx: number[]): Batch {
+  return tf.tidy(() => {
+    const at = tf.tensor1d(idx, "int32");
+    return { xs: tf.gather(data.xs, at), ys: tf.gather(data.ys, at), size: idx.length };
+  });
+}
+
+/** One optimizer step on `batch`; returns the batch loss and accuracy before the step, still on the backend. */
 function step(
   model: tf.LayersModel,
-  data: TrainData,
-  idx: number[],
+  batch: Batch,
   optimizer: tf.Optimizer,
   vars: tf.Variable[],
   loss: ResolvedLoss,
   dropoutRand: () => number
-): Promise<[number, number]> {
-  return gradientStep(model, optimizer, vars, () => {
-    const at = tf.tensor1d(idx, "int32");
-    const xb = tf.gather(data.xs, at);
-    const yb = tf.gather(data.ys, at);
-    return () => {
-      const pred = withRandom(dropoutRand, () => model.apply(xb, { training: true }) as tf.Tensor);
-      return { loss: loss.fn(yb, pred), accuracy: batchAccuracy(loss.accuracy, yb, pred) };
-    };
+): [tf.Scalar, tf.Scalar] {
+  return gradientStepTensors(model, optimizer, vars, () => () => {
+    const pred = withRandom(dropoutRand, () => model.apply(batch.xs, { training: true }) as tf.Tensor);
+    return { loss: loss.fn(batch.ys, pred), accuracy: batchAccuracy(loss.accuracy, batch.ys, pred) };
   });
 }
 

@@ -4,6 +4,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { conv2dFilterGrad, conv2dInputGrad } from "../../../plugins/backends/conv-grads";
 import { registerWasmGradients, unregisterWasmGradients } from "../../../plugins/backends/wasm-gradients";
+import { simdKernels, useSimdKernels } from "../../../plugins/backends/simd-kernels";
 import { assertClose, seeded, seededTensor, suiteBackend, valuesOn } from "./compare";
 
 /*
@@ -20,6 +21,7 @@ const KERNELS = [
   "MaxPoolGrad",
   "Conv2DBackpropInput",
   "BatchMatMul",
+  "GatherV2",
 ];
 
 type Shape4 = [number, number, number, number];
@@ -57,7 +59,7 @@ describe("backends/wasm-gradients", function () {
     if (!hadThem) unregisterWasmGradients();
   });
 
-  it("registers the seven kernels, idempotently, and reports the same list each time", () => {
+  it("registers the eight kernels, idempotently, and reports the same list each time", () => {
     assert.deepEqual(registerWasmGradients(), KERNELS);
     assert.deepEqual(registerWasmGradients(), KERNELS);
     for (const k of KERNELS) assert.ok(tf.getKernel(k, "wasm"), k);
@@ -199,6 +201,28 @@ describe("backends/wasm-gradients", function () {
     });
   });
 
+  it("GatherV2 by rows equals cpu's for float32, int32 and bool, 2-D indices, and repeated rows; other axes still work", async () => {
+    const cases = () => {
+      const ids = tf.tensor1d([4, 0, 4, 2], "int32");
+      return [
+        tf.gather(seededTensor([5, 3, 2], 21), ids),
+        tf.gather(seededTensor([5, 3], 22), tf.tensor2d([[1, 3], [3, 0]], [2, 2], "int32")),
+        tf.cast(tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [5, 2], "int32"), ids), "float32"),
+        tf.cast(tf.gather(tf.tensor1d([1, 0, 1, 1, 0], "bool"), ids), "float32"),
+        tf.gather(seededTensor([3, 5], 23), tf.tensor1d([4, 1], "int32"), 1),
+        tf.gather(tf.zeros([0, 3]), tf.tensor1d([], "int32")),
+      ];
+    };
+    const want = await valuesOn("cpu", cases);
+    const got = await valuesOn("wasm", cases);
+    assert.deepEqual(got.map((g) => Array.from(g)), want.map((w) => Array.from(w)));
+  });
+
+  it("GatherV2 with an index out of range fails as wasm's own kernel does", async () => {
+    await tf.setBackend("wasm");
+    assert.throws(() => tf.tidy(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([1, 3], "int32"))), /GatherV2: the index value 3 is not in \[0, 2\]/);
+  });
+
   it("conv2dTranspose (which runs Conv2DBackpropInput forward) equals cpu's", async () => {
     await sameOnCpuAndWasm("conv2dTranspose", () => tf.conv2dTranspose(seededTensor([2, 4, 5, 3], 19) as tf.Tensor4D, seededTensor([3, 3, 2, 3], 20) as tf.Tensor4D, [2, 8, 10, 2], 2, "same"));
   });
@@ -321,4 +345,41 @@ describe("backends/wasm-gradients", function () {
     assert.equal(tf.memory().numTensors, before);
     tf.dispose([x, f, table, ids]);
   });
+});
+
+describe("backends/wasm-gradients: SIMD module and JavaScript loops", function () {
+  this.timeout(60000);
+  suiteBackend("wasm", () => {
+    require("@tensorflow/tfjs-backend-wasm");
+    registerWasmGradients();
+  });
+  after(() => useSimdKernels(true));
+
+  it("the SIMD module instantiates on tfjs-backend-wasm's memory here", async () => {
+    await tf.setBackend("wasm");
+    assert.ok(simdKernels(tf.backend()) !== undefined);
+  });
+
+  // Channels 5 and 9: the SIMD max-pool gradient takes 4 channels at a time, then the rest one by one.
+  const POOLS: [Shape4, number, number, Pad][] = [[[2, 9, 8, 5], 2, 2, "valid"], [[2, 9, 9, 9], 3, 2, "same"], [[1, 6, 7, 4], 2, 1, "same"]];
+  const CONVS: [Shape4, Shape4, number, Pad][] = [[[2, 9, 8, 5], [3, 3, 5, 6], 1, "same"], [[2, 9, 9, 3], [5, 5, 3, 4], 2, "valid"], [[2, 8, 8, 9], [3, 3, 9, 4], 2, "same"]];
+  for (const simd of [true, false]) {
+    const path = simd ? "SIMD" : "JavaScript";
+    for (const [xs, size, strides, pad] of POOLS) {
+      it(`${path}: MaxPoolGrad equals cpu's on mostly negative inputs: ${xs}, pool ${size}, strides ${strides}, ${pad}`, async () => {
+        useSimdKernels(simd);
+        const f = () => tf.grad((t) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, size, strides, pad), seededTensor(tf.backend_util.computePool2DInfo(xs, size, strides, 1, pad).outShape, 31))))(tf.sub(seededTensor(xs, 30), 0.8));
+        assertClose(await valuesOn("wasm", f), await valuesOn("cpu", f), `${path} max pool`);
+      });
+    }
+    for (const [xs, fs, strides, pad] of CONVS) {
+      it(`${path}: conv2d filter and input gradients equal cpu's: x ${xs}, filter ${fs}, strides ${strides}, ${pad}`, async () => {
+        useSimdKernels(simd);
+        const x = () => seededTensor(xs, 32) as tf.Tensor4D;
+        const w = () => seededTensor(fs, 33) as tf.Tensor4D;
+        const f = () => tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad))))([x(), w()]);
+        assertClose(await valuesOn("wasm", f), await valuesOn("cpu", f), `${path} conv`);
+      });
+    }
+  }
 });

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as assert from "assert";
 import { setHost, textHost } from "../../../plugins/core/host";
 import { mulberry32 } from "../../../plugins/data/random";
-import { clusterGradients, fineTuneCentroids } from "../../../plugins/quantize/centroids";
+import { clusterGradients, clusterGradientsOnDevice, fineTuneCentroids } from "../../../plugins/quantize/centroids";
 import { quantizeKmeans } from "../../../plugins/quantize/kmeans";
 import { quantize } from "../../../plugins/quantize/quantize";
 import { evaluate } from "../../../plugins/toolkit/train";
@@ -59,7 +59,11 @@ describe("quantize/centroids: Deep Compression centroid fine-tuning", function (
     const expected = viaCodebook(tf.tensor1d(cb)).dataSync();
     const kernelGrad = tf.grad(loss)(tf.tensor2d(q.values, [8, 12])).dataSync();
     const got = clusterGradients(kernelGrad, q);
-    for (let j = 0; j < k; j++) assert.ok(Math.abs(got[j] - expected[j]) <= 1e-6 * Math.max(1, Math.abs(expected[j])), `centroid ${j}: ${got[j]} vs ${expected[j]}`);
+    const onDevice = clusterGradientsOnDevice(tf.tensor2d(kernelGrad, [8, 12]), idx, k).dataSync();
+    for (let j = 0; j < k; j++) {
+      assert.ok(Math.abs(got[j] - expected[j]) <= 1e-6 * Math.max(1, Math.abs(expected[j])), `centroid ${j}: ${got[j]} vs ${expected[j]}`);
+      assert.ok(Math.abs(onDevice[j] - expected[j]) <= 1e-6 * Math.max(1, Math.abs(expected[j])), `centroid ${j} on the backend: ${onDevice[j]} vs ${expected[j]}`);
+    }
     assert.ok(Math.max(...Array.from(expected, Math.abs)) > 1e-4, "a vanishing gradient would make the check vacuous");
     tf.dispose([idx, onehot, data.xs, data.ys]);
     model.dispose();

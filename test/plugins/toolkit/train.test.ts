@@ -132,6 +132,58 @@ describe("toolkit/train", () => {
     release(m, ref);
   });
 
+  it("reads loss and accuracy once per logging interval, not per step; logs and weights equal a loop that reads every step, bit for bit", async () => {
+    // Reference: the previous implementation's loop, reading both values after every step.
+    const ref = tinyNet();
+    const adam = tf.train.adam(0.01);
+    const refEpochs: { loss: number; acc: number }[] = [];
+    const rand = mulberry32(5);
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const order = shuffledIndices(48, rand);
+      let sumLoss = 0;
+      let sumAcc = 0;
+      for (let s = 0; s < 6; s++) {
+        const idx = order.slice(s * 8, s * 8 + 8);
+        const [l, a] = tf.tidy(() => {
+          const at = tf.tensor1d(idx, "int32");
+          const xb = tf.gather(data.onehot.xs, at);
+          const yb = tf.gather(data.onehot.ys, at);
+          let acc = tf.scalar(0);
+          const cost = adam.minimize(() => {
+            const pred = ref.apply(xb, { training: true }) as tf.Tensor;
+            acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(yb, -1), tf.argMax(pred, -1)), "float32")));
+            return tf.mean(tf.metrics.categoricalCrossentropy(yb, pred)) as tf.Scalar;
+          }, true) as tf.Scalar;
+          return [cost.dataSync()[0], acc.dataSync()[0]];
+        });
+        sumLoss += l * idx.length;
+        sumAcc += a * idx.length;
+      }
+      refEpochs.push({ loss: sumLoss / 48, acc: sumAcc / 48 });
+    }
+    adam.dispose();
+    const m = tinyNet();
+    const proto = tf.Tensor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const originals = Object.fromEntries(["data", "dataSync", "array", "arraySync"].map((k) => [k, proto[k]]));
+    let reads = 0;
+    for (const k of Object.keys(originals)) {
+      proto[k] = function (this: tf.Tensor, ...args: unknown[]) {
+        reads++;
+        return originals[k].apply(this, args);
+      };
+    }
+    let h;
+    try {
+      h = await train(m, data.onehot, { epochs: 2, batchSize: 8, seed: 5, lr: 0.01, progress: false });
+    } finally {
+      Object.assign(proto, originals);
+    }
+    assert.ok(reads <= 2, `${reads} reads for 12 steps in 2 epochs (one per epoch expected)`);
+    assert.deepStrictEqual(h.epochs.map((e) => ({ loss: e.loss, acc: e.acc })), refEpochs);
+    assert.deepStrictEqual(weights(m), weights(ref));
+    release(m, ref);
+  });
+
   it("uses host().signal() by default: an aborted run applies no step", async () => {
     const stopped = new AbortController();
     stopped.abort();
