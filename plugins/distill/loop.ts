@@ -12,7 +12,7 @@ import { host, Progress } from "../core/host";
 import { reapplyMasks } from "../toolkit/masks";
 import { mulberry32, shuffledIndices } from "../toolkit/shuffle";
 import type { BatchLogs, CallbackResult, EpochLogs } from "../toolkit/train";
-import { checkpoint, formatSeconds, gradientStepTensors, isInterrupt, logDue, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName, StepLog, stopIfInterrupted } from "../toolkit/pace";
+import { checkpoint, formatSeconds, gradientStepTensors, isInterrupt, logDue, nextTick, OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName, replayBatchEnds, StepLog, stopIfInterrupted } from "../toolkit/pace";
 
 /** Samples with one-hot float32 labels [N, C], as the loop uses them. */
 export interface OneHotData {
@@ -201,11 +201,7 @@ export async function runLoop(
         steps++;
         if (b + 1 === stepsPerEpoch || logDue(log, everyStep)) {
           const read = await log.flush();
-          for (let k = 0; k < read.length && everyStep; k++) {
-            const v = read[k];
-            const logs: BatchLogs = { epoch, batch: b - read.length + 1 + k, size: v.size, loss: v.loss, acc: v.acc };
-            if ((await opts.callbacks?.onBatchEnd?.(history.steps - read.length + 1 + k, logs)) === "stop") history.stoppedEarly = true;
-          }
+          if (await replayBatchEnds(read, epoch, b, history.steps, opts.callbacks?.onBatchEnd)) history.stoppedEarly = true;
           const elapsed = (Date.now() - start) / 1000;
           const rate = (history.steps * opts.batchSize) / Math.max(elapsed, 1e-3);
           const eta = ((total - history.steps) * elapsed) / history.steps;

@@ -255,3 +255,36 @@ export const LOG_EVERY = 10;
 export function logDue(log: StepLog, everyStep: boolean): boolean {
   return everyStep || log.unread >= LOG_EVERY;
 }
+
+/** What a replayed onBatchEnd call is given (toolkit/train.ts BatchLogs). */
+export interface ReplayedBatch {
+  epoch: number;
+  batch: number;
+  size: number;
+  loss: number;
+  acc: number;
+}
+
+/**
+ * Calls `onBatchEnd` once for each step a StepLog read just returned, in
+ * step order, with the step number and batch index each had: what calling
+ * it after every step would have given.
+ *
+ * @param read the values StepLog.flush() returned (oldest first)
+ * @param epoch the epoch of the steps
+ * @param batch the batch index of the last step read
+ * @param steps the step count after the last step read
+ * @param onBatchEnd the callback (nothing happens without one)
+ * @returns true when a call answered "stop"
+ * @example
+ *   if (await replayBatchEnds(await log.flush(), epoch, b, history.steps, callbacks?.onBatchEnd)) history.stoppedEarly = true;
+ */
+export async function replayBatchEnds(read: readonly StepValues[], epoch: number, batch: number, steps: number, onBatchEnd?: (step: number, logs: ReplayedBatch) => unknown): Promise<boolean> {
+  let stop = false;
+  for (let k = 0; k < read.length && onBatchEnd !== undefined; k++) {
+    const back = read.length - 1 - k;
+    const v = read[k];
+    if ((await onBatchEnd(steps - back, { epoch, batch: batch - back, size: v.size, loss: v.loss, acc: v.acc })) === "stop") stop = true;
+  }
+  return stop;
+}

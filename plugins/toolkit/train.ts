@@ -14,7 +14,7 @@ import { requireModel } from "./layers";
 import { reapplyMasks } from "./masks";
 import { LossSpec, ResolvedLoss, batchAccuracy, resolveLoss } from "./losses";
 import { mulberry32, shuffledIndices } from "./shuffle";
-import { Caller, checkpoint, formatSeconds, gradientStepTensors, isInterrupt, logDue, nextTick, OPTIMIZERS, OptimizerName, StepLog, stopIfInterrupted } from "./pace";
+import { Caller, checkpoint, formatSeconds, gradientStepTensors, isInterrupt, logDue, nextTick, OPTIMIZERS, OptimizerName, replayBatchEnds, StepLog, stopIfInterrupted } from "./pace";
 
 /** Inputs and labels, first axis = samples. */
 export interface TrainData {
@@ -253,11 +253,7 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
         const last = b + 1 === stepsPerEpoch;
         if (last || logDue(log, everyStep)) {
           const read = await log.flush();
-          for (let k = 0; k < read.length && everyStep; k++) {
-            const v = read[k];
-            const logs: BatchLogs = { epoch, batch: b - read.length + 1 + k, size: v.size, loss: v.loss, acc: v.acc };
-            if ((await opts.callbacks?.onBatchEnd?.(history.steps - read.length + 1 + k, logs)) === "stop") history.stoppedEarly = true;
-          }
+          if (await replayBatchEnds(read, epoch, b, history.steps, opts.callbacks?.onBatchEnd)) history.stoppedEarly = true;
           const elapsed = (Date.now() - start) / 1000;
           const rate = (history.steps * batchSize) / Math.max(elapsed, 1e-3);
           const eta = ((epochs * stepsPerEpoch - history.steps) * elapsed) / history.steps;
