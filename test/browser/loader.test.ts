@@ -20,7 +20,7 @@ import { prune } from "../../plugins/prune/prune";
 import { quantize } from "../../plugins/quantize/quantize";
 import { GZIP_GOAL, LOADER_PATH, buildBrowserLoader } from "../../scripts/build-browser";
 import { StaticServer, serve } from "./static-server";
-import { CHROMIUM, CHROMIUM_ARGS, fitBriefly, requireChromium } from "./support";
+import { CHROMIUM, CHROMIUM_ARGS, fitBriefly, requireChromium, tearDown } from "./support";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const TOLERANCE = 1e-5;
@@ -265,9 +265,7 @@ describe("browser loader in Chromium: slimlab.loadSlim with stock tf.min.js matc
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
-    if (dir !== undefined) await fs.rm(dir, { recursive: true, force: true });
+    await tearDown(browser, server, dir);
     if (previousHost !== undefined) setHost(previousHost);
   });
 

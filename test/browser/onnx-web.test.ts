@@ -20,7 +20,7 @@ import { lenet300100 } from "../../plugins/models/zoo";
 import { exportOnnx, ExportOnnxOptions } from "../../plugins/onnx/export";
 import { loadOnnx, ort } from "../../plugins/onnx/runtime";
 import { StaticServer, serve } from "./static-server";
-import { CHROMIUM_ARGS, CHROMIUM, fitBriefly, requireChromium, skipUnlessCi } from "./support";
+import { CHROMIUM_ARGS, CHROMIUM, fitBriefly, requireChromium, skipUnlessCi, tearDown } from "./support";
 
 const IMAGES = 100;
 /** Same file, same float kernels' arithmetic up to summation order and SIMD width. */
@@ -133,9 +133,7 @@ describe("onnxruntime-web in Chromium (wasm) runs slimlab's ONNX exports as onnx
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
-    if (dir !== undefined) await fs.rm(dir, { recursive: true, force: true });
+    await tearDown(browser, server, dir);
     if (previousHost !== undefined) setHost(previousHost);
   });
 

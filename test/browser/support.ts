@@ -1,9 +1,10 @@
 /**
  * What the browser tests share: where Chromium is and how it is started,
- * whether CI requires the browser part to run, and a briefly trained model.
+ * whether CI requires the browser part to run, a briefly trained model, and
+ * the after-all hook.
  */
 import * as tf from "@tensorflow/tfjs";
-import { existsSync } from "fs";
+import { existsSync, promises as fs } from "fs";
 import { loadMnist } from "../../plugins/data/mnist";
 
 export const CHROMIUM = process.env.SLIMLAB_CHROMIUM ?? "/usr/bin/chromium";
@@ -32,4 +33,15 @@ export async function fitBriefly(model: tf.LayersModel, steps: number): Promise<
   model.compile({ optimizer: tf.train.adam(1e-3), loss: "categoricalCrossentropy" });
   await model.fit(xs, ys, { epochs: 1, batchSize: 64, shuffle: false, verbose: 0 });
   tf.dispose([xs, ys]);
+}
+
+/**
+ * The after-all hook of a browser suite: closes the browser (a crashed one
+ * is already gone: closing it again must not fail the suite), stops the
+ * server, removes the scratch folder.
+ */
+export async function tearDown(browser: { close(): Promise<void> } | undefined, server: { close(): Promise<void> } | undefined, dir: string | undefined): Promise<void> {
+  await browser?.close().catch(() => undefined);
+  await server?.close();
+  if (dir !== undefined) await fs.rm(dir, { recursive: true, force: true });
 }
