@@ -5,10 +5,13 @@
  *    GaussianNoise/GaussianDropout, a linear Activation);
  * 2. fold each BatchNormalization into the Dense/Conv layer before it
  *    (fold.ts: W' = W·γ/σ, b' = (b − μ)·γ/σ + β, σ = sqrt(var + ε));
- * 3. fuse an Activation/ReLU/ELU/Softmax layer into the activation of the
- *    layer before it, so that tfjs runs its fused kernels (FusedConv2D,
- *    _FusedMatMul and FusedDepthwiseConv2D take the bias and relu, relu6,
- *    elu, sigmoid or leakyrelu along with the product).
+ * 3. fuse a relu or elu layer (Activation, ReLU without a cap, ELU with
+ *    alpha 1) into the activation of a Conv2D or Dense before it, the only
+ *    pairs tfjs-layers 4.22 runs as one fused kernel (FusedConv2D or
+ *    _FusedMatMul; see FUSED_LAYERS). Any other activation stays its own
+ *    layer: moved into a layer's `activation` it would run as separate
+ *    kernels all the same, and relu6 would run slower (minimum(6, relu(x))
+ *    instead of the ReLU layer's clipByValue).
  * A step applies only where the rewritten layer's raw output is seen by
  * nothing else (it has one consumer and is not a model output). The result
  * is a new model built by toolkit/surgery's rebuild; the user's model is not
@@ -81,7 +84,7 @@ export class OptimizeResult {
 }
 
 const NO_OPS = new Set(["Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"]);
-/** Layers a batch norm folds into and an activation fuses into, and the weight scaled per output channel. */
+/** Layers a batch norm folds into (and the only ones an activation may fuse into: FUSED_LAYERS), and the weight scaled per output channel. */
 const KERNEL_OF: Record<string, string> = {
   Dense: "kernel",
   Conv1D: "kernel",
@@ -89,6 +92,25 @@ const KERNEL_OF: Record<string, string> = {
   DepthwiseConv2D: "depthwise_kernel",
   SeparableConv2D: "pointwise_kernel",
 };
+
+/**
+ * Where tfjs-layers 4.22 runs the layer's activation inside the kernel:
+ * Conv2D.call (dist/layers/convolutional.js, the rank-2 Conv) and Dense.call
+ * (dist/layers/core.js) pass `mapActivationToFusedKernel(activation)` to
+ * tf.fused.conv2d / tf.fused.matMul, and that function
+ * (dist/utils/generic_utils.js) maps only relu, elu and linear; any other
+ * activation, and every activation of Conv1D, DepthwiseConv2D
+ * (dist/layers/convolutional_depthwise.js) and SeparableConv2D, is applied
+ * after the product by `this.activation.apply`.
+ */
+const FUSED_LAYERS = new Set(["Conv2D", "Dense"]);
+const FUSED_ACTIVATIONS = new Set(["relu", "elu"]);
+
+/** Why tfjs would not run `fn` fused into a `className` layer (undefined when it would). */
+function unfusedReason(className: string, fn: string): string | undefined {
+  if (FUSED_LAYERS.has(className) && FUSED_ACTIVATIONS.has(fn)) return undefined;
+  return `tfjs runs ${fn} after a ${className} as separate kernels either way, so it stays a layer`;
+}
 
 type Config = Record<string, unknown>;
 interface Entry { name?: string; className: string; config: Config; inboundNodes?: [string, number, number, unknown?][][] }
@@ -254,7 +276,9 @@ function plan(model: tf.LayersModel): { g: Graph; view: View; folds: Map<string,
     const fn = activationName(e, outputRank(model, name));
     if (fn === undefined) continue;
     const p = view.source(name);
-    const why = g.shared.has(name) ? "it is called more than once in the model" : view.blocker(p, name, model);
+    const why =
+      (g.shared.has(name) ? "it is called more than once in the model" : view.blocker(p, name, model)) ??
+      unfusedReason((g.entries.get(p as string) as Entry).className, fn);
     if (why !== undefined) {
       skipped.push({ layer: name, reason: why });
       continue;

@@ -1,7 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
 import * as assert from "assert";
 import { batchNormAffine, foldBatchNorm } from "../../../plugins/measure/fold";
 import { optimize } from "../../../plugins/measure/optimize";
+import { mobilenetV2 } from "../../../plugins/models/zoo";
 import { assertNoLeak, assertRejectsSlimlab, init, maxDiff, onBackend, predictValues, setBatchNorm, snapshot } from "./helpers";
 
 /** [8, 8, 3] → conv(4)+BN+relu → conv(6, no bias)+BN+relu → maxpool → dropout → flatten → dense(5)+BN → dense(3) → softmax layer. */
@@ -50,7 +52,7 @@ describe("measure/fold", () => {
 describe("measure/optimize", () => {
   onBackend("cpu");
 
-  it("folds conv+BN+relu and dense+BN, fuses the activations, drops Dropout; outputs equal to 1e-5", async () => {
+  it("folds conv+BN+relu and dense+BN, fuses relu into the convs but not softmax into the dense, drops Dropout; outputs equal to 1e-5", async () => {
     const m = convBnNet();
     const before = snapshot(m);
     const x = tf.randomUniform([5, 8, 8, 3], -1, 1, "float32", 3);
@@ -64,10 +66,11 @@ describe("measure/optimize", () => {
     assert.deepStrictEqual(r.fused, [
       { activation: "relu1", into: "conv1", fn: "relu" },
       { activation: "relu2", into: "conv2", fn: "relu" },
-      { activation: "softmax", into: "fc2", fn: "softmax" },
     ]);
+    // tfjs-layers' Dense runs only relu/elu/linear inside _FusedMatMul: softmax stays a layer.
+    assert.deepStrictEqual(r.skipped, [{ layer: "softmax", reason: "tfjs runs softmax after a Dense as separate kernels either way, so it stays a layer" }]);
     assert.deepStrictEqual(r.removed, [{ layer: "drop", className: "Dropout" }]);
-    assert.deepStrictEqual(r.model.layers.map((l) => l.name), ["conv1", "conv2", "pool", "flat", "fc1", "fc2"]);
+    assert.deepStrictEqual(r.model.layers.map((l) => l.name), ["conv1", "conv2", "pool", "flat", "fc1", "fc2", "softmax"]);
     assert.ok(r.model instanceof tf.Sequential);
     assert.strictEqual((r.model.getLayer("conv2").getConfig() as { useBias: boolean }).useBias, true);
     const got = predictValues(r.model, x);
@@ -86,7 +89,7 @@ describe("measure/optimize", () => {
     r.model.dispose();
   });
 
-  it("folds into DepthwiseConv2D (channel c·m + j) and SeparableConv2D, and relu6 from ReLU(maxValue 6)", async () => {
+  it("folds into DepthwiseConv2D (channel c·m + j) and SeparableConv2D but leaves their relu6 and tanh as layers", async () => {
     const m = tf.sequential({
       name: "dw",
       layers: [
@@ -103,8 +106,11 @@ describe("measure/optimize", () => {
     const x = tf.randomUniform([3, 6, 6, 3], -2, 2, "float32", 4);
     const r = await optimize(m, { measure: false });
     assert.deepStrictEqual(r.folded.map((f) => f.into), ["dw", "sep"]);
-    assert.deepStrictEqual(r.fused.map((f) => f.fn), ["relu6", "tanh"]);
-    assert.deepStrictEqual(r.model.layers.map((l) => l.name), ["dw", "sep"]);
+    // Neither layer runs its activation fused in tfjs 4.22; a relu6 moved into dw would run as minimum(6, relu(x)).
+    assert.deepStrictEqual(r.fused, []);
+    assert.deepStrictEqual(r.skipped.map((s) => s.layer), ["relu6", "tanh"]);
+    assert.deepStrictEqual(r.model.layers.map((l) => l.name), ["dw", "relu6", "sep", "tanh"]);
+    assert.strictEqual((r.model.getLayer("dw").getConfig() as { activation: string }).activation, "linear");
     assert.ok(maxDiff(predictValues(r.model, x), predictValues(m, x)) <= 1e-5);
     x.dispose();
     m.dispose();
@@ -180,6 +186,36 @@ describe("measure/optimize (first layer)", () => {
     assert.deepStrictEqual(r.model.layers.map((l) => l.name), ["fc"]);
     assert.deepStrictEqual(r.model.inputs[0].shape, [null, 4]);
     assert.strictEqual(r.maxAbsDiff, 0);
+    m.dispose();
+    r.model.dispose();
+  });
+});
+
+describe("measure/optimize (MobileNetV2 on wasm)", () => {
+  onBackend("wasm");
+
+  it("folds every BN but fuses no relu6: outputs equal to 1e-5, no more kernels, relu6 still one ClipByValue", async () => {
+    const m = mobilenetV2({ inputShape: [8, 8, 2], stem: 4, head: 10, seed: 2, stages: [{ channels: 4, blocks: 1, stride: 1, expansion: 1 }, { channels: 6, blocks: 2, stride: 2, expansion: 3 }] });
+    m.layers.forEach((l, i) => l.getClassName() === "BatchNormalization" && setBatchNorm(l, 50 + 3 * i));
+    const x = tf.randomUniform([3, 8, 8, 2], -1, 1, "float32", 6);
+    const r = await optimize(m, { measure: false, batch: 4 });
+    const bns = m.layers.filter((l) => l.getClassName() === "BatchNormalization");
+    assert.ok(bns.length > 0);
+    assert.strictEqual(r.folded.length, bns.length);
+    const capped = m.layers.filter((l) => l.getClassName() === "ReLU" && (l.getConfig() as { maxValue?: number }).maxValue === 6).map((l) => l.name);
+    assert.ok(capped.length > 0);
+    // Every relu6 is still its own layer; only relu/elu may have gone into a Conv2D or Dense.
+    for (const name of capped) assert.strictEqual(r.model.getLayer(name).getClassName(), "ReLU");
+    for (const f of r.fused) assert.ok(["Conv2D", "Dense"].includes(m.getLayer(f.into).getClassName()) && ["relu", "elu"].includes(f.fn), JSON.stringify(f));
+    const gap = maxDiff(predictValues(r.model, x), predictValues(m, x));
+    assert.ok(gap <= 1e-5, `optimized vs original: ${gap}`);
+    const { before, after } = r.kernels;
+    assert.ok(after.total <= before.total, `${before.total} → ${after.total}`);
+    assert.strictEqual(after.byName.FusedBatchNorm, undefined);
+    // A relu6 inside a layer's activation would run minimum(6, relu(x)) in place of the ReLU layer's clipByValue.
+    assert.strictEqual(after.byName.ClipByValue, before.byName.ClipByValue);
+    assert.strictEqual(after.byName.Minimum, before.byName.Minimum);
+    x.dispose();
     m.dispose();
     r.model.dispose();
   });
