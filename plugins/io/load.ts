@@ -12,7 +12,7 @@ import { promises as fs } from "fs";
 import * as path from "path";
 import { fileURLToPath } from "url";
 import { SlimlabError, isSlimlabError, show } from "../core/errors";
-import { artifactsFromModelJson, manifestBytes } from "../toolkit/io";
+import { artifactsFromModelJson, artifactsWithShards } from "../toolkit/io";
 
 export type LoadedModel = tf.LayersModel | tf.GraphModel;
 
@@ -79,24 +79,11 @@ function parse(text: string, where: string): tf.io.ModelJSON {
 
 /** Artifacts of a model.json served over http(s): its shards fetched beside it. */
 async function urlArtifacts(json: tf.io.ModelJSON, url: URL): Promise<tf.io.ModelArtifacts> {
-  return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
-    const specs: tf.io.WeightsManifestEntry[] = [];
-    const parts: Uint8Array[] = [];
-    for (const group of manifest) {
-      specs.push(...group.weights);
-      for (const p of group.paths) parts.push(await fetchBytes(new URL(p, url), "weight shard"));
-    }
-    const size = parts.reduce((n, b) => n + b.byteLength, 0);
-    const expected = manifestBytes(specs);
-    if (expected !== null && expected !== size) throw new SlimlabError("E_FILE", `${fn}: the shards of ${url.href} hold ${size} bytes but model.json describes ${expected}`);
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const b of parts) {
-      all.set(b, at);
-      at += b.byteLength;
-    }
-    return [specs, all.buffer];
-  });
+  return artifactsWithShards(
+    json,
+    (p) => fetchBytes(new URL(p, url), "weight shard"),
+    (size, expected) => `${fn}: the shards of ${url.href} hold ${size} bytes but model.json describes ${expected}`,
+  );
 }
 
 /** Whether a model.json describes a GraphModel (ops) rather than a LayersModel (Keras layers). */

@@ -216,28 +216,46 @@ export async function artifactsFromModelJson(json: tf.io.ModelJSON, dir: string,
   if (typeof json !== "object" || json === null || json.modelTopology == null) {
     throw new SlimlabError("E_FILE", `${fn}: model.json in ${show(dir)} has no modelTopology; it is not a tfjs model`);
   }
+  return artifactsWithShards(
+    json,
+    async (p) => {
+      checkShardPath(fn, dir, p);
+      try {
+        return await fs.readFile(path.join(target, p));
+      } catch (e) {
+        throw new SlimlabError("E_FILE", `${fn}: weight shard ${show(p)} listed in ${show(dir)}/model.json cannot be read (${(e as Error).message})`);
+      }
+    },
+    (size, expected) => `${fn}: the shards in ${show(dir)} hold ${size} bytes but model.json describes ${expected}; a shard is missing, truncated or from another model`,
+  );
+}
+
+/**
+ * ModelArtifacts of a model.json whose weight shards `readShard` fetches
+ * (from a folder, a URL...), in manifest order, checked against the bytes
+ * the manifest describes and joined into one buffer.
+ *
+ * @param json parsed model.json content
+ * @param readShard reads one shard by its manifest path
+ * @param mismatch the E_FILE message when the shards hold another byte count
+ * @returns the artifacts (weightSpecs keep any `quantization`)
+ * @example
+ *   await artifactsWithShards(json, (p) => fs.readFile(path.join(dir, p)), (n, m) => `${n} bytes, expected ${m}`);
+ */
+export function artifactsWithShards(json: tf.io.ModelJSON, readShard: (manifestPath: string) => Promise<Uint8Array>, mismatch: (size: number, expected: number) => string): Promise<tf.io.ModelArtifacts> {
   return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
     const specs: tf.io.WeightsManifestEntry[] = [];
-    const buffers: Uint8Array[] = [];
+    const parts: Uint8Array[] = [];
     for (const group of manifest) {
       specs.push(...group.weights);
-      for (const p of group.paths) {
-        checkShardPath(fn, dir, p);
-        try {
-          buffers.push(await fs.readFile(path.join(target, p)));
-        } catch (e) {
-          throw new SlimlabError("E_FILE", `${fn}: weight shard ${show(p)} listed in ${show(dir)}/model.json cannot be read (${(e as Error).message})`);
-        }
-      }
+      for (const p of group.paths) parts.push(await readShard(p));
     }
-    const size = buffers.reduce((a, b) => a + b.byteLength, 0);
+    const size = parts.reduce((a, b) => a + b.byteLength, 0);
     const expected = manifestBytes(specs);
-    if (expected !== null && expected !== size) {
-      throw new SlimlabError("E_FILE", `${fn}: the shards in ${show(dir)} hold ${size} bytes but model.json describes ${expected}; a shard is missing, truncated or from another model`);
-    }
+    if (expected !== null && expected !== size) throw new SlimlabError("E_FILE", mismatch(size, expected));
     const all = new Uint8Array(size);
     let at = 0;
-    for (const b of buffers) {
+    for (const b of parts) {
       all.set(b, at);
       at += b.byteLength;
     }
