@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { host, Host, setHost } from "../../plugins/core/host";
 import { CellOutcome, CellRunner } from "../../kernel/kernel";
 import { registerBuiltins } from "../../kernel/magics/index";
-import { withWrites, Write } from "../support/capture";
+import { takeWrites, withWrites, Write } from "../support/capture";
 
 const EXAMPLE_PLUGIN = path.resolve(__dirname, "../../../examples/hello-plugin.js");
 const RUNTIME_SLOT = Symbol.for("slimlab.kernelRuntime");
@@ -69,18 +69,16 @@ describe("kernel/CellRunner", function () {
 
     prevHost = host();
     prevRuntime = (globalThis as Record<symbol, unknown>)[RUNTIME_SLOT];
-    const orig = { stdout: process.stdout.write, stderr: process.stderr.write };
-    runner = new CellRunner(
-      tmp,
-      {
-        stream: (name, text) => void (sink[name] += text),
-        display: (type, content) => void sink.displays.push({ type, content }),
-      },
-      registerBuiltins,
-    );
-    captured = { stdout: process.stdout.write, stderr: process.stderr.write };
-    process.stdout.write = orig.stdout;
-    process.stderr.write = orig.stderr;
+    ({ made: runner, writes: captured } = takeWrites(() =>
+      new CellRunner(
+        tmp,
+        {
+          stream: (name, text) => void (sink[name] += text),
+          display: (type, content) => void sink.displays.push({ type, content }),
+        },
+        registerBuiltins,
+      ),
+    ));
   });
 
   after(() => {

@@ -17,3 +17,18 @@ export async function withWrites<T>(writes: { stdout: Write; stderr: Write }, fn
     process.stderr.write = orig.stderr;
   }
 }
+
+/**
+ * Calls `make` (which constructs a CellRunner: the runner replaces
+ * process.stdout/stderr.write with writers that route a running cell's
+ * output to its sinks), hands back those writers, and puts the process's
+ * own writers back until a test runs a cell with {@link withWrites}.
+ */
+export function takeWrites<T>(make: () => T): { made: T; writes: { stdout: Write; stderr: Write } } {
+  const orig = { stdout: process.stdout.write, stderr: process.stderr.write };
+  const made = make();
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
+  process.stdout.write = orig.stdout;
+  process.stderr.write = orig.stderr;
+  return { made, writes };
+}

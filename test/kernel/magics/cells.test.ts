@@ -15,7 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { host, Host, setHost } from "../../../plugins/core/host";
 import { CellOutcome, CellRunner } from "../../../kernel/cell-runner";
 import { registerBuiltins } from "../../../kernel/magics/index";
-import { withWrites, Write } from "../../support/capture";
+import { takeWrites, withWrites, Write } from "../../support/capture";
 
 const RUNTIME_SLOT = Symbol.for("slimlab.kernelRuntime");
 
@@ -60,18 +60,16 @@ describe("kernel/magics in cells (CellRunner)", function () {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "slimlab-magic-cells-"));
     prevHost = host();
     prevRuntime = (globalThis as Record<symbol, unknown>)[RUNTIME_SLOT];
-    const orig = { stdout: process.stdout.write, stderr: process.stderr.write };
-    runner = new CellRunner(
-      tmp,
-      {
-        stream: (name, text) => void (name === "stdout" && (sink.stdout += text)),
-        display: () => void sink.displays++,
-      },
-      registerBuiltins,
-    );
-    captured = { stdout: process.stdout.write, stderr: process.stderr.write };
-    process.stdout.write = orig.stdout;
-    process.stderr.write = orig.stderr;
+    ({ made: runner, writes: captured } = takeWrites(() =>
+      new CellRunner(
+        tmp,
+        {
+          stream: (name, text) => void (name === "stdout" && (sink.stdout += text)),
+          display: () => void sink.displays++,
+        },
+        registerBuiltins,
+      ),
+    ));
     await tf.ready(); // the root beforeEach hook has not run yet; another file may have registered a backend
     await value(`${MODEL}\nconst m = tiny();\nconst 模型 = tiny();\nconst xs = tf.ones([2, 4]);`);
   });

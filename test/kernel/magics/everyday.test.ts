@@ -15,7 +15,7 @@ import { host, Host, setHost } from "../../../plugins/core/host";
 import { CellOutcome, CellRunner } from "../../../kernel/cell-runner";
 import { completeMagic } from "../../../kernel/magics/complete";
 import { registerBuiltins } from "../../../kernel/magics/index";
-import { withWrites, Write } from "../../support/capture";
+import { takeWrites, withWrites, Write } from "../../support/capture";
 
 const RUNTIME_SLOT = Symbol.for("slimlab.kernelRuntime");
 
@@ -77,18 +77,16 @@ describe("kernel/magics: the everyday ones (CellRunner)", function () {
     fs.mkdirSync(path.join(tmp, "subset"));
     prevHost = host();
     prevRuntime = (globalThis as Record<symbol, unknown>)[RUNTIME_SLOT];
-    const orig = { stdout: process.stdout.write, stderr: process.stderr.write };
-    runner = new CellRunner(
-      tmp,
-      {
-        stream: (name, text) => void (sink[name] += text),
-        display: () => undefined,
-      },
-      registerBuiltins,
-    );
-    captured = { stdout: process.stdout.write, stderr: process.stderr.write };
-    process.stdout.write = orig.stdout;
-    process.stderr.write = orig.stderr;
+    ({ made: runner, writes: captured } = takeWrites(() =>
+      new CellRunner(
+        tmp,
+        {
+          stream: (name, text) => void (sink[name] += text),
+          display: () => undefined,
+        },
+        registerBuiltins,
+      ),
+    ));
   });
 
   after(() => {
