@@ -20,7 +20,7 @@ import { prune } from "../../plugins/prune/prune";
 import { quantize } from "../../plugins/quantize/quantize";
 import { GZIP_GOAL, LOADER_PATH, buildBrowserLoader } from "../../scripts/build-browser";
 import { StaticServer, serve } from "./static-server";
-import { CHROMIUM, CHROMIUM_ARGS, fitBriefly, requireChromium, tearDown } from "./support";
+import { CHROMIUM, CHROMIUM_ARGS, differences, fitBriefly, requireChromium, tearDown } from "./support";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const TOLERANCE = 1e-5;
@@ -203,19 +203,6 @@ async function openPage(browser: Browser, origin: string, cdn = false): Promise<
   return { page, errors };
 }
 
-/** Largest |a − b| and the first row whose argmax differs (−1 when none). */
-function compare(actual: ArrayLike<number>, expected: Float32Array, classes = 10): { maxDiff: number; argmaxRow: number } {
-  assert.strictEqual(actual.length, expected.length, "output length");
-  let maxDiff = 0;
-  for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
-  const argmax = (v: ArrayLike<number>, row: number) => {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (v[row * classes + k] > v[row * classes + best]) best = k;
-    return best;
-  };
-  for (let r = 0; r < expected.length / classes; r++) if (argmax(actual, r) !== argmax(expected, r)) return { maxDiff, argmaxRow: r };
-  return { maxDiff, argmaxRow: -1 };
-}
 
 describe("browser loader in Chromium: slimlab.loadSlim with stock tf.min.js matches Node", function () {
   this.timeout(300000);
@@ -281,7 +268,8 @@ describe("browser loader in Chromium: slimlab.loadSlim with stock tf.min.js matc
     assert.strictEqual(run.backend, "cpu");
     for (const c of cases) {
       const r = run.results.find((x) => x.name === c.name) as PageResult;
-      const { maxDiff, argmaxRow } = compare(r.outputs, c.expected);
+      const { maxDiff, argmaxRows } = differences(r.outputs, c.expected);
+      const argmaxRow = argmaxRows[0] ?? -1;
       console.log(`      ${c.name} (${(c.bytes / 1024).toFixed(1)} KB): max |browser − node| = ${maxDiff.toExponential(2)}, ${r.ms.toFixed(0)} ms from fetch to first prediction (model built after ${r.loadMs.toFixed(0)} ms)`);
       assert.ok(maxDiff <= TOLERANCE, `${c.name}: max |diff| ${maxDiff}`);
       assert.strictEqual(argmaxRow, -1, `${c.name}: argmax differs in row ${argmaxRow}`);

@@ -20,7 +20,7 @@ import { lenet300100 } from "../../plugins/models/zoo";
 import { exportOnnx, ExportOnnxOptions } from "../../plugins/onnx/export";
 import { loadOnnx, ort } from "../../plugins/onnx/runtime";
 import { StaticServer, serve } from "./static-server";
-import { CHROMIUM_ARGS, CHROMIUM, fitBriefly, requireChromium, skipUnlessCi, tearDown } from "./support";
+import { CHROMIUM_ARGS, CHROMIUM, differences, fitBriefly, requireChromium, skipUnlessCi, tearDown } from "./support";
 
 const IMAGES = 100;
 /** Same file, same float kernels' arithmetic up to summation order and SIMD width. */
@@ -72,20 +72,6 @@ interface PageRun {
   results: { name: string; outputs: number[]; dims: number[]; ms: number }[];
 }
 
-/** Largest |a − b|, and the rows (of `classes` outputs) whose argmax differs. */
-function differences(actual: ArrayLike<number>, expected: Float32Array, classes = 10): { maxDiff: number; argmaxRows: number[] } {
-  assert.strictEqual(actual.length, expected.length, "output length");
-  let maxDiff = 0;
-  for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
-  const argmax = (v: ArrayLike<number>, row: number) => {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (v[row * classes + k] > v[row * classes + best]) best = k;
-    return best;
-  };
-  const argmaxRows: number[] = [];
-  for (let r = 0; r < expected.length / classes; r++) if (argmax(actual, r) !== argmax(expected, r)) argmaxRows.push(r);
-  return { maxDiff, argmaxRows };
-}
 
 describe("onnxruntime-web in Chromium (wasm) runs slimlab's ONNX exports as onnxruntime-node does", function () {
   this.timeout(300000);

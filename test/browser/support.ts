@@ -4,6 +4,7 @@
  * the after-all hook.
  */
 import * as tf from "@tensorflow/tfjs";
+import * as assert from "assert";
 import { existsSync, promises as fs } from "fs";
 import { loadMnist } from "../../plugins/data/mnist";
 
@@ -44,4 +45,19 @@ export async function tearDown(browser: { close(): Promise<void> } | undefined, 
   await browser?.close().catch(() => undefined);
   await server?.close();
   if (dir !== undefined) await fs.rm(dir, { recursive: true, force: true });
+}
+
+/** Largest |a − b|, and the rows (of `classes` outputs) whose argmax differs. */
+export function differences(actual: ArrayLike<number>, expected: Float32Array, classes = 10): { maxDiff: number; argmaxRows: number[] } {
+  assert.strictEqual(actual.length, expected.length, "output length");
+  let maxDiff = 0;
+  for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+  const argmax = (v: ArrayLike<number>, row: number) => {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (v[row * classes + k] > v[row * classes + best]) best = k;
+    return best;
+  };
+  const argmaxRows: number[] = [];
+  for (let r = 0; r < expected.length / classes; r++) if (argmax(actual, r) !== argmax(expected, r)) argmaxRows.push(r);
+  return { maxDiff, argmaxRows };
 }
