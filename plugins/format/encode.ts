@@ -25,7 +25,7 @@ import { SlimlabError } from "../core/errors";
 import { pointerWidth, sparseRule } from "../measure/sparse";
 import { huffmanCode } from "../quantize/huffman";
 import { QuantizedTensor } from "../quantize/quantized";
-import { sparseLayout } from "../quantize/sparse-size";
+import { huffmanCsrBits, sparseLayout } from "../quantize/sparse-size";
 import { BitWriter } from "./bits";
 import { LayoutSpec, TensorEntry, ValuesSpec, elementCount } from "./container";
 import { MAX_CODE_LENGTH, writeLengths } from "./huffman-table";
@@ -196,14 +196,11 @@ function writeCsr(w: BitWriter, c: Coded, e: CsrEntries, gapBits: number, pointe
   }
 }
 
-/** Bits of csr-huffman at one gap width, by sparse-size.ts' formula (tables at 8 bits per used symbol, 4 bits naming the width). */
-function huffmanCsrBits(c: Coded, mask: ArrayLike<number>, rows: number, gapBits: number): number {
+/** Bits of csr-huffman at one gap width, counted by sparse-size.ts' own formula. */
+function csrHuffmanBits(c: Coded, mask: ArrayLike<number>, rows: number, gapBits: number): number {
   const span = 2 ** gapBits;
   const e = csrEntries(mask, rows, span, span, span - 1);
-  const hc = huffmanCode(entrySymbols(e, c.codes, 2 ** c.bits), 2 ** c.bits + 1);
-  const hg = huffmanCode(e.field, span);
-  const used = [...hc.lengths, ...hg.lengths].filter((l) => l > 0).length;
-  return hc.bits + hg.bits + 8 * used + (rows + 1) * pointerWidth(e.index.length) + 4;
+  return huffmanCsrBits({ codes: entrySymbols(e, c.codes, 2 ** c.bits), gaps: e.field, rows }, c.bits, gapBits);
 }
 
 function writeCsrHuffman(name: string, w: BitWriter, c: Coded, e: CsrEntries, gapBits: number, pointerBits: number): void {
@@ -248,7 +245,7 @@ function csrSection(name: string, c: Coded, mask: ArrayLike<number>, rows: numbe
     const channelRows = rows;
     for (const r of channelRows === 1 ? [1] : [channelRows, 1]) {
       for (let g = 1; g <= 16; g++) {
-        const bits = huffmanCsrBits(c, mask, r, g);
+        const bits = csrHuffmanBits(c, mask, r, g);
         if (!(bits >= best)) [best, gapBits, rows] = [bits, g, r]; // per-channel rows, then the narrowest width, win ties, as in sparse-size.ts
       }
     }
