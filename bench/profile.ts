@@ -13,7 +13,10 @@
  * they call indented below them. Last, train() itself is timed per step
  * without the wrapper, as the reference for the decomposed step.
  *
- *   node dist/bench/profile.js [--steps N] [--model lenet5|lenet5classic|lenet300100]
+ * With --model mobilenetv2 it profiles zoo.mobilenetV2 (depthwise convolutions,
+ * batch norm, residual Adds) instead; the default run leaves it out.
+ *
+ *   node dist/bench/profile.js [--steps N] [--model lenet5|lenet5classic|lenet300100|mobilenetv2]
  */
 import * as os from "os";
 import * as tf from "@tensorflow/tfjs";
@@ -21,7 +24,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { selectBackend } from "../plugins/backends/select";
 import { registerWasmGradients } from "../plugins/backends/wasm-gradients";
 import { loadMnist } from "../plugins/data/mnist";
-import { lenet300100, lenet5 } from "../plugins/models/zoo";
+import { lenet300100, lenet5, mobilenetV2 } from "../plugins/models/zoo";
 import { batchAccuracy, resolveLoss, ResolvedLoss } from "../plugins/toolkit/losses";
 import { train } from "../plugins/toolkit/train";
 import { installKernelTimer, Times } from "./kernel-timer";
@@ -159,6 +162,7 @@ async function main(): Promise<void> {
   if (only === "" || only === "lenet5") await profile("LeNet-5 (zoo.lenet5, 20-50-500)", () => lenet5({ seed: 1 }), false, steps, backend);
   if (only === "" || only === "lenet5classic") await profile("LeNet-5 (6-16-120-84)", lenet5Classic, false, steps, backend);
   if (only === "" || only === "lenet300100") await profile("LeNet-300-100", () => lenet300100({ seed: 1 }), true, steps * 2, backend);
+  if (only === "mobilenetv2") await profile("MobileNetV2 (zoo.mobilenetV2)", () => mobilenetV2({ seed: 1 }), false, steps, backend);
   console.log(`load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 }
 
