@@ -260,6 +260,39 @@ export function maxPoolGradHeap(backend: HeapBackend, dy: tf.TensorInfo, x: tf.T
 }
 
 /**
+ * The filter gradient of a depthwise convolution with channel multiplier 1,
+ * in one SIMD pass (simd/heap-kernels.c); undefined when the SIMD module is
+ * not available (the caller then uses conv-grads.ts's composition).
+ *
+ * @param backend the wasm backend of the kernel call
+ * @param x the forward input [N, H, W, C], float32
+ * @param dy [N, Ho, Wo, C]
+ * @param g the convolution window
+ * @returns dW [fh, fw, C, 1], or undefined
+ */
+export function depthwiseFilterGradHeap(backend: HeapBackend, x: tf.TensorInfo, dy: tf.TensorInfo, g: Window): tf.Tensor4D | undefined {
+  const simd = simdKernels(backend);
+  if (simd === undefined) return undefined;
+  return fresh(backend, [g.fh, g.fw, g.c, 1], "float32", (dw) => simd.depthwise_filter_grad(at(backend, x), at(backend, dy), dw.byteOffset, ...args(g))) as tf.Tensor4D;
+}
+
+/**
+ * The input gradient of a depthwise convolution with channel multiplier 1,
+ * in one SIMD pass; undefined without the SIMD module.
+ *
+ * @param backend the wasm backend of the kernel call
+ * @param dy [N, Ho, Wo, C], float32
+ * @param filter [fh, fw, C, 1]
+ * @param g the convolution window
+ * @returns dx [N, H, W, C], or undefined
+ */
+export function depthwiseInputGradHeap(backend: HeapBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, g: Window): tf.Tensor4D | undefined {
+  const simd = simdKernels(backend);
+  if (simd === undefined) return undefined;
+  return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => simd.depthwise_input_grad(at(backend, dy), at(backend, filter), dx.byteOffset, ...args(g))) as tf.Tensor4D;
+}
+
+/**
  * tf.gather along axis 0 as row copies (wasm's Gather walks element by
  * element through generic strides). Indices must already be checked to lie
  * in [0, rows).

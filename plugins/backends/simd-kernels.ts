@@ -15,6 +15,11 @@ export interface SimdKernels {
   im2col_t(xt: number, cols: number, ...g: Geometry16): void;
   col2im(cols: number, dx: number, ...g: Geometry16): void;
   max_pool_grad(x: number, dy: number, dx: number, n: number, h: number, w: number, c: number, outH: number, outW: number, fh: number, fw: number, sh: number, sw: number, pt: number, pl: number): void;
+  channel_sums(dy: number, x: number, mean: number, sd: number, sdx: number, rows: number, c: number): void;
+  mask_grad(dy: number, x: number, out: number, size: number, lo: number, hi: number, openLow: number): void;
+  /** Channel multiplier 1 only. */
+  depthwise_filter_grad(x: number, dy: number, dw: number, ...g: Geometry16): void;
+  depthwise_input_grad(dy: number, filter: number, dx: number, ...g: Geometry16): void;
 }
 
 let compiled: WebAssembly.Module | undefined;

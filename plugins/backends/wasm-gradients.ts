@@ -24,8 +24,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from "./conv-grads";
-import { conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, gatherRows, heapBackend, maxPoolGradHeap } from "./heap-kernels";
+import { conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, maxPoolGradHeap } from "./heap-kernels";
 import { maxPoolGrad } from "./pool-grads";
+import { registerFastGradients } from "./fast-grads";
 import { segmentSumByScatter } from "./segment-sum";
 import { SlimlabError } from "../core/errors";
 
@@ -67,11 +68,19 @@ function input<T extends tf.Tensor>(args: KernelArgs, name: string, kernel: stri
  */
 type ConvAttrs = { strides: number | [number, number]; pad: tf.Conv2DBackpropFilterAttrs["pad"]; dataFormat?: "NHWC" | "NCHW"; dimRoundingMode?: "floor" | "round" | "ceil"; dilations?: number | [number, number] };
 
-function nhwcConvInfo(a: ConvAttrs, xShape: number[], filterShape: number[], dtype: tf.DataType) {
+function nhwcConvInfo(a: ConvAttrs, xShape: number[], filterShape: number[], dtype: tf.DataType, depthwise = false) {
   if ((a.dataFormat ?? "NHWC") !== "NHWC" || dtype !== "float32") return undefined;
   const x4 = xShape as [number, number, number, number];
   const f4 = filterShape as [number, number, number, number];
-  return convWindow(xShape, filterShape, tf.backend_util.computeConv2DInfo(x4, f4, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode));
+  return convWindow(xShape, filterShape, tf.backend_util.computeConv2DInfo(x4, f4, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise));
+}
+
+/** The window of a depthwise convolution that the SIMD kernels take: NHWC float32, channel multiplier 1. */
+function depthwiseWindow(args: KernelArgs, a: ConvAttrs, xShape: number[], filterShape: number[], dtype: tf.DataType) {
+  const heap = heapBackend(args.backend);
+  if (heap === undefined || filterShape[3] !== 1) return undefined;
+  const win = nhwcConvInfo(a, xShape, filterShape, dtype, true);
+  return win === undefined ? undefined : { heap, win };
 }
 
 /** Below this many input channels the filter gradient goes through im2col + GEMM. */
@@ -108,7 +117,8 @@ const depthwiseBackpropFilter: Impl = (args) =>
     const a = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
     const x = input<tf.Tensor4D>(args, "x", tf.DepthwiseConv2dNativeBackpropFilter);
     const dy = input<tf.Tensor4D>(args, "dy", tf.DepthwiseConv2dNativeBackpropFilter);
-    return depthwiseFilterGrad(x, dy, a.filterShape, a);
+    const on = depthwiseWindow(args, a, x.shape, a.filterShape, x.dtype);
+    return (on && depthwiseFilterGradHeap(on.heap, x, dy, on.win)) ?? depthwiseFilterGrad(x, dy, a.filterShape, a);
   });
 
 const depthwiseBackpropInput: Impl = (args) =>
@@ -116,7 +126,8 @@ const depthwiseBackpropInput: Impl = (args) =>
     const a = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
     const dy = input<tf.Tensor4D>(args, "dy", tf.DepthwiseConv2dNativeBackpropInput);
     const filter = input<tf.Tensor4D>(args, "filter", tf.DepthwiseConv2dNativeBackpropInput);
-    return depthwiseInputGrad(a.inputShape, dy, filter, a);
+    const on = depthwiseWindow(args, a, a.inputShape, filter.shape, dy.dtype);
+    return (on && depthwiseInputGradHeap(on.heap, dy, filter, on.win)) ?? depthwiseInputGrad(a.inputShape, dy, filter, a);
   });
 
 const unsortedSegmentSum: Impl = (args) =>
@@ -239,7 +250,8 @@ function isOurs(config: tf.KernelConfig | undefined): boolean {
  * for convolutional, separable, pooling and embedding models and matches the
  * cpu backend. Idempotent; a missing kernel that the installed wasm backend
  * provides itself (a newer version) is not replaced. Needs neither the wasm
- * backend to be loaded nor to be active.
+ * backend to be loaded nor to be active. Also registers the faster
+ * batch-norm and clipping gradients of fast-grads.ts (all backends).
  *
  * @returns the names of the kernels slimlab serves for wasm after the call
  *   (the same list on every call)
@@ -251,6 +263,7 @@ function isOurs(config: tf.KernelConfig | undefined): boolean {
  * await model.fit(xs, ys, {epochs: 1});
  */
 export function registerWasmGradients(): string[] {
+  registerFastGradients();
   const served: string[] = [];
   for (const { name, impl, reason } of KERNELS) {
     const existing = tf.getKernel(name, BACKEND);

@@ -1,7 +1,8 @@
 /*
  * The index-juggling parts of slimlab's wasm training kernels, compiled to
- * WebAssembly with SIMD (build.sh): im2col (transposed), col2im and the
- * max-pooling gradient. The module imports tfjs-backend-wasm's memory and
+ * WebAssembly with SIMD (build.sh): im2col (transposed), col2im, the
+ * max-pooling gradient, and the per-channel loops of fast-grads.ts and of
+ * the depthwise gradients (batch-norm sums, the clip/ReLU6 mask). The module imports tfjs-backend-wasm's memory and
  * works on its tensors in place; every pointer is a byte offset into that
  * memory. Nothing here allocates or keeps state, and no function needs a
  * stack frame (build.sh checks that the module never touches a stack
@@ -133,6 +134,111 @@ void max_pool_grad(const float *restrict x, const float *restrict dy, float *res
             }
           }
           if (where >= 0) dx[where] += g[ch];
+        }
+      }
+    }
+  }
+}
+
+/*
+ * Batch-norm gradient sums over the rows of [rows, c] tensors (all axes but
+ * the channel): sd[ch] = Σ dy, sdx[ch] = Σ dy·(x − mean[ch]), in float32,
+ * four channels at a time.
+ */
+EXPORT("channel_sums")
+void channel_sums(const float *restrict dy, const float *restrict x, const float *restrict mean, float *restrict sd,
+                  float *restrict sdx, int rows, int c) {
+  for (int ch = 0; ch < c; ch++) sd[ch] = sdx[ch] = 0.0f;
+  for (int r = 0; r < rows; r++) {
+    const float *g = dy + (long)r * c, *v = x + (long)r * c;
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      const v128_t gv = wasm_v128_load(g + ch);
+      const v128_t d = wasm_f32x4_sub(wasm_v128_load(v + ch), wasm_v128_load(mean + ch));
+      wasm_v128_store(sd + ch, wasm_f32x4_add(wasm_v128_load(sd + ch), gv));
+      wasm_v128_store(sdx + ch, wasm_f32x4_add(wasm_v128_load(sdx + ch), wasm_f32x4_mul(gv, d)));
+    }
+    for (; ch < c; ch++) {
+      sd[ch] += g[ch];
+      sdx[ch] += g[ch] * (v[ch] - mean[ch]);
+    }
+  }
+}
+
+/*
+ * out = dy where lo ≤ x ≤ hi (lo < x ≤ hi when openLow), 0 elsewhere and
+ * where x is NaN (every comparison with NaN is false): the gradient of
+ * clipping and of ReLU6.
+ */
+EXPORT("mask_grad")
+void mask_grad(const float *restrict dy, const float *restrict x, float *restrict out, int size, float lo, float hi,
+               int openLow) {
+  const v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi), zero = wasm_f32x4_splat(0.0f);
+  int e = 0;
+  for (; e + 4 <= size; e += 4) {
+    const v128_t v = wasm_v128_load(x + e);
+    const v128_t low = openLow ? wasm_f32x4_gt(v, vlo) : wasm_f32x4_ge(v, vlo);
+    const v128_t in = wasm_v128_and(low, wasm_f32x4_le(v, vhi));
+    wasm_v128_store(out + e, wasm_v128_bitselect(wasm_v128_load(dy + e), zero, in));
+  }
+  for (; e < size; e++) out[e] = ((openLow ? x[e] > lo : x[e] >= lo) && x[e] <= hi) ? dy[e] : 0.0f;
+}
+
+/*
+ * Depthwise convolution gradients for a channel multiplier of 1 (NHWC,
+ * filter [fh, fw, C, 1]), four channels at a time:
+ *   dw[a][b][ch] = Σ_{img,i,j} x[img][i·sh + a·dh − pt][j·sw + b·dw − pl][ch] · dy[img][i][j][ch]
+ *   dx[img][ih][iw][ch] = Σ over the windows (i, j, a, b) that read it of dy[img][i][j][ch] · f[a][b][ch]
+ */
+EXPORT("depthwise_filter_grad")
+void depthwise_filter_grad(const float *restrict x, const float *restrict dy, float *restrict dw, int n, int h, int w,
+                           int c, int outH, int outW, int fh, int fw, int sh, int sw, int dh, int dwl, int pt, int pl) {
+  for (int e = 0; e < fh * fw * c; e++) dw[e] = 0.0f;
+  for (int a = 0; a < fh; a++) {
+    for (int b = 0; b < fw; b++) {
+      float *acc = dw + (a * fw + b) * c;
+      for (int img = 0; img < n; img++) {
+        for (int i = 0; i < outH; i++) {
+          const int ih = i * sh + a * dh - pt;
+          if (ih < 0 || ih >= h) continue;
+          for (int j = 0; j < outW; j++) {
+            const int iw = j * sw + b * dwl - pl;
+            if (iw < 0 || iw >= w) continue;
+            const float *xv = x + ((long)(img * h + ih) * w + iw) * c;
+            const float *g = dy + ((long)(img * outH + i) * outW + j) * c;
+            int ch = 0;
+            for (; ch + 4 <= c; ch += 4)
+              wasm_v128_store(acc + ch, wasm_f32x4_add(wasm_v128_load(acc + ch), wasm_f32x4_mul(wasm_v128_load(xv + ch), wasm_v128_load(g + ch))));
+            for (; ch < c; ch++) acc[ch] += xv[ch] * g[ch];
+          }
+        }
+      }
+    }
+  }
+}
+
+EXPORT("depthwise_input_grad")
+void depthwise_input_grad(const float *restrict dy, const float *restrict f, float *restrict dx, int n, int h, int w,
+                          int c, int outH, int outW, int fh, int fw, int sh, int sw, int dh, int dwl, int pt, int pl) {
+  const long size = (long)n * h * w * c;
+  for (long e = 0; e < size; e++) dx[e] = 0.0f;
+  for (int img = 0; img < n; img++) {
+    for (int i = 0; i < outH; i++) {
+      for (int j = 0; j < outW; j++) {
+        const float *g = dy + ((long)(img * outH + i) * outW + j) * c;
+        for (int a = 0; a < fh; a++) {
+          const int ih = i * sh + a * dh - pt;
+          if (ih < 0 || ih >= h) continue;
+          for (int b = 0; b < fw; b++) {
+            const int iw = j * sw + b * dwl - pl;
+            if (iw < 0 || iw >= w) continue;
+            float *to = dx + ((long)(img * h + ih) * w + iw) * c;
+            const float *fv = f + (a * fw + b) * c;
+            int ch = 0;
+            for (; ch + 4 <= c; ch += 4)
+              wasm_v128_store(to + ch, wasm_f32x4_add(wasm_v128_load(to + ch), wasm_f32x4_mul(wasm_v128_load(g + ch), wasm_v128_load(fv + ch))));
+            for (; ch < c; ch++) to[ch] += g[ch] * fv[ch];
+          }
         }
       }
     }

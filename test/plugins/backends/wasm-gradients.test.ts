@@ -115,6 +115,39 @@ describe("backends/wasm-gradients", function () {
     });
   }
 
+  for (const [strides, pad, dilation] of [[1, "same", 1], [2, "same", 1], [2, "valid", 1], [1, "valid", 2]] as const) {
+    for (const simd of [true, false]) {
+      it(`depthwiseConv2d gradients, multiplier 1 (${simd ? "SIMD kernels" : "composition"}), equal cpu's: strides ${strides}, ${pad}, dilation ${dilation}`, async () => {
+        // Six channels: one SIMD vector of four and a tail of two.
+        const xs: Shape4 = [2, 9, 8, 6];
+        const fs: Shape4 = [3, 3, 6, 1];
+        const attrs = { strides, pad, dilations: dilation };
+        const inputs = () => ({ x: seededTensor(xs, 31) as tf.Tensor4D, f: seededTensor(fs, 32) as tf.Tensor4D, dy: seededTensor(outShape(xs, fs, strides, pad, true, dilation), 33) as tf.Tensor4D });
+        const want = await valuesOn("cpu", () => {
+          const { x, f, dy } = inputs();
+          const g = dilation === 1 ? f : dilateFilter(f, dilation);
+          const grads = tf.grads((a, b) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), dy)))([x, g]);
+          // The filter gradient of the dilated filter, read back at the taps of the undilated one.
+          const df = dilation === 1 ? grads[1] : tf.stridedSlice(grads[1], [0, 0, 0, 0], grads[1].shape, [dilation, dilation, 1, 1]);
+          return [grads[0], df];
+        });
+        const was = useSimdKernels(simd);
+        try {
+          const got = await valuesOn("wasm", () => {
+            const { x, f, dy } = inputs();
+            return [
+              tf.engine().runKernel("DepthwiseConv2dNativeBackpropInput", { dy, filter: f }, { ...attrs, inputShape: xs }) as tf.Tensor,
+              tf.engine().runKernel("DepthwiseConv2dNativeBackpropFilter", { x, dy }, { ...attrs, filterShape: fs }) as tf.Tensor,
+            ];
+          });
+          assertClose(got, want, `depthwise m1 ${strides} ${pad} d${dilation} simd ${simd}`);
+        } finally {
+          useSimdKernels(was);
+        }
+      });
+    }
+  }
+
   for (const pad of ["valid", "same"] as const) {
     it(`dilation 2 (${pad}): wasm kernels equal cpu's tf.grad through the zero-dilated filter`, async () => {
       const xs: Shape4 = [2, 11, 10, 2];
@@ -241,6 +274,15 @@ describe("backends/wasm-gradients", function () {
       ...classify(),
     ],
     "depthwise, multiplier 2": () => [L.depthwiseConv2d({ inputShape: [10, 10, 2], kernelSize: 3, depthMultiplier: 2, strides: 2 }), ...classify()],
+    "1×1 conv, batchNorm, ReLU(max 6), depthwise multiplier 1, batchNorm, relu6": () => [
+      L.conv2d({ inputShape: [8, 8, 3], filters: 6, kernelSize: 1, useBias: false }),
+      L.batchNormalization(),
+      L.reLU({ maxValue: 6 }),
+      L.depthwiseConv2d({ kernelSize: 3, padding: "same", useBias: false }),
+      L.batchNormalization(),
+      L.activation({ activation: "relu6" }),
+      ...classify(),
+    ],
     separable: () => [
       L.separableConv2d({ inputShape: [10, 10, 2], filters: 4, kernelSize: 3, padding: "same" }),
       L.globalMaxPooling2d({}),
