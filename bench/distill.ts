@@ -56,7 +56,8 @@ function text(name: string, def: string): string {
 }
 
 function minutes(s: number): string {
-  return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+  const whole = Math.round(s); // round first: 479.6 s is 8m00s, not 7m60s
+  return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, "0")}s`;
 }
 
 /**

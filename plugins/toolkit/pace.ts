@@ -28,8 +28,9 @@ export function nextTick(): Promise<void> {
 /** "1m05s" or "42s" for a progress bar's ETA; "?" when unknown. */
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
+  const whole = Math.round(s); // round first: 119.7 s is 2m00s, not 1m60s
+  const m = Math.floor(whole / 60);
+  return m > 0 ? `${m}m${String(whole % 60).padStart(2, "0")}s` : `${whole}s`;
 }
 
 /**
