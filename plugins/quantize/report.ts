@@ -2,6 +2,7 @@
  * Per-layer rows, size totals and figures of a quantization run.
  */
 import { PlotlyFigure } from "../core/figure";
+import { histogram, range } from "../core/histogram";
 import { huffmanCode } from "./huffman";
 import { errorStats, tensorBits } from "./metrics";
 import { QuantizedTensor } from "./quantized";
@@ -154,27 +155,28 @@ export function sizes(rows: readonly LayerRow[], totalParams: number): Sizes {
 }
 
 /**
- * Histogram of a weight's float values with its quantization levels overlaid.
+ * Histogram of a weight's float values (all of them, in 200 bins) with its
+ * quantization levels overlaid.
  *
  * @param name weight name
  * @param original float values
  * @param q its quantized form
- * @returns a Plotly figure (at most 20000 sampled values, 512 levels)
+ * @returns a Plotly figure (200 bin counts and at most 512 levels, whatever the tensor's size)
  * @example
  *   plotlyBundle(histogramFigure("fc1/kernel", w, q));
  */
 export function histogramFigure(name: string, original: Float32Array, q: QuantizedTensor): PlotlyFigure {
-  const stride = Math.max(1, Math.floor(original.length / 20000));
-  const sample: number[] = [];
-  for (let i = 0; i < original.length; i += stride) sample.push(original[i]);
+  const [lo, hi] = range([original]);
+  const h = histogram([original], lo, hi, 200, false);
+  const width = h.edges[1] - h.edges[0];
   const levels = [...new Set(q.values)].sort((a, b) => a - b);
   const shown = levels.length > 512 ? levels.filter((_, i) => i % Math.ceil(levels.length / 512) === 0) : levels;
   return {
     data: [
-      { type: "histogram", x: sample, nbinsx: 200, name: "float weights", opacity: 0.75 },
+      { type: "bar", x: h.edges.slice(0, -1).map((e) => e + width / 2), y: h.counts, width, name: "float weights", opacity: 0.75 },
       { type: "scatter", mode: "markers", x: shown, y: shown.map(() => 0), name: `levels (${levels.length})`, marker: { symbol: "line-ns-open", size: 14, color: "crimson" } },
     ],
-    layout: { title: { text: `${name}: ${q.scheme} ${q.bits}-bit` }, xaxis: { title: { text: "weight" } }, yaxis: { title: { text: "count" } }, bargap: 0.02 },
+    layout: { title: { text: `${name}: ${q.scheme} ${q.bits}-bit` }, xaxis: { title: { text: "weight" } }, yaxis: { title: { text: "count" } }, bargap: 0 },
   };
 }
 
