@@ -122,6 +122,61 @@ export function huffmanCsrBits(s: { codes: ArrayLike<number>; gaps: ArrayLike<nu
   return hc.bits + hg.bits + tables + (s.rows + 1) * pointerWidth(s.codes.length) + 4;
 }
 
+/** The order-0 entropy of a tensor's CSR streams: what no per-symbol code (Huffman included) can beat. */
+export interface CsrEntropy {
+  /** Σ over both streams of count · −log2(frequency), for the layout below. */
+  bits: number;
+  /** The gap width and row count of the layout with the fewest bits (over the same choices as the Huffman count). */
+  indexBits: number;
+  rows: number;
+  /** Stream entries (survivors and fillers), and the entropy per entry of each stream. */
+  entries: number;
+  codeBitsPerEntry: number;
+  gapBitsPerEntry: number;
+}
+
+/** Σ count · −log2(count / n) over the symbols of `symbols`. */
+function entropyBits(symbols: ArrayLike<number>): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < symbols.length; i++) counts.set(symbols[i], (counts.get(symbols[i]) ?? 0) + 1);
+  let bits = 0;
+  for (const c of counts.values()) bits -= c * Math.log2(c / symbols.length);
+  return bits;
+}
+
+/**
+ * The order-0 entropy bound of a pruned, quantized tensor's two CSR streams
+ * (centroid indices with fillers, and gaps), minimised over the same gap
+ * widths and row layouts as the Huffman count. A Huffman code of a stream
+ * costs at least its entropy, and at most one bit per symbol more; the
+ * length tables, row pointers and parameters come on top. So `bits` is a
+ * floor for the coded streams of this layout: if even this floor plus the
+ * fixed parts misses a size goal, no choice of per-symbol code reaches it.
+ *
+ * @param q a quantized tensor with `kept`
+ * @param name its weight name ("fc1/kernel"), for the layout
+ * @returns the bound and the layout that gives it
+ * @example
+ *   csrEntropyBits(q, "fc1/kernel").bits / q.kept.reduce((a, b) => a + b, 0); // bits per survivor
+ */
+export function csrEntropyBits(q: QuantizedTensor, name: string): CsrEntropy {
+  const layout = sparseLayout(name, q.shape);
+  const channelRows = layout.shape.slice(-layout.rowAxes).reduce((a, b) => a * b, 1);
+  let best: CsrEntropy | undefined;
+  for (const rows of channelRows === 1 ? [1] : [channelRows, 1]) {
+    for (const width of HUFFMAN_GAP_WIDTHS) {
+      const s = csrStreams(q, name, width, rows);
+      const codeBits = entropyBits(s.codes);
+      const gapBits = entropyBits(s.gaps);
+      if (best === undefined || codeBits + gapBits < best.bits) {
+        const n = Math.max(1, s.codes.length);
+        best = { bits: codeBits + gapBits, indexBits: width, rows, entries: s.codes.length, codeBitsPerEntry: codeBits / n, gapBitsPerEntry: gapBits / n };
+      }
+    }
+  }
+  return best as CsrEntropy;
+}
+
 /**
  * Storage of a tensor whose zeros have no code (module comment).
  *

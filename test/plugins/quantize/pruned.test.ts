@@ -10,7 +10,7 @@ import { quantizeKmeans } from "../../../plugins/quantize/kmeans";
 import { quantize } from "../../../plugins/quantize/quantize";
 import { decode } from "../../../plugins/quantize/quantized";
 import { LayerConfig, quantizeTensor } from "../../../plugins/quantize/quantizer";
-import { csrStreams, sparseBits } from "../../../plugins/quantize/sparse-size";
+import { csrEntropyBits, csrStreams, sparseBits } from "../../../plugins/quantize/sparse-size";
 
 /** A [rows, cols] Gaussian-ish tensor with `sparsity` of its entries set to exactly 0. */
 function prunedValues(n: number, sparsity: number, seed: number): Float32Array {
@@ -111,6 +111,20 @@ describe("quantize of pruned tensors (zeros stay zeros)", () => {
     assert.strictEqual(s.huffmanBits, 6 * 8 + 64);
     assert.deepStrictEqual([s.nonZeros, s.fillers, s.indexBits, s.huffmanIndexBits, s.huffmanRows], [3, 0, 5, 2, 1]);
     assert.ok(Number.isNaN(sparseBits(q, "fc/kernel", false).huffmanIndexBits));
+  });
+
+  it("csrEntropyBits: the order-0 entropy of both streams on the 4×2 kernel, a floor under the Huffman streams", () => {
+    const v = new Float32Array([1, 0, 0, -1, 0, 0, 2, 0]);
+    const q = quantizeKmeans(v, [4, 2], { bits: 1 });
+    // Best layout: one row, 2-bit gaps: codes [1, 0, 1] and gaps−1 [0, 2, 2] each hold one symbol twice and one
+    // once, 2·log2(3/2) + log2(3) = 3·log2(3) − 2 bits each. Per-unit rows: codes the same, gaps [0, 2, 1] all
+    // different, 3·log2(3): more. One-bit gaps need fillers: more again.
+    const e = csrEntropyBits(q, "fc/kernel");
+    assert.ok(Math.abs(e.bits - 2 * (3 * Math.log2(3) - 2)) < 1e-12, String(e.bits));
+    assert.deepStrictEqual([e.indexBits, e.rows, e.entries], [2, 1, 3]);
+    assert.ok(Math.abs(e.codeBitsPerEntry - (3 * Math.log2(3) - 2) / 3) < 1e-12);
+    // The Huffman streams of the same layout: 3 + 3 bits, at least the entropy.
+    assert.ok(e.bits <= 6);
   });
 
   it("filler zeros: a gap beyond 2^5 adds an entry with the filler symbol 2^bits", () => {
