@@ -20,6 +20,7 @@ export interface SimdKernels {
   /** Channel multiplier 1 only. */
   depthwise_filter_grad(x: number, dy: number, dw: number, ...g: Geometry16): void;
   depthwise_input_grad(dy: number, filter: number, dx: number, ...g: Geometry16): void;
+  column_sums(x: number, out: number, rows: number, c: number, scale: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;

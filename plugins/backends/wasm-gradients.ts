@@ -27,6 +27,7 @@ import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputG
 import { conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, maxPoolGradHeap } from "./heap-kernels";
 import { maxPoolGrad } from "./pool-grads";
 import { registerFastGradients } from "./fast-grads";
+import { simdKernels } from "./simd-kernels";
 import { segmentSumByScatter } from "./segment-sum";
 import { SlimlabError } from "../core/errors";
 
@@ -208,6 +209,31 @@ function transposeLastTwo(t: tf.TensorInfo): tf.Tensor {
 }
 
 /**
+ * Sum and Mean over every axis but the last (float32): one pass of column
+ * sums on the heap. wasm's kernels transpose the tensor to put the reduced
+ * axes last first, a full copy, for every conv bias gradient and batch-norm
+ * statistic. Any other reduction goes to wasm's own kernel.
+ */
+function outerReduce(kernel: string, mean: boolean): Impl {
+  return (args, native) => {
+    if (native === undefined) throw new SlimlabError("E_BACKEND", `${kernel} on wasm has no wasm kernel to delegate to; load @tensorflow/tfjs-backend-wasm first.`);
+    const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+    const x = args.inputs.x;
+    const heap = heapBackend(args.backend);
+    const simd = simdKernels(args.backend);
+    if (heap === undefined || simd === undefined || x === undefined || x.dtype !== "float32" || x.shape.length < 2) return native.kernelFunc(args);
+    const rank = x.shape.length;
+    const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((a, b) => a - b);
+    const c = x.shape[rank - 1];
+    const rows = tf.util.sizeFromShape(x.shape) / c;
+    if (axes.length !== rank - 1 || axes.some((a, i) => a !== i) || rows === 0 || c === 0) return native.kernelFunc(args);
+    const out = heap.makeOutput(keepDims ? [...new Array(rank - 1).fill(1), c] : [c], "float32");
+    simd.column_sums(heap.typedArrayFromHeap(x).byteOffset, heap.typedArrayFromHeap(out).byteOffset, rows, c, mean ? 1 / rows : 1);
+    return out;
+  };
+}
+
+/**
  * Why a kernel is here. "missing": wasm has none; added only where it is
  * still missing, so a newer tfjs-backend-wasm that ships one keeps its own.
  * "wrong": wasm's kernel gives wrong numbers; replaced. "slow": wasm's kernel
@@ -224,6 +250,8 @@ const KERNELS: ReadonlyArray<{ name: string; impl: Impl; reason: Reason }> = [
   { name: tf.Conv2DBackpropInput, impl: conv2dBackpropInput, reason: "slow" },
   { name: tf.BatchMatMul, impl: batchMatMul, reason: "slow" },
   { name: tf.GatherV2, impl: gatherV2, reason: "slow" },
+  { name: tf.Sum, impl: outerReduce(tf.Sum, false), reason: "slow" },
+  { name: tf.Mean, impl: outerReduce(tf.Mean, true), reason: "slow" },
 ];
 
 /*
@@ -243,8 +271,9 @@ function isOurs(config: tf.KernelConfig | undefined): boolean {
  * tfjs-backend-wasm 4.22 lacks (Conv2DBackpropFilter,
  * DepthwiseConv2dNativeBackpropFilter, DepthwiseConv2dNativeBackpropInput,
  * UnsortedSegmentSum), replaces its MaxPoolGrad, which misroutes the gradient
- * of windows whose maximum is negative, and replaces two slow kernels
- * (Conv2DBackpropInput, BatchMatMul with a transpose flag). Call it after the
+ * of windows whose maximum is negative, and replaces slow kernels
+ * (Conv2DBackpropInput, BatchMatMul with a transpose flag, GatherV2 along
+ * axis 0, Sum and Mean over every axis but the last). Call it after the
  * wasm package is loaded (e.g. after selectBackend()); before, only the
  * missing kernels can be added. Afterwards model.fit works on wasm
  * for convolutional, separable, pooling and embedding models and matches the

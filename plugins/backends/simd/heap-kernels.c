@@ -244,3 +244,20 @@ void depthwise_input_grad(const float *restrict dy, const float *restrict f, flo
     }
   }
 }
+
+/*
+ * out[ch] = scale · Σ_r x[r][ch] over the rows of a [rows, c] tensor, four
+ * channels at a time: Sum and Mean over every axis but the last (a bias
+ * gradient, batch-norm statistics) without transposing the tensor first.
+ */
+EXPORT("column_sums")
+void column_sums(const float *restrict x, float *restrict out, int rows, int c, float scale) {
+  for (int ch = 0; ch < c; ch++) out[ch] = 0.0f;
+  for (int r = 0; r < rows; r++) {
+    const float *v = x + (long)r * c;
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) wasm_v128_store(out + ch, wasm_f32x4_add(wasm_v128_load(out + ch), wasm_v128_load(v + ch)));
+    for (; ch < c; ch++) out[ch] += v[ch];
+  }
+  for (int ch = 0; ch < c; ch++) out[ch] *= scale;
+}

@@ -22,6 +22,8 @@ const KERNELS = [
   "Conv2DBackpropInput",
   "BatchMatMul",
   "GatherV2",
+  "Sum",
+  "Mean",
 ];
 
 type Shape4 = [number, number, number, number];
@@ -255,6 +257,32 @@ describe("backends/wasm-gradients", function () {
     await tf.setBackend("wasm");
     assert.throws(() => tf.tidy(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([1, 3], "int32"))), /GatherV2: the index value 3 is not in \[0, 2\]/);
   });
+
+  for (const simd of [true, false]) {
+    it(`Sum and Mean over every axis but the last (column sums${simd ? "" : "; SIMD off: wasm's own kernels"}) equal cpu's; other reductions too`, async () => {
+      const was = useSimdKernels(simd);
+      try {
+        await sameOnCpuAndWasm("sum/mean", () => {
+          const x = seededTensor([3, 5, 4, 6], 41);
+          return [
+            tf.sum(x, [0, 1, 2]),
+            tf.mean(x, [0, 1, 2]),
+            tf.sum(x, [2, 0, 1], true),
+            tf.mean(x, [-4, -3, -2], true),
+            tf.sum(seededTensor([7, 9], 42), 0),
+            tf.mean(x, [1, 2]),
+            tf.sum(x, 3),
+            tf.sum(x),
+            tf.cast(tf.sum(tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32"), 0), "float32"),
+            // The gradient of a conv bias is such a sum.
+            tf.grad((b) => tf.sum(tf.mul(tf.add(x, b), seededTensor([3, 5, 4, 6], 43))))(tf.zeros([6])),
+          ];
+        });
+      } finally {
+        useSimdKernels(was);
+      }
+    });
+  }
 
   it("conv2dTranspose (which runs Conv2DBackpropInput forward) equals cpu's", async () => {
     await sameOnCpuAndWasm("conv2dTranspose", () => tf.conv2dTranspose(seededTensor([2, 4, 5, 3], 19) as tf.Tensor4D, seededTensor([3, 3, 2, 3], 20) as tf.Tensor4D, [2, 8, 10, 2], 2, "same"));
