@@ -14,9 +14,9 @@
  *   The same values as tfjs-core's formula up to float rounding (the test
  *   compares them). Other shapes keep tfjs-core's formula.
  * - ClipByValue and Relu6: on a backend whose tensors live in a wasm heap,
- *   the gradient is one pass over dy and x (dy where x is inside the range,
- *   0 elsewhere and for NaN, as tfjs-core's where/logicalAnd composition
- *   gives); elsewhere tfjs-core's formula.
+ *   the gradient is one pass over dy and x: dy where x is inside the range,
+ *   0 elsewhere and where x is NaN (as tfjs-core's composition gives on cpu;
+ *   on wasm its Select passed NaN through). Elsewhere tfjs-core's formula.
  *
  * Gradients are registered by kernel name for all backends; the replaced
  * configs are kept so that {@link unregisterFastGradients} restores them.
@@ -59,9 +59,9 @@ function offset(backend: HeapBackend, t: tf.TensorInfo): number {
 
 /**
  * Σdy and Σdy·(x − mean) per channel (the last axis) in one pass over the
- * wasm heap, summed in float64; undefined when the tensors are not on a heap
- * backend (SIMD kernel, float32 sums; JavaScript loop, float64 sums). wasm's
- * Sum over the outer axes transposes the whole tensor first.
+ * wasm heap: the SIMD kernel sums in float32 like wasm's Sum, the JavaScript
+ * loop (SIMD module unavailable) in float64. Undefined when the tensors are
+ * not on a heap backend.
  */
 function channelSumsOnHeap(dy: tf.Tensor, x: tf.Tensor, mean: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] | undefined {
   const backend = heapBackend(tf.backend());
