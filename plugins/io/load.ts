@@ -4,8 +4,9 @@
  * kind it is: a "layers-model" becomes a tf.LayersModel (every magic takes
  * it), a "graph-model" (tfjs-converter's output for a SavedModel or frozen
  * graph: a GraphDef of ops) a tf.GraphModel, whose weight tensors
- * compressGraph (graph.ts) can quantize and prune. Keras HDF5 files are not
- * read here: no HDF5 reader is installed, so the message says how to convert.
+ * compressGraph (graph.ts) can quantize and prune. A Keras HDF5 file
+ * (.h5, .hdf5, .keras), from the same places, is read by keras-h5.ts into a
+ * tf.LayersModel.
  */
 import * as tf from "@tensorflow/tfjs";
 import { promises as fs } from "fs";
@@ -13,13 +14,14 @@ import * as path from "path";
 import { fileURLToPath } from "url";
 import { SlimlabError, isSlimlabError, show } from "../core/errors";
 import { artifactsFromModelJson, artifactsWithShards } from "../toolkit/io";
+import { loadKerasH5 } from "./keras-h5";
 
 export type LoadedModel = tf.LayersModel | tf.GraphModel;
 
 const fn = "loadAnyModel";
 
-/** Where model.json is: a local file, or a URL. */
-type Location = { kind: "file"; file: string } | { kind: "url"; url: URL };
+/** Where model.json (or a Keras HDF5 file, when `keras`) is: a local file, or a URL. */
+type Location = ({ kind: "file"; file: string } | { kind: "url"; url: URL }) & { keras: boolean };
 
 const HDF5 = /\.(h5|hdf5|keras)$/i;
 
@@ -27,16 +29,11 @@ async function locate(source: string): Promise<Location> {
   if (typeof source !== "string" || source.trim() === "") {
     throw new SlimlabError("E_ARG", `${fn}: source got ${show(source)}; pass a directory, a model.json path, a file:// or an http(s):// URL`);
   }
-  if (HDF5.test(source.split(/[?#]/)[0])) {
-    throw new SlimlabError(
-      "E_FILE",
-      `${fn}: ${show(source)} is a Keras HDF5/.keras file, which slimlab cannot read (no HDF5 reader is installed); convert it with \`tensorflowjs_converter --input_format keras ${source} out_dir\` and load out_dir`
-    );
-  }
+  const keras = HDF5.test(source.split(/[?#]/)[0]);
   if (/^https?:\/\//i.test(source)) {
     const url = new URL(source);
-    if (!url.pathname.endsWith(".json")) url.pathname = `${url.pathname.replace(/\/$/, "")}/model.json`;
-    return { kind: "url", url };
+    if (!keras && !url.pathname.endsWith(".json")) url.pathname = `${url.pathname.replace(/\/$/, "")}/model.json`;
+    return { kind: "url", url, keras };
   }
   let p = source;
   if (/^file:\/\//i.test(source)) {
@@ -49,8 +46,9 @@ async function locate(source: string): Promise<Location> {
     throw new SlimlabError("E_ARG", `${fn}: ${show(source)} uses a scheme slimlab does not load; allowed: a path, file://, http:// or https://`);
   }
   const stat = await fs.stat(p).catch(() => undefined);
-  if (stat === undefined) throw new SlimlabError("E_FILE", `${fn}: ${show(source)} does not exist; pass a directory holding model.json, or the model.json file`);
-  return { kind: "file", file: stat.isDirectory() ? path.join(p, "model.json") : p };
+  if (stat === undefined) throw new SlimlabError("E_FILE", `${fn}: ${show(source)} does not exist; pass a directory holding model.json, the model.json file, or a Keras .h5 file`);
+  if (keras && stat.isDirectory()) throw new SlimlabError("E_FILE", `${fn}: ${show(source)} is a directory, not a Keras HDF5 file`);
+  return { kind: "file", file: stat.isDirectory() ? path.join(p, "model.json") : p, keras };
 }
 
 async function fetchBytes(url: URL, what: string): Promise<Uint8Array> {
@@ -92,23 +90,38 @@ export function isGraphJson(json: tf.io.ModelJSON): boolean {
   return json.format === "graph-model" || Array.isArray(topology?.node);
 }
 
+/** A Keras HDF5 file's bytes, from disk or the web, as a tf.LayersModel. */
+async function loadKeras(at: Location, source: string): Promise<tf.LayersModel> {
+  const bytes = at.kind === "file"
+    ? await fs.readFile(at.file).catch((e: Error) => {
+      throw new SlimlabError("E_FILE", `${fn}: cannot read ${show(at.file)} (${e.message})`);
+    })
+    : await fetchBytes(at.url, "Keras file");
+  return loadKerasH5(bytes, source);
+}
+
 /**
- * Loads a tfjs model whatever it is: a LayersModel or a GraphModel.
+ * Loads a tfjs model whatever it is: a LayersModel or a GraphModel; or a
+ * Keras 2.x HDF5 model as a LayersModel.
  *
  * @param source a directory holding model.json, a model.json path, a
- *   file:// URL, or an http(s):// URL of model.json (or of its directory)
- * @returns a tf.LayersModel ("layers-model") or a tf.GraphModel ("graph-model")
+ *   file:// URL, or an http(s):// URL of model.json (or of its directory);
+ *   or a path or URL ending in .h5, .hdf5 or .keras (Keras model.save())
+ * @returns a tf.LayersModel ("layers-model", or a Keras file) or a
+ *   tf.GraphModel ("graph-model")
  * @throws SlimlabError E_FILE for a missing or unreadable file, a failed
  *   fetch, a file that is not a tfjs model.json, shards that do not match
- *   the manifest, a topology tfjs cannot build, or a Keras HDF5 file (with
- *   the tensorflowjs_converter command to convert it); E_ARG for a source
- *   of another scheme
+ *   the manifest, a topology tfjs cannot build, or a Keras file
+ *   loadKerasH5 refuses (E_MODEL for a layer tfjs does not have or weights
+ *   that do not fit); E_ARG for a source of another scheme
  * @example
  *   const m = await loadAnyModel("out/lenet");                 // tf.LayersModel
  *   const g = await loadAnyModel("https://host/mobilenet/model.json"); // tf.GraphModel
+ *   const k = await loadAnyModel("models/mnist.h5");           // tf.LayersModel
  */
 export async function loadAnyModel(source: string): Promise<LoadedModel> {
   const at = await locate(source);
+  if (at.keras) return loadKeras(at, source);
   let json: tf.io.ModelJSON;
   let artifacts: tf.io.ModelArtifacts;
   if (at.kind === "file") {

@@ -23,15 +23,16 @@ export function describeLoaded(m: LoadedModel, source: string): string {
 
 export const loadModelMagic = defineMagic({
   name: "load_model",
-  summary: "Load a tfjs model (model.json + shards) from a path, file:// or http(s):// URL: a LayersModel, or a GraphModel for converted graphs.",
+  summary: "Load a tfjs model (model.json + shards) or a Keras .h5 model from a path, file:// or http(s):// URL: a LayersModel, or a GraphModel for converted graphs.",
   description:
     "model.json's format decides: \"layers-model\" gives a tf.LayersModel (every magic takes it), \"graph-model\" a tf.GraphModel, whose weights %compress_graph can quantize or prune. " +
-    "Keras .h5/.keras files are not read (no HDF5 reader is installed): convert them with tensorflowjs_converter --input_format keras.",
-  positional: [{ name: "source", help: "a directory holding model.json, a model.json path, a file:// or http(s):// URL", text: true }],
+    "A .h5/.hdf5 file saved by Keras 2.x (tf.keras) model.save() gives a tf.LayersModel with its weights, when tfjs-layers has all its layer classes (no custom layers or Lambda); " +
+    "weights-only files (save_weights), Keras 3 .keras zips and Keras 3 .h5 files are refused.",
+  positional: [{ name: "source", help: "a directory holding model.json, a model.json path, a Keras .h5 file, a file:// or http(s):// URL", text: true }],
   flags: {
     quiet: { type: "boolean", help: "do not print what was loaded" },
   },
-  examples: ["const m = %load_model out/lenet", "const g = %load_model file:///models/mnet/model.json", "const g = %load_model https://example.com/model/model.json"],
+  examples: ["const m = %load_model out/lenet", "const k = %load_model models/mnist.h5", "const g = %load_model file:///models/mnet/model.json", "const g = %load_model https://example.com/model/model.json"],
   run: async ([source], flags): Promise<LoadedModel> => {
     const m = await loadAnyModel(source as string);
     if (!flags.quiet) host().display({ "text/plain": describeLoaded(m, String(source)) });

@@ -114,7 +114,7 @@ describe("io: %load_model and compressGraph", function () {
 
   it("says in one line what it cannot load", async () => {
     const fails = (s: string, code: string, msg: string | RegExp) => assertRejects(loadAnyModel(s), code, msg, { oneLine: true });
-    await fails("weights/model.h5", "E_FILE", '"weights/model.h5" is a Keras HDF5/.keras file, which slimlab cannot read (no HDF5 reader is installed); convert it with `tensorflowjs_converter --input_format keras weights/model.h5 out_dir` and load out_dir'.replace(/^/, "loadAnyModel: "));
+    await fails("weights/model.h5", "E_FILE", 'loadAnyModel: "weights/model.h5" does not exist; pass a directory holding model.json, the model.json file, or a Keras .h5 file');
     await fails(path.join(root, "nothing"), "E_FILE", /^loadAnyModel: ".*nothing" does not exist; pass a directory holding model.json/);
     await fails(`${base}/nothing/model.json`, "E_FILE", /^loadAnyModel: fetching model.json http:\/\/127\.0\.0\.1:\d+\/nothing\/model\.json gave HTTP 404/);
     await fails("s3://bucket/model.json", "E_ARG", 'loadAnyModel: "s3://bucket/model.json" uses a scheme slimlab does not load; allowed: a path, file://, http:// or https://');
