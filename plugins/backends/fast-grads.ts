@@ -22,7 +22,7 @@
  * configs are kept so that {@link unregisterFastGradients} restores them.
  */
 import * as tf from "@tensorflow/tfjs";
-import { HeapBackend, heapBackend } from "./heap-kernels";
+import { heapBackend, heapOffset as offset } from "./heap-kernels";
 import { simdKernels } from "./simd-kernels";
 
 type GradFunc = tf.GradConfig["gradFunc"];
@@ -50,11 +50,6 @@ function batchNormGrad(stock: GradFunc): GradFunc {
       offset: () => tf.clone(sumDy),
     };
   };
-}
-
-/** Byte offset of a tensor's data in the wasm heap (read after the last allocation). */
-function offset(backend: HeapBackend, t: tf.TensorInfo): number {
-  return backend.typedArrayFromHeap(t).byteOffset;
 }
 
 /**

@@ -34,7 +34,7 @@ export function heapBackend(backend: unknown): HeapBackend | undefined {
 }
 
 /** Byte offset of a tensor's data in the wasm heap. */
-function at(backend: HeapBackend, t: tf.TensorInfo): number {
+export function heapOffset(backend: HeapBackend, t: tf.TensorInfo): number {
   return backend.typedArrayFromHeap(t).byteOffset;
 }
 
@@ -93,7 +93,7 @@ export function convWindow(xShape: number[], filterShape: number[], info: tf.bac
  */
 function im2colT(backend: HeapBackend, xt: tf.TensorInfo, g: Window): tf.Tensor2D {
   const simd = simdKernels(backend);
-  if (simd !== undefined) return fresh(backend, [g.fh * g.fw * g.c, g.n * g.outH * g.outW], "float32", (cols) => simd.im2col_t(at(backend, xt), cols.byteOffset, ...args(g))) as tf.Tensor2D;
+  if (simd !== undefined) return fresh(backend, [g.fh * g.fw * g.c, g.n * g.outH * g.outW], "float32", (cols) => simd.im2col_t(heapOffset(backend, xt), cols.byteOffset, ...args(g))) as tf.Tensor2D;
   return fresh(backend, [g.fh * g.fw * g.c, g.n * g.outH * g.outW], "float32", (cols) => {
     // Geometry as locals of the loop's own function: V8 keeps them in registers.
     const { n, h, w, c, outH, outW, fh, fw, sh, sw, dh, dw, pt, pl } = g;
@@ -134,7 +134,7 @@ function im2colT(backend: HeapBackend, xt: tf.TensorInfo, g: Window): tf.Tensor2
  */
 function col2im(backend: HeapBackend, cols: tf.Tensor2D, g: Window): tf.Tensor4D {
   const simd = simdKernels(backend);
-  if (simd !== undefined) return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => simd.col2im(at(backend, cols), dx.byteOffset, ...args(g))) as tf.Tensor4D;
+  if (simd !== undefined) return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => simd.col2im(heapOffset(backend, cols), dx.byteOffset, ...args(g))) as tf.Tensor4D;
   return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => {
     const { n, h, w, c, outH, outW, fh, fw, sh, sw, dh, dw, pt, pl } = g;
     const run = fw * c;
@@ -219,7 +219,7 @@ export function maxPoolGradHeap(backend: HeapBackend, dy: tf.TensorInfo, x: tf.T
   const simd = simdKernels(backend);
   if (simd !== undefined) {
     const { n, h, w, c, outH, outW, fh, fw, sh, sw, pt, pl } = g;
-    return fresh(backend, [n, h, w, c], "float32", (dx) => simd.max_pool_grad(at(backend, x), at(backend, dy), dx.byteOffset, n, h, w, c, outH, outW, fh, fw, sh, sw, pt, pl)) as tf.Tensor4D;
+    return fresh(backend, [n, h, w, c], "float32", (dx) => simd.max_pool_grad(heapOffset(backend, x), heapOffset(backend, dy), dx.byteOffset, n, h, w, c, outH, outW, fh, fw, sh, sw, pt, pl)) as tf.Tensor4D;
   }
   return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => {
     const { n, h, w, c, outH, outW, fh, fw, sh, sw, pt, pl } = g;
@@ -273,7 +273,7 @@ export function maxPoolGradHeap(backend: HeapBackend, dy: tf.TensorInfo, x: tf.T
 export function depthwiseFilterGradHeap(backend: HeapBackend, x: tf.TensorInfo, dy: tf.TensorInfo, g: Window): tf.Tensor4D | undefined {
   const simd = simdKernels(backend);
   if (simd === undefined) return undefined;
-  return fresh(backend, [g.fh, g.fw, g.c, 1], "float32", (dw) => simd.depthwise_filter_grad(at(backend, x), at(backend, dy), dw.byteOffset, ...args(g))) as tf.Tensor4D;
+  return fresh(backend, [g.fh, g.fw, g.c, 1], "float32", (dw) => simd.depthwise_filter_grad(heapOffset(backend, x), heapOffset(backend, dy), dw.byteOffset, ...args(g))) as tf.Tensor4D;
 }
 
 /**
@@ -289,7 +289,7 @@ export function depthwiseFilterGradHeap(backend: HeapBackend, x: tf.TensorInfo, 
 export function depthwiseInputGradHeap(backend: HeapBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, g: Window): tf.Tensor4D | undefined {
   const simd = simdKernels(backend);
   if (simd === undefined) return undefined;
-  return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => simd.depthwise_input_grad(at(backend, dy), at(backend, filter), dx.byteOffset, ...args(g))) as tf.Tensor4D;
+  return fresh(backend, [g.n, g.h, g.w, g.c], "float32", (dx) => simd.depthwise_input_grad(heapOffset(backend, dy), heapOffset(backend, filter), dx.byteOffset, ...args(g))) as tf.Tensor4D;
 }
 
 /**

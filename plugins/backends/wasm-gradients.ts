@@ -24,7 +24,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from "./conv-grads";
-import { conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, maxPoolGradHeap } from "./heap-kernels";
+import { conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, heapOffset, maxPoolGradHeap } from "./heap-kernels";
 import { maxPoolGrad } from "./pool-grads";
 import { registerFastGradients } from "./fast-grads";
 import { simdKernels } from "./simd-kernels";
@@ -228,7 +228,7 @@ function outerReduce(kernel: string, mean: boolean): Impl {
     const rows = tf.util.sizeFromShape(x.shape) / c;
     if (axes.length !== rank - 1 || axes.some((a, i) => a !== i) || rows === 0 || c === 0) return native.kernelFunc(args);
     const out = heap.makeOutput(keepDims ? [...new Array(rank - 1).fill(1), c] : [c], "float32");
-    simd.column_sums(heap.typedArrayFromHeap(x).byteOffset, heap.typedArrayFromHeap(out).byteOffset, rows, c, mean ? 1 / rows : 1);
+    simd.column_sums(heapOffset(heap, x), heapOffset(heap, out), rows, c, mean ? 1 / rows : 1);
     return out;
   };
 }
