@@ -24,7 +24,7 @@ export { defineMagic, invokeMagic, helpText, usage, fitsNumberRule, describeNumb
 export type { MagicSpec, FlagSpec, PositionalSpec, MagicContext, NumberRule, OutputSpec, CodeValue, MagicResult, MagicOutput } from "./plugins/core/magic";
 export { Figure, plotlyBundle } from "./plugins/core/figure";
 export type { PlotlyFigure } from "./plugins/core/figure";
-export { histogram, range } from "./plugins/core/histogram";
+export { histogram, range, binCenters } from "./plugins/core/histogram";
 export type { Histogram } from "./plugins/core/histogram";
 export type { Host, Progress, MimeBundle } from "./plugins/core/host";
 export type { TimeitResult } from "./kernel/magics/builtins";

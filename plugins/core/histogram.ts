@@ -44,3 +44,8 @@ export function range(arrays: readonly ArrayLike<number>[]): [number, number] {
   }
   return Number.isFinite(lo) ? [lo, hi] : [0, 1];
 }
+
+/** The middle of each bin, for a bar chart of the counts. */
+export function binCenters(h: Histogram): number[] {
+  return h.edges.slice(0, -1).map((e, i) => (e + h.edges[i + 1]) / 2);
+}

@@ -5,7 +5,7 @@
  * model sends 2 × 80 numbers to the browser, not 10M.
  */
 import { PlotlyFigure } from "../core/figure";
-import { Histogram } from "../core/histogram";
+import { Histogram, binCenters } from "../core/histogram";
 import { ScheduleRecord } from "./attach";
 import { LayerRow } from "./report";
 
@@ -38,7 +38,7 @@ export function sparsityFigure(rows: readonly LayerRow[]): PlotlyFigure {
  *   histogramFigure(h0, h1, 1200, new Map([["fc1/kernel", 0.02]]));
  */
 export function histogramFigure(before: Histogram, after: Histogram, zerosAfter: number, thresholds: ReadonlyMap<string, number> = new Map()): PlotlyFigure {
-  const centers = before.edges.slice(0, -1).map((e, i) => (e + before.edges[i + 1]) / 2);
+  const centers = binCenters(before);
   const byTheta = new Map<number, string[]>();
   for (const [name, t] of thresholds) if (t > 0) byTheta.set(t, [...(byTheta.get(t) ?? []), name.split("/")[0]]);
   const marks = [...byTheta.entries()].slice(0, 8);

@@ -2,7 +2,7 @@
  * Per-layer rows, size totals and figures of a quantization run.
  */
 import { PlotlyFigure } from "../core/figure";
-import { histogram, range } from "../core/histogram";
+import { binCenters, histogram, range } from "../core/histogram";
 import { huffmanCode } from "./huffman";
 import { errorStats, tensorBits } from "./metrics";
 import { QuantizedTensor } from "./quantized";
@@ -173,7 +173,7 @@ export function histogramFigure(name: string, original: Float32Array, q: Quantiz
   const shown = levels.length > 512 ? levels.filter((_, i) => i % Math.ceil(levels.length / 512) === 0) : levels;
   return {
     data: [
-      { type: "bar", x: h.edges.slice(0, -1).map((e) => e + width / 2), y: h.counts, width, name: "float weights", opacity: 0.75 },
+      { type: "bar", x: binCenters(h), y: h.counts, width, name: "float weights", opacity: 0.75 },
       { type: "scatter", mode: "markers", x: shown, y: shown.map(() => 0), name: `levels (${levels.length})`, marker: { symbol: "line-ns-open", size: 14, color: "crimson" } },
     ],
     layout: { title: { text: `${name}: ${q.scheme} ${q.bits}-bit` }, xaxis: { title: { text: "weight" } }, yaxis: { title: { text: "count" } }, bargap: 0 },

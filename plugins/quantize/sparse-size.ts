@@ -62,6 +62,16 @@ export interface SparseBits {
 const HUFFMAN_GAP_WIDTHS = Array.from({ length: 16 }, (_, i) => i + 1);
 
 /**
+ * The layouts the Huffman count chooses from, in tie-break order: one row
+ * per output channel (unless there is only one), then one row over the
+ * whole tensor; within each, every gap width of HUFFMAN_GAP_WIDTHS.
+ */
+function huffmanLayouts(layout: SparseRule & { shape: number[] }): { rows: number; width: number }[] {
+  const channelRows = layout.shape.slice(-layout.rowAxes).reduce((a, b) => a * b, 1);
+  return (channelRows === 1 ? [1] : [channelRows, 1]).flatMap((rows) => HUFFMAN_GAP_WIDTHS.map((width) => ({ rows, width })));
+}
+
+/**
  * The two symbol streams of a tensor's CSR form, in storage order (rows =
  * output channels, columns ascending): each entry's code (2^bits for a
  * filler zero) and its gap − 1.
@@ -160,18 +170,14 @@ function entropyBits(symbols: ArrayLike<number>): number {
  *   csrEntropyBits(q, "fc1/kernel").bits / q.kept.reduce((a, b) => a + b, 0); // bits per survivor
  */
 export function csrEntropyBits(q: QuantizedTensor, name: string): CsrEntropy {
-  const layout = sparseLayout(name, q.shape);
-  const channelRows = layout.shape.slice(-layout.rowAxes).reduce((a, b) => a * b, 1);
   let best: CsrEntropy | undefined;
-  for (const rows of channelRows === 1 ? [1] : [channelRows, 1]) {
-    for (const width of HUFFMAN_GAP_WIDTHS) {
-      const s = csrStreams(q, name, width, rows);
-      const codeBits = entropyBits(s.codes);
-      const gapBits = entropyBits(s.gaps);
-      if (best === undefined || codeBits + gapBits < best.bits) {
-        const n = Math.max(1, s.codes.length);
-        best = { bits: codeBits + gapBits, indexBits: width, rows, entries: s.codes.length, codeBitsPerEntry: codeBits / n, gapBitsPerEntry: gapBits / n };
-      }
+  for (const { rows, width } of huffmanLayouts(sparseLayout(name, q.shape))) {
+    const s = csrStreams(q, name, width, rows);
+    const codeBits = entropyBits(s.codes);
+    const gapBits = entropyBits(s.gaps);
+    if (best === undefined || codeBits + gapBits < best.bits) {
+      const n = Math.max(1, s.codes.length);
+      best = { bits: codeBits + gapBits, indexBits: width, rows, entries: s.codes.length, codeBitsPerEntry: codeBits / n, gapBitsPerEntry: gapBits / n };
     }
   }
   return best as CsrEntropy;
@@ -197,12 +203,9 @@ export function sparseBits(q: QuantizedTensor, name: string, huffman: boolean): 
   let huffmanRows = NaN;
   if (huffman) {
     let best = NaN;
-    const channelRows = layout.shape.slice(-layout.rowAxes).reduce((a, b) => a * b, 1);
-    for (const rows of channelRows === 1 ? [1] : [channelRows, 1]) {
-      for (const width of HUFFMAN_GAP_WIDTHS) {
-        const total = huffmanCsrBits(csrStreams(q, name, width, rows), q.bits, width);
-        if (!(total >= best)) [best, huffmanIndexBits, huffmanRows] = [total, width, rows]; // per-channel rows, then the narrowest width, win ties
-      }
+    for (const { rows, width } of huffmanLayouts(layout)) {
+      const total = huffmanCsrBits(csrStreams(q, name, width, rows), q.bits, width);
+      if (!(total >= best)) [best, huffmanIndexBits, huffmanRows] = [total, width, rows]; // per-channel rows, then the narrowest width, win ties
     }
     huffmanBits = 8 * Math.ceil(best / 8) + params;
   }
