@@ -32,7 +32,7 @@ export function packageName(id: string): string {
 
 /** Packages a cell always gets from slimlab's installation. */
 export function isForced(name: string): boolean {
-  return name === "slimlab" || name === "tslab" || name === "danfojs-node" || name.startsWith("@tensorflow/");
+  return name === "slimlab" || name === "tslab" || name === "danfojs" || name.startsWith("@tensorflow/");
 }
 
 export interface ModuleResolver {

@@ -86,6 +86,25 @@ function packageOf(p: string, nodeModules: string): [string, string] | undefined
 }
 
 /**
+ * tslab resolves modules the Node 10 way, which ignores package.json
+ * "exports"; a package whose declarations are named only there (danfojs:
+ * exports["."].types) would have no types in a cell. This hands the compiler
+ * a package.json whose "types" names that file. Anything else passes as is.
+ */
+export function withExportsTypes(text: string): string {
+  let pj: { types?: unknown; typings?: unknown; exports?: unknown };
+  try {
+    pj = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const dot = (pj.exports as Record<string, unknown> | undefined)?.["."];
+  const types = typeof dot === "object" && dot !== null ? (dot as { types?: unknown }).types : undefined;
+  if (pj.types !== undefined || pj.typings !== undefined || typeof types !== "string") return text;
+  return JSON.stringify({ ...pj, types });
+}
+
+/**
  * Redirects the TypeScript compiler's file look-ups under <cwd>/node_modules
  * to slimlab's installation as `map` says. tslab's converter reads files
  * through `ts.sys`, so patching it is how types follow the runtime.
@@ -109,7 +128,10 @@ function redirectTypeLookups(map: ModuleMap): void {
     getDirectories: sys.getDirectories,
     realpath: sys.realpath,
   };
-  sys.readFile = (p: string, enc?: string) => orig.readFile.call(sys, forward(p), enc);
+  sys.readFile = (p: string, enc?: string) => {
+    const text = orig.readFile.call(sys, forward(p), enc);
+    return text !== undefined && /\/node_modules\/(@[^/]+\/)?[^/]+\/package\.json$/.test(p) ? withExportsTypes(text) : text;
+  };
   sys.fileExists = (p: string) => orig.fileExists.call(sys, forward(p));
   // <cwd>/node_modules need not exist: the notebook's folder may have none.
   sys.directoryExists = (p: string) => p === nodeModules || orig.directoryExists.call(sys, forward(p));

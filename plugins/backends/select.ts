@@ -4,8 +4,8 @@
  * Order, best first: tfjs-node-gpu (only if TensorFlow really sees a GPU),
  * tfjs-node (libtensorflow on the CPU), wasm (XNNPACK), cpu (plain
  * JavaScript). Each candidate is checked before anything of it is imported:
- * its package.json must carry its own name (this install aliases
- * "@tensorflow/tfjs-node" to @tensorflow/tfjs for danfojs-node) and the
+ * its package.json must carry its own name (an install may alias
+ * "@tensorflow/tfjs-node" to @tensorflow/tfjs, as danfojs-node users do) and the
  * version of @tensorflow/tfjs it was built for, since any other version would
  * bring a second @tensorflow/tfjs-core into the process, whose backends and
  * kernels the first never sees. Module loading is a parameter, so tests can

@@ -139,9 +139,9 @@ function columnsOf(rows: readonly Row[]): string[] {
 }
 
 /** A danfo DataFrame of `rows` (one object per row), with the full values and the keys as columns. danfo loads on first use. */
-export function toDataFrame(rows: readonly Row[]): import("danfojs-node").DataFrame {
+export function toDataFrame(rows: readonly Row[]): import("danfojs").DataFrame {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const dfd = require("danfojs-node") as typeof import("danfojs-node");
+  const dfd = require("danfojs") as typeof import("danfojs");
   const columns = columnsOf(rows);
   const data: Record<string, unknown[]> = {};
   for (const c of columns) data[c] = rows.map((r) => (r[c] === undefined ? null : r[c]));

@@ -67,7 +67,7 @@ export class SummaryResult {
   }
 
   /** The rows as a danfo DataFrame. */
-  toDataFrame(): import("danfojs-node").DataFrame {
+  toDataFrame(): import("danfojs").DataFrame {
     return toDataFrame(this.tableRows());
   }
 

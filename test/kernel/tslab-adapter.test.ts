@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { createModuleResolver } from "../../kernel/modules";
 import { SourceMapper } from "../../kernel/sourcemap";
-import { Converter, createConverter, isCompleteCode, syntaxErrors, TSLAB_VERSION, TYPESCRIPT_VERSION } from "../../kernel/tslab-adapter";
+import { Converter, createConverter, isCompleteCode, syntaxErrors, TSLAB_VERSION, TYPESCRIPT_VERSION, withExportsTypes } from "../../kernel/tslab-adapter";
 import * as shim from "../../kernel/tslab-shim";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -60,6 +60,23 @@ describe("kernel/tslab-adapter (tslab internals)", function () {
     assert.match(r.declOutput ?? "", /const a: number;/);
     assert.equal(r.hasToplevelAwait, false);
     assert.equal(conv.convert("", "await Promise.resolve(1)").hasToplevelAwait, true);
+  });
+
+  it("a cell gets danfojs's types, which its package.json names only under exports", () => {
+    const ok = conv.convert("", 'import * as dfd from "danfojs";\nconst df: dfd.DataFrame = new dfd.DataFrame([{ a: 1 }]);\ndf.shape');
+    assert.deepEqual(ok.diagnostics, []);
+    const bad = conv.convert("", 'import * as dfd from "danfojs";\nconst n: number = new dfd.DataFrame([{ a: 1 }]).columns;');
+    assert.equal(bad.diagnostics.length, 1, "columns is a string[], so a type error is expected");
+    assert.equal(bad.diagnostics[0].code, 2322);
+  });
+
+  it("withExportsTypes adds exports['.'].types as types, and leaves other package.json files as they are", () => {
+    const pj = { name: "p", exports: { ".": { types: "./d/index.d.ts", node: "./d/index.js" } } };
+    assert.deepEqual(JSON.parse(withExportsTypes(JSON.stringify(pj))), { ...pj, types: "./d/index.d.ts" });
+    for (const other of [{ ...pj, types: "./t.d.ts" }, { ...pj, typings: "./t.d.ts" }, { name: "p", exports: "./i.js" }, { name: "p" }]) {
+      assert.equal(withExportsTypes(JSON.stringify(other)), JSON.stringify(other));
+    }
+    assert.equal(withExportsTypes("{ not json"), "{ not json");
   });
 
   it("type errors come back as diagnostics with line, character and code", () => {

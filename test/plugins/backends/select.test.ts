@@ -69,12 +69,12 @@ describe("backends/select", function () {
     await tf.setBackend("cpu");
   });
 
-  it("in this install: tfjs-node-gpu is absent, tfjs-node is an alias, wasm is chosen", async () => {
+  it("in this install (offline: libtensorflow's download fails, so npm drops both optional packages): wasm is chosen", async () => {
     const report = await selectBackend();
     assert.equal(report.active, "wasm");
     assert.deepEqual(report.tried.slice(0, 2), [
       { name: "tfjs-node-gpu", ok: false, reason: "not installed (optional; its install downloads libtensorflow)" },
-      { name: "tfjs-node", ok: false, reason: "not installed (the name is an alias of @tensorflow/tfjs)" },
+      { name: "tfjs-node", ok: false, reason: "not installed (optional; its install downloads libtensorflow)" },
     ]);
     assert.equal(report.tried.length, 3);
     assert.match(report.tried[2].reason, /^@tensorflow\/tfjs-backend-wasm 4\.22\.0; XNNPACK, SIMD (on|off), 1 thread$/);
@@ -104,6 +104,14 @@ describe("backends/select", function () {
     const report = await selectBackend({ load });
     assert.equal(report.active, "tfjs-node");
     assert.deepEqual(report.tried[1], { name: "tfjs-node", ok: true, reason: `${NODE} 4.22.0; native TensorFlow kernels` });
+  });
+
+  it("never imports an alias of @tensorflow/tfjs installed under the name @tensorflow/tfjs-node", async () => {
+    const { load, imported } = loader({ [NODE]: { manifest: { name: "@tensorflow/tfjs", version: tf.version.tfjs }, load: () => registerFakeTensorflow(false) } });
+    const report = await selectBackend({ load });
+    assert.deepEqual(report.tried[1], { name: "tfjs-node", ok: false, reason: "not installed (the name is an alias of @tensorflow/tfjs)" });
+    assert.deepEqual(imported, []);
+    assert.equal(report.active, "wasm");
   });
 
   it("reports a broken native binding and falls back to wasm", async () => {
@@ -160,7 +168,7 @@ describe("backends/select", function () {
       await tf.setBackend("cpu");
       await expectBackendError(
         () => switchBackend("tfjs-node"),
-        `backend "tfjs-node" is not available here: not installed (the name is an alias of @tensorflow/tfjs). Available: wasm, cpu.`,
+        `backend "tfjs-node" is not available here: not installed (optional; its install downloads libtensorflow). Available: wasm, cpu.`,
       );
       assert.equal(tf.getBackend(), "cpu");
     });
