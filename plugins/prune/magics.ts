@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { SlimlabError } from "../core/errors";
 import { defineMagic } from "../core/magic";
+import { OPTIMIZER_NAMES } from "../toolkit/pace";
 import { readPlan } from "../toolkit/plan";
 import { showPruneResult } from "./display";
 import { PRUNE_LIMITS as L, PruneOptions, resolveOptions } from "./options";
@@ -44,6 +45,8 @@ export const pruneMagic = defineMagic({
     val: { type: "value", help: "held-out data {xs, ys} (layer scores, schedule accuracy)" },
     epochs: { type: "number", ...L.epochs, help: "fine-tuning epochs: per round (iterative) or in total (polynomial), default 1" },
     lr: { type: "number", ...L.lr, help: "original learning rate (default 1e-3 adam); iterative retrains at lr/10" },
+    optimizer: { type: "choice", choices: OPTIMIZER_NAMES, help: "fine-tuning optimizer (default adam; momentum is SGD with momentum 0.9)" },
+    weightDecay: { type: "number", ...L.weightDecay, help: "fine-tuning: L2 weight decay of the kernels, e.g. 5e-4 (default 0)" },
     batchSize: { type: "number", ...L.batchSize, help: "fine-tuning batch size (default 32)" },
     seed: { type: "number", ...L.seed, help: "shuffling seed (default 0)" },
     beginStep: { type: "number", ...L.beginStep, help: "polynomial: first pruning step (default 0)" },

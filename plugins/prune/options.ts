@@ -8,7 +8,7 @@
 import { SlimlabError, show, suggestion } from "../core/errors";
 import { describeNumberRule, fitsNumberRule, NumberRule } from "../core/magic";
 import { asLabeledData, DataSource } from "../data/dataset";
-import { OptimizerName } from "../toolkit/train";
+import { OPTIMIZER_NAMES, OptimizerName } from "../toolkit/pace";
 import { MagnitudeTarget, Scope } from "./magnitude";
 import { builtinPrunables, PRUNE_METHODS, PruneMethod, PruneRegistry } from "./registry";
 import { Schedule, SCHEDULE_NAMES, ScheduleName, scheduleFromJSON } from "./schedule";
@@ -35,6 +35,8 @@ export interface CommonOptions {
   batchSize?: number;
   seed?: number;
   optimizer?: OptimizerName;
+  /** L2 weight decay of the kernels while fine-tuning (train's weightDecay; Han et al. 2015 retrain with L2). Default 0. */
+  weightDecay?: number;
   /** Polynomial schedule: first pruning step (default 0). */
   beginStep?: number;
   /** Polynomial schedule: step where the target is reached (default 80% of the training steps). */
@@ -121,6 +123,7 @@ export interface Resolved {
   batchSize: number;
   seed: number;
   optimizer: OptimizerName;
+  weightDecay: number;
   beginStep?: number;
   endStep?: number;
   frequency?: number;
@@ -146,6 +149,7 @@ export const PRUNE_LIMITS = {
   epochs: { integer: true, min: 1 },
   steps: { integer: true, min: 1 },
   lr: { above: 0 },
+  weightDecay: { min: 0 },
   batchSize: { integer: true, min: 1 },
   seed: { integer: true, min: 0 },
   beginStep: { integer: true, min: 0 },
@@ -156,7 +160,7 @@ export const PRUNE_LIMITS = {
 
 const L = PRUNE_LIMITS;
 
-const COMMON = ["method", "layers", "inplace", "schedule", "data", "val", "epochs", "steps", "lr", "batchSize", "seed", "optimizer", "beginStep", "endStep", "frequency", "initialSparsity", "report", "registry", "save", "force"];
+const COMMON = ["method", "layers", "inplace", "schedule", "data", "val", "epochs", "steps", "lr", "batchSize", "seed", "optimizer", "weightDecay", "beginStep", "endStep", "frequency", "initialSparsity", "report", "registry", "save", "force"];
 const OWN: Record<PruneMethod, string[]> = {
   magnitude: ["sparsity", "threshold", "stdMultiplier", "scope", "includeBias", "layerSparsity"],
   structured: ["sparsity", "remove", "criterion", "strip"],
@@ -245,7 +249,8 @@ export function resolveOptions(options: PruneOptions | Record<string, unknown>, 
     lr: o.lr === undefined ? undefined : number("lr", o.lr, L.lr),
     batchSize: number("batchSize", o.batchSize ?? 32, L.batchSize),
     seed: number("seed", o.seed ?? 0, L.seed),
-    optimizer: choice("optimizer", o.optimizer ?? "adam", ["adam", "sgd", "rmsprop", "adagrad"] as const),
+    optimizer: choice("optimizer", o.optimizer ?? "adam", OPTIMIZER_NAMES),
+    weightDecay: number("weightDecay", o.weightDecay ?? 0, L.weightDecay),
     beginStep: o.beginStep === undefined ? undefined : number("beginStep", o.beginStep, L.beginStep),
     endStep: o.endStep === undefined ? undefined : number("endStep", o.endStep, L.endStep),
     frequency: o.frequency === undefined ? undefined : number("frequency", o.frequency, L.frequency),

@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { batches, DataSource, isDataset } from "../data/dataset";
+import { DEFAULT_LR } from "../toolkit/pace";
 import { train, TrainData } from "../toolkit/train";
 import { polynomialFor, ScheduledPruner, ScheduleRecord } from "./attach";
 import { applyMasks, getMasks } from "./masks";
@@ -38,9 +39,6 @@ export function pruneCaller(r: Pick<Resolved, "inplace">): { fn: string; leaves:
     leaves: r.inplace ? "the model got its weights and masks back; run the cell again to prune" : "no pruned model was kept and the given one is unchanged; run the cell again to prune",
   };
 }
-
-/** The learning rate train() uses by default for each optimizer (the "original" rate). */
-const DEFAULT_LR = { adam: 1e-3, rmsprop: 1e-3, sgd: 1e-2, adagrad: 1e-2 } as const;
 
 /**
  * Labelled data as one pair of tensors: the tensor form as is, a Dataset's
@@ -127,6 +125,7 @@ export async function runIterative(model: tf.LayersModel, r: Resolved, targets: 
       seed: r.seed + round,
       lr,
       optimizer: r.optimizer,
+      weightDecay: r.weightDecay,
       validation: val,
       label: `prune round ${round}/${sched.rounds}`,
       caller: pruneCaller(r),
@@ -163,6 +162,7 @@ export async function runPolynomial(model: tf.LayersModel, r: Resolved, targets:
     seed: r.seed,
     lr: r.lr,
     optimizer: r.optimizer,
+    weightDecay: r.weightDecay,
     callbacks: {
       afterStep: () => pruner.afterStep(),
       onBatchEnd: (_step, logs) => pruner.note(logs.loss, logs.acc),

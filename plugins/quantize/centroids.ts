@@ -18,7 +18,8 @@
  * extra codebook slot fixed at +0).
  */
 import * as tf from "@tensorflow/tfjs";
-import { OptimizerName, TrainHistory, train } from "../toolkit/train";
+import { OPTIMIZER_NAMES, OPTIMIZERS, OptimizerName } from "../toolkit/pace";
+import { TrainHistory, train } from "../toolkit/train";
 import { weightRole } from "../toolkit/layers";
 import { SlimlabError, show } from "../core/errors";
 import { QuantizedTensor, decode } from "./quantized";
@@ -134,17 +135,9 @@ class CentroidOptimizer extends tf.Optimizer {
 }
 
 function makeOptimizer(name: OptimizerName | undefined, lr: number | undefined): tf.Optimizer {
-  switch (name ?? "adam") {
-    case "sgd":
-      return tf.train.sgd(lr ?? 0.01);
-    case "rmsprop":
-      return tf.train.rmsprop(lr ?? 1e-3);
-    case "adagrad":
-      return tf.train.adagrad(lr ?? 0.01);
-    case "adam":
-      return tf.train.adam(lr ?? 1e-3);
-  }
-  throw new SlimlabError("E_ARG", `qat: unknown optimizer ${show(name)}; allowed: sgd, adam, rmsprop, adagrad`);
+  const make = OPTIMIZERS[name ?? "adam"];
+  if (make === undefined) throw new SlimlabError("E_ARG", `qat: unknown optimizer ${show(name)}; allowed: ${OPTIMIZER_NAMES.join(", ")}`);
+  return make(lr);
 }
 
 /**

@@ -7,14 +7,19 @@
 import * as tf from "@tensorflow/tfjs";
 import { isSlimlabError, SlimlabError } from "../core/errors";
 
-export type OptimizerName = "sgd" | "adam" | "rmsprop" | "adagrad";
+/** "momentum" is SGD with momentum 0.9 (Keras' SGD(momentum=0.9), PyTorch's SGD(momentum=0.9), Caffe's solvers). */
+export type OptimizerName = "sgd" | "momentum" | "adam" | "rmsprop" | "adagrad";
 
-/** Each optimizer by name, with the default rate Keras uses for it. */
+/** The learning rate each named optimizer gets when none is given: Keras' default for it. */
+export const DEFAULT_LR: Readonly<Record<OptimizerName, number>> = { sgd: 0.01, momentum: 0.01, adam: 0.001, rmsprop: 0.001, adagrad: 0.01 };
+
+/** Each optimizer by name, at `lr` or its default rate. */
 export const OPTIMIZERS: Readonly<Record<OptimizerName, (lr?: number) => tf.Optimizer>> = {
-  sgd: (lr) => tf.train.sgd(lr ?? 0.01),
-  adam: (lr) => tf.train.adam(lr ?? 0.001),
-  rmsprop: (lr) => tf.train.rmsprop(lr ?? 0.001),
-  adagrad: (lr) => tf.train.adagrad(lr ?? 0.01),
+  sgd: (lr) => tf.train.sgd(lr ?? DEFAULT_LR.sgd),
+  momentum: (lr) => tf.train.momentum(lr ?? DEFAULT_LR.momentum, 0.9),
+  adam: (lr) => tf.train.adam(lr ?? DEFAULT_LR.adam),
+  rmsprop: (lr) => tf.train.rmsprop(lr ?? DEFAULT_LR.rmsprop),
+  adagrad: (lr) => tf.train.adagrad(lr ?? DEFAULT_LR.adagrad),
 };
 
 /** The optimizer names the loops accept. */

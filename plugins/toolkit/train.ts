@@ -74,6 +74,13 @@ export interface TrainOptions {
   lr?: number;
   /** An optimizer (kept alive, its state carries over) or a name (created and disposed here). Default "adam". */
   optimizer?: tf.Optimizer | OptimizerName;
+  /**
+   * L2 weight decay λ of the kernels (biases and batch-norm parameters are
+   * left alone): λ/2 · Σ w² is added to each step's loss, so every kernel's
+   * gradient gains λ·w, as Caffe's weight_decay and PyTorch's SGD
+   * weight_decay do. Default 0.
+   */
+  weightDecay?: number;
   /** Default: see resolveLoss. */
   loss?: LossSpec;
   validation?: TrainData;
@@ -208,6 +215,7 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
   const loss = resolveLoss(opts.loss, m, data.ys, "train");
   checkSamples(m, data, "train", "data");
   if (opts.validation !== undefined) checkSamples(m, opts.validation, "train", "validation");
+  const decay = weightDecayOf(opts.weightDecay, m);
   const { optimizer, owned } = makeOptimizer(opts);
   const signal = opts.signal ?? host().signal();
   const caller = opts.caller ?? { fn: "train", leaves: "the model keeps the weights of the last completed step; run the cell again to go on training" };
@@ -238,7 +246,7 @@ export async function train(model: tf.LayersModel, data: TrainData, opts: TrainO
         const current = next as Batch;
         let result: [tf.Scalar, tf.Scalar];
         try {
-          result = step(m, current, optimizer, vars, loss, dropoutRand);
+          result = step(m, current, optimizer, vars, loss, dropoutRand, decay);
         } finally {
           tf.dispose([current.xs, current.ys]);
           next = undefined;
@@ -324,12 +332,36 @@ function step(
   optimizer: tf.Optimizer,
   vars: tf.Variable[],
   loss: ResolvedLoss,
-  dropoutRand: () => number
+  dropoutRand: () => number,
+  decay?: WeightDecay
 ): [tf.Scalar, tf.Scalar] {
   return gradientStepTensors(model, optimizer, vars, () => () => {
     const pred = withRandom(dropoutRand, () => model.apply(batch.xs, { training: true }) as tf.Tensor);
-    return { loss: loss.fn(batch.ys, pred), accuracy: batchAccuracy(loss.accuracy, batch.ys, pred) };
+    const data = loss.fn(batch.ys, pred);
+    return { loss: decay === undefined ? data : tf.add(data, decay.penalty()), accuracy: batchAccuracy(loss.accuracy, batch.ys, pred) };
   });
+}
+
+/** Weight decay's term of the loss. */
+interface WeightDecay {
+  /** λ/2 · Σ w² over the kernels, on the tape. */
+  penalty(): tf.Scalar;
+}
+
+/** Kernels: the weights named …kernel (Dense, Conv2D, depthwise and pointwise kernels), not biases or batch-norm parameters. */
+const KERNEL_NAME = /kernel(_\d+)?$/;
+
+/** The weight decay of a run, or undefined for none (0 or not given). */
+function weightDecayOf(lambda: unknown, model: tf.LayersModel): WeightDecay | undefined {
+  if (lambda === undefined || lambda === 0) return undefined;
+  if (typeof lambda !== "number" || !Number.isFinite(lambda) || lambda < 0) {
+    throw new SlimlabError("E_ARG", `train: weightDecay must be a number ≥ 0 (e.g. 5e-4), received ${show(lambda)}`);
+  }
+  const kernels = model.trainableWeights.filter((w) => KERNEL_NAME.test(w.originalName ?? w.name)).map((w) => w.read() as tf.Variable);
+  if (kernels.length === 0) throw new SlimlabError("E_ARG", `train: weightDecay ${lambda} given but model "${model.name}" has no trainable kernels to decay`);
+  return {
+    penalty: () => tf.mul(lambda / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k))))) as tf.Scalar,
+  };
 }
 
 /**

@@ -34,6 +34,8 @@ describe("prune/errors", () => {
     ["polynomial with threshold", mlp, { threshold: 0.1, schedule: "polynomial" }, "E_ARG", 'prune: schedule "polynomial" ramps sparsity (Zhu & Gupta 2017) and cannot follow threshold; give sparsity instead'],
     ["iterative without data", mlp, { sparsity: 0.5, schedule: "iterative" }, "E_MISSING_ARG", 'prune: schedule "iterative" fine-tunes while pruning and needs data; pass data: {xs, ys} (--data <var>)'],
     ["beginStep without polynomial", mlp, { sparsity: 0.5, beginStep: 3 }, "E_ARG", 'prune: beginStep 3 applies to schedule "polynomial", not "oneshot"'],
+    ["a negative weightDecay", mlp, { sparsity: 0.5, weightDecay: -1 }, "E_ARG", /^prune: weightDecay -1 /],
+    ["an unknown optimizer", mlp, { sparsity: 0.5, optimizer: "adamw" }, "E_ARG", 'prune: optimizer "adamw" is not one of sgd, momentum, adam, rmsprop, adagrad (did you mean adam?)'],
     ["bad data", mlp, { sparsity: 0.5, schedule: "iterative", data: [1, 2] }, "E_TYPE", /^data got \[1, 2\], allowed: /],
   ];
   for (const [what, build, options, code, message] of cases) {

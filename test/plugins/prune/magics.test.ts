@@ -11,7 +11,7 @@ describe("prune/magics", () => {
 
   it("declares exactly the issue's flags (and a few more)", () => {
     const line = usage(pruneMagic);
-    for (const flag of ["--method magnitude|structured|neuron|layer", "--sparsity", "--threshold", "--std-multiplier", "--scope layer|global", "--criterion l1|l2", "--remove", "--min-degree", "--count", "--layers", "--schedule oneshot|iterative|polynomial", "--steps", "--data", "--epochs", "--strip]", "--inplace]"]) {
+    for (const flag of ["--method magnitude|structured|neuron|layer", "--sparsity", "--threshold", "--std-multiplier", "--scope layer|global", "--criterion l1|l2", "--remove", "--min-degree", "--count", "--layers", "--schedule oneshot|iterative|polynomial", "--steps", "--data", "--epochs", "--strip]", "--inplace]", "--optimizer sgd|momentum|adam|rmsprop|adagrad", "--weight-decay"]) {
       assert.ok(line.includes(flag), `${flag} missing from: ${line}`);
     }
     assert.ok(line.startsWith("%prune <model> "));
@@ -78,6 +78,8 @@ describe("prune/magics", () => {
     await rejects(invokeMagic(pruneMagic, [m], { sparsity: 1 }), "E_ARG", "%prune: --sparsity got 1; expected a number >= 0 and < 1");
     await rejects(invokeMagic(pruneMagic, [m], { stdMultiplier: "0" }), "E_ARG", "%prune: --std-multiplier got \"0\"; expected a number > 0");
     await rejects(invokeMagic(pruneMagic, [m], { sparsity: 0.5, lr: 0 }), "E_ARG", "%prune: --lr got 0; expected a number > 0");
+    await rejects(invokeMagic(pruneMagic, [m], { sparsity: 0.5, weightDecay: "-1e-4" }), "E_ARG", '%prune: --weight-decay got "-1e-4"; expected a number >= 0');
+    await rejects(invokeMagic(pruneMagic, [m], { sparsity: 0.5, optimizer: "nesterov" }), "E_ARG", /^%prune: --optimizer got "nesterov"; expected one of sgd, momentum, adam, rmsprop, adagrad/);
     await rejects(prune(m, { sparsity: 1.5 }), "E_ARG", "prune: sparsity 1.5 is outside [0, 1); pass the fraction of weights to set to zero, e.g. 0.8");
     await rejects(invokeMagic(pruneMagic, [m], { method: "layer" }), "E_MISSING_ARG", /^prune: method "layer" scores each layer/);
     await rejects(invokeMagic(pruneMagic, [m], { sparsity: "0.5", sparsityy: "1" }), "E_UNKNOWN_FLAG", /^%prune: unknown flag --sparsityy \(did you mean --sparsity\?\)/);

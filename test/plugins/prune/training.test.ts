@@ -90,6 +90,19 @@ describe("prune/training", () => {
     m.dispose();
   });
 
+  it("iterative retraining uses the optimizer and weightDecay given: one round equals oneshot pruning + train() at lr/10", async () => {
+    const m = mlp();
+    const opts = { sparsity: 0.5, epochs: 1, batchSize: 16, seed: 5, lr: 0.1 };
+    const r = await prune(m, { ...opts, schedule: "iterative", steps: 1, data, optimizer: "momentum", weightDecay: 0.01, report: false });
+    const ref = await prune(m, { sparsity: 0.5, report: false });
+    await train(ref.model, data, { epochs: 1, batchSize: 16, seed: 6, lr: 0.01, optimizer: "momentum", weightDecay: 0.01, progress: false });
+    for (const n of ["fc1", "fc2", "out"]) assert.deepStrictEqual(weight(r.model, n, 0), weight(ref.model, n, 0), n);
+    const plain = await prune(m, { ...opts, schedule: "iterative", steps: 1, data, optimizer: "momentum", report: false });
+    assert.notDeepStrictEqual(weight(plain.model, "fc1", 0), weight(r.model, "fc1", 0), "the decay changed the retrained weights");
+    for (const x of [r, ref, plain]) release(x.model);
+    m.dispose();
+  });
+
   it("prune() with schedule polynomial trains and ends at the target; structured too", async () => {
     const m = mlp();
     const r = await prune(m, { sparsity: 0.6, schedule: "polynomial", data, epochs: 2, batchSize: 16, frequency: 2 });

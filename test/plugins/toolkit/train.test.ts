@@ -264,6 +264,36 @@ describe("toolkit/train", () => {
     m.dispose();
   });
 
+  it("weightDecay λ adds λ·w to the kernels' gradients (not the biases'): one SGD step, by hand", async () => {
+    const lr = 0.1;
+    const lambda = 0.05;
+    const plain = tinyNet();
+    const decayed = tinyNet();
+    const w0 = weights(plain);
+    const opts = { epochs: 1, batchSize: 48, seed: 3, optimizer: "sgd" as const, lr, progress: false };
+    await train(plain, data.onehot, opts);
+    await train(decayed, data.onehot, { ...opts, weightDecay: lambda });
+    const [p, d] = [weights(plain), weights(decayed)];
+    // Order of getWeights: h/kernel, h/bias, out/kernel, out/bias. Decayed = plain − lr·λ·w0 for kernels only.
+    for (const i of [0, 2]) p[i].forEach((v, j) => assert.ok(Math.abs(d[i][j] - (v - lr * lambda * w0[i][j])) < 1e-6, `kernel ${i}[${j}]`));
+    for (const i of [1, 3]) assert.deepStrictEqual(d[i], p[i], `bias ${i} untouched`);
+    assert.ok(w0[0].some((v, j) => Math.abs(d[0][j] - p[0][j]) > 1e-4), "the decay is visible");
+    release(plain, decayed);
+  });
+
+  it('optimizer "momentum" is SGD with momentum 0.9: two steps equal tf.train.momentum(lr, 0.9) by hand', async () => {
+    const m = tinyNet();
+    await train(m, data.onehot, { epochs: 2, batchSize: 48, seed: 4, optimizer: "momentum", lr: 0.1, shuffle: false, progress: false });
+    const ref = tinyNet();
+    const opt = tf.train.momentum(0.1, 0.9);
+    for (let s = 0; s < 2; s++) {
+      tf.tidy(() => void opt.minimize(() => tf.mean(tf.metrics.categoricalCrossentropy(data.onehot.ys, ref.apply(data.onehot.xs, { training: true }) as tf.Tensor)) as tf.Scalar));
+    }
+    assert.deepStrictEqual(weights(m), weights(ref));
+    opt.dispose();
+    release(m, ref);
+  });
+
   it("rejects bad options and data with a clear message", async () => {
     const m = tinyNet();
     const base = { epochs: 1, batchSize: 8, seed: 1, progress: false };
@@ -292,7 +322,7 @@ describe("toolkit/train", () => {
       "E_ARG",
       "train: lr 0.01 is ignored when optimizer is an instance; set the rate when creating it, or pass optimizer by name"
     );
-    await assertRejects(train(m, data.onehot, { ...base, optimizer: "adamw" as "adam" }), "E_ARG", 'train: unknown optimizer "adamw" (did you mean adam?); allowed: sgd, adam, rmsprop, adagrad or a tf.Optimizer');
+    await assertRejects(train(m, data.onehot, { ...base, optimizer: "adamw" as "adam" }), "E_ARG", 'train: unknown optimizer "adamw" (did you mean adam?); allowed: sgd, momentum, adam, rmsprop, adagrad or a tf.Optimizer');
     const reg = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2] })] });
     const ys = tf.zeros([48, 1]);
     await assertRejects(
@@ -300,6 +330,9 @@ describe("toolkit/train", () => {
       "E_ARG",
       "train: cannot choose a loss for labels of shape [48, 1] and outputs [null, 1]; pass loss: one of categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError or a function"
     );
+    for (const bad of [-1e-4, Number.NaN, "5e-4"]) {
+      await assertRejects(train(m, data.onehot, { ...base, weightDecay: bad as number }), "E_ARG", `train: weightDecay must be a number ≥ 0 (e.g. 5e-4), received ${typeof bad === "string" ? '"5e-4"' : String(bad)}`);
+    }
     const h = await train(reg, { xs: data.onehot.xs, ys }, { ...base, loss: "meanSquaredError" });
     assert.ok(Number.isNaN(h.epochs[0].acc));
     sgd.dispose();
