@@ -310,3 +310,44 @@ export function gatherRows(backend: HeapBackend, x: tf.TensorInfo, indices: tf.T
     for (let r = 0; r < idx.length; r++) out.set(src.subarray(idx[r] * row, idx[r] * row + row), r * row);
   });
 }
+
+/**
+ * Batch normalisation over the last axis on the heap, in one SIMD pass:
+ * (x − mean) · scale/√(variance + ε) + offset, the per-channel factor
+ * computed once per channel instead of once per element as wasm's
+ * FusedBatchNorm does. Every parameter must hold one value per channel
+ * (offset and scale may be absent: 0 and 1).
+ *
+ * @returns the normalised tensor, or undefined when the SIMD module is not
+ *   available or a parameter is not [c] (the caller falls back to wasm's kernel)
+ */
+export function batchNormHeap(
+  backend: HeapBackend,
+  x: tf.TensorInfo,
+  params: { mean: tf.TensorInfo; variance: tf.TensorInfo; offset?: tf.TensorInfo; scale?: tf.TensorInfo },
+  epsilon: number
+): tf.TensorInfo | undefined {
+  const simd = simdKernels(backend);
+  const c = x.shape[x.shape.length - 1];
+  const given = [params.mean, params.variance, params.offset, params.scale].filter((t): t is tf.TensorInfo => t !== undefined);
+  if (simd === undefined || x.dtype !== "float32" || x.shape.length === 0 || c === 0) return undefined;
+  if (given.some((t) => t.dtype !== "float32" || tf.util.sizeFromShape(t.shape) !== c)) return undefined;
+  const out = backend.makeOutput(x.shape, "float32");
+  const packed = fresh(backend, [3 * c], "float32", (p) => {
+    // Views of the parameters after the last allocation (it may have grown the heap).
+    const [mean, variance] = [backend.typedArrayFromHeap(params.mean), backend.typedArrayFromHeap(params.variance)];
+    const offset = params.offset && backend.typedArrayFromHeap(params.offset);
+    const scale = params.scale && backend.typedArrayFromHeap(params.scale);
+    for (let ch = 0; ch < c; ch++) {
+      p[ch] = mean[ch];
+      p[c + ch] = (scale ? scale[ch] : 1) / Math.sqrt(variance[ch] + epsilon);
+      p[2 * c + ch] = offset ? offset[ch] : 0;
+    }
+  });
+  try {
+    simd.batch_norm(heapOffset(backend, x), heapOffset(backend, packed), heapOffset(backend, out), tf.util.sizeFromShape(x.shape) / c, c);
+  } finally {
+    packed.dispose();
+  }
+  return out;
+}

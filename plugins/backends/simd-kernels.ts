@@ -21,6 +21,8 @@ export interface SimdKernels {
   depthwise_filter_grad(x: number, dy: number, dw: number, ...g: Geometry16): void;
   depthwise_input_grad(dy: number, filter: number, dx: number, ...g: Geometry16): void;
   column_sums(x: number, out: number, rows: number, c: number, scale: number): void;
+  /** p: [mean | scale/√(variance+ε) | offset], 3·c floats. */
+  batch_norm(x: number, p: number, out: number, rows: number, c: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;

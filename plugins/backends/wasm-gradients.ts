@@ -24,7 +24,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from "./conv-grads";
-import { conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, heapOffset, maxPoolGradHeap } from "./heap-kernels";
+import { batchNormHeap, conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, heapOffset, maxPoolGradHeap } from "./heap-kernels";
 import { maxPoolGrad } from "./pool-grads";
 import { registerFastGradients } from "./fast-grads";
 import { simdKernels } from "./simd-kernels";
@@ -234,6 +234,21 @@ function outerReduce(kernel: string, mean: boolean): Impl {
 }
 
 /**
+ * Batch normalisation (float32, one value per channel of every parameter):
+ * one SIMD pass (heap-kernels.ts). wasm's kernel takes a square root and a
+ * division per element, about 25× the time of an elementwise op. Anything
+ * else goes to wasm's own kernel.
+ */
+const fusedBatchNorm: Impl = (args, native) => {
+  if (native === undefined) throw new SlimlabError("E_BACKEND", `FusedBatchNorm on wasm has no wasm kernel to delegate to; load @tensorflow/tfjs-backend-wasm first.`);
+  const { x, mean, variance, offset, scale } = args.inputs as Partial<Record<string, tf.TensorInfo>>;
+  const heap = heapBackend(args.backend);
+  const eps = (args.attrs as unknown as tf.FusedBatchNormAttrs).varianceEpsilon;
+  const out = heap && x && mean && variance ? batchNormHeap(heap, x, { mean, variance, offset, scale }, eps) : undefined;
+  return out ?? native.kernelFunc(args);
+};
+
+/**
  * Why a kernel is here. "missing": wasm has none; added only where it is
  * still missing, so a newer tfjs-backend-wasm that ships one keeps its own.
  * "wrong": wasm's kernel gives wrong numbers; replaced. "slow": wasm's kernel
@@ -252,6 +267,7 @@ const KERNELS: ReadonlyArray<{ name: string; impl: Impl; reason: Reason }> = [
   { name: tf.GatherV2, impl: gatherV2, reason: "slow" },
   { name: tf.Sum, impl: outerReduce(tf.Sum, false), reason: "slow" },
   { name: tf.Mean, impl: outerReduce(tf.Mean, true), reason: "slow" },
+  { name: tf.FusedBatchNorm, impl: fusedBatchNorm, reason: "slow" },
 ];
 
 /*

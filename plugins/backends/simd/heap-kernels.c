@@ -261,3 +261,25 @@ void column_sums(const float *restrict x, float *restrict out, int rows, int c, 
   }
   for (int ch = 0; ch < c; ch++) out[ch] *= scale;
 }
+
+/*
+ * Batch normalisation of a [rows, c] tensor with per-channel parameters
+ * packed as p = [mean | a | offset] (3·c floats, a = scale / √(variance + ε)):
+ *   out[r][ch] = (x[r][ch] − mean[ch]) · a[ch] + offset[ch],
+ * four channels at a time. wasm's own kernel takes a square root and a
+ * division per element.
+ */
+EXPORT("batch_norm")
+void batch_norm(const float *restrict x, const float *restrict p, float *restrict out, int rows, int c) {
+  const float *mean = p, *a = p + c, *offset = p + 2 * c;
+  for (int r = 0; r < rows; r++) {
+    const float *v = x + (long)r * c;
+    float *o = out + (long)r * c;
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) {
+      const v128_t d = wasm_f32x4_sub(wasm_v128_load(v + ch), wasm_v128_load(mean + ch));
+      wasm_v128_store(o + ch, wasm_f32x4_add(wasm_f32x4_mul(d, wasm_v128_load(a + ch)), wasm_v128_load(offset + ch)));
+    }
+    for (; ch < c; ch++) o[ch] = (v[ch] - mean[ch]) * a[ch] + offset[ch];
+  }
+}

@@ -24,6 +24,7 @@ const KERNELS = [
   "GatherV2",
   "Sum",
   "Mean",
+  "FusedBatchNorm",
 ];
 
 type Shape4 = [number, number, number, number];
@@ -276,6 +277,32 @@ describe("backends/wasm-gradients", function () {
             tf.cast(tf.sum(tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32"), 0), "float32"),
             // The gradient of a conv bias is such a sum.
             tf.grad((b) => tf.sum(tf.mul(tf.add(x, b), seededTensor([3, 5, 4, 6], 43))))(tf.zeros([6])),
+          ];
+        });
+      } finally {
+        useSimdKernels(was);
+      }
+    });
+  }
+
+  for (const simd of [true, false]) {
+    it(`batch normalisation (one SIMD pass${simd ? "" : "; SIMD off: wasm's own kernel"}) equals cpu's: odd channel counts, no scale / offset, broadcast parameters, and the layer in training`, async () => {
+      const was = useSimdKernels(simd);
+      try {
+        await sameOnCpuAndWasm("batchNorm", () => {
+          const x = seededTensor([3, 5, 4, 7], 51);
+          const [m, v, o, s] = [seededTensor([7], 52), tf.add(tf.abs(seededTensor([7], 53)), 0.1), seededTensor([7], 54), seededTensor([7], 55)];
+          const x2 = seededTensor([6, 2], 56);
+          return [
+            tf.batchNorm(x, m, v, o, s, 1e-3),
+            tf.batchNorm(x, m, v, undefined, undefined, 1e-3),
+            tf.batchNorm(x, m, v, o, undefined, 0.5),
+            tf.batchNorm(x2, seededTensor([2], 57), tf.ones([2]), seededTensor([2], 58), seededTensor([2], 59)),
+            // Parameters that are not one value per channel: wasm's own kernel.
+            tf.batchNorm(x2, seededTensor([6, 2], 60), tf.ones([6, 2])),
+            tf.batchNorm(x, tf.scalar(0.5), tf.scalar(2)),
+            // A BatchNormalization layer while training: batch statistics, then the kernel, and its gradient.
+            tf.grad((t) => tf.sum(tf.mul(tf.layers.batchNormalization({ name: "bn_t" }).apply(t, { training: true }) as tf.Tensor, seededTensor([3, 5, 4, 7], 61))))(x),
           ];
         });
       } finally {
