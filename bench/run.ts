@@ -6,7 +6,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 
-const ALL = ["kernel", "profile", "training", "peer", "optimize", "prune", "quantize", "distill", "format", "onnx"];
+const ALL = ["kernel", "profile", "training", "peer", "optimize", "prune", "quantize", "distill", "format", "onnx", "threads"];
 
 function main(): number {
   const wanted = process.argv.slice(2);

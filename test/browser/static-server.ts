@@ -21,30 +21,33 @@ export interface StaticServer {
  * Starts a server answering GET for the routes, 404 for anything else.
  *
  * @param routes path ("/index.html") → route
+ * @param headers sent with every answer besides content-type and
+ *   cache-control (bench/threads.ts sends COOP/COEP, so that the page is
+ *   cross-origin isolated)
  * @returns its origin and a close function
  * @example
  *   const s = await serve({ "/": { body: "<p>hi</p>", type: "text/html" } });
  *   await s.close();
  */
-export async function serve(routes: Record<string, Route>): Promise<StaticServer> {
+export async function serve(routes: Record<string, Route>, headers: Record<string, string> = {}): Promise<StaticServer> {
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     requests.push(url.pathname);
     const route = routes[url.pathname];
     if (req.method !== "GET" || route === undefined) {
-      res.writeHead(req.method !== "GET" ? 405 : 404, { "content-type": "text/plain" });
+      res.writeHead(req.method !== "GET" ? 405 : 404, { ...headers, "content-type": "text/plain" });
       res.end(req.method !== "GET" ? "GET only" : "not found");
       return;
     }
     const body = "file" in route ? fs.readFile(route.file) : Promise.resolve(route.body);
     body.then(
       (b) => {
-        res.writeHead(200, { "content-type": route.type, "cache-control": "no-store" });
+        res.writeHead(200, { ...headers, "content-type": route.type, "cache-control": "no-store" });
         res.end(b);
       },
       (e: Error) => {
-        res.writeHead(500, { "content-type": "text/plain" });
+        res.writeHead(500, { ...headers, "content-type": "text/plain" });
         res.end(e.message);
       },
     );
