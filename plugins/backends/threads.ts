@@ -12,14 +12,24 @@
  *    worker_threads.Worker refuses blob: URLs (ERR_WORKER_PATH) and the
  *    backend fails to start.
  * 3. Serving the worker script as a file (the package's wasm-out/…worker.js
- *    exports it as a string) and the main script by path makes the backend
- *    start and its eight pthread workers load, but XNNPACK's thread pool
- *    still reports one thread (get_threads_count() = 1 after
- *    setThreadsCount(2), also when re-initialised after the workers loaded),
- *    and a 1024² matmul is no faster. Making it work would mean patching
- *    tfjs-backend-wasm's Emscripten start-up, not configuring it.
- * For several cores on a CPU, @tensorflow/tfjs-node (libtensorflow, threaded)
- * is the backend to install (README, "Backends").
+ *    exports it as a string), rewriting the workers' "load" message to the
+ *    script's path and keeping the workers unref'd makes the backend start
+ *    and its eight pthread workers load. XNNPACK's pool then has
+ *    min(asked, 8, logical cores / 2) threads, the cores counted once at
+ *    start-up as os.cpus().length (navigator.hardwareConcurrency in a
+ *    browser): on a 2-CPU machine, one. Reporting 4 CPUs to that count gave
+ *    getThreadsCount() = 2, the work split evenly between the two threads
+ *    and a 1024² matmul matched cpu's (7e-5); its speed-up could not be
+ *    measured while another job held the second core. bench/threads.ts
+ *    measures the same build in Chromium.
+ * 4. In that build the heap is a shared memory, which the SIMD kernels of
+ *    simd-kernels.ts (built for an unshared one) cannot import; they would
+ *    need a second build (-matomics, --shared-memory, a 4 GiB maximum).
+ * Shipping 3 would rest on private details of tfjs' Emscripten start-up
+ * (the blob: worker URL, its "load" message, global Worker, a start-up
+ * constant), so slimlab does not. For several cores on a CPU,
+ * @tensorflow/tfjs-node (libtensorflow, threaded) is the backend to install
+ * (README, "Backends").
  */
 import { SlimlabError } from "../core/errors";
 
