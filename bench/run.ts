@@ -6,7 +6,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 
-const ALL = ["kernel", "profile", "training", "peer", "optimize", "prune", "quantize", "distill", "format", "onnx", "threads"];
+const ALL = ["kernel", "profile", "training", "peer", "optimize", "prune", "quantize", "distill", "format", "onnx", "threads", "wasm-kernels"];
 
 function main(): number {
   const wanted = process.argv.slice(2);
