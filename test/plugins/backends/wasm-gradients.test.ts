@@ -301,6 +301,8 @@ describe("backends/wasm-gradients", function () {
             // Parameters that are not one value per channel: wasm's own kernel.
             tf.batchNorm(x2, seededTensor([6, 2], 60), tf.ones([6, 2])),
             tf.batchNorm(x, tf.scalar(0.5), tf.scalar(2)),
+            // [1, 3, 1, 1] parameters on an input whose last axis has 3 values: tfjs' kernels (cpu, wasm) cycle the parameters over the flat index, and so does this one.
+            tf.batchNorm(seededTensor([2, 3, 4, 3], 62), seededTensor([1, 3, 1, 1], 63), tf.add(tf.abs(seededTensor([1, 3, 1, 1], 64)), 0.1)),
             // A BatchNormalization layer while training: batch statistics, then the kernel, and its gradient.
             tf.grad((t) => tf.sum(tf.mul(tf.layers.batchNormalization({ name: "bn_t" }).apply(t, { training: true }) as tf.Tensor, seededTensor([3, 5, 4, 7], 61))))(x),
           ];
