@@ -365,13 +365,15 @@ describe("reliability: a cell that fills the JavaScript heap is stopped with a M
   });
 
   it("fills the heap, gets MemoryError, and the kernel goes on", async () => {
-    const first = await k.execute("let survivor = 7;");
+    // Generous limits: the first cell type-checks from cold, and the one after the MemoryError runs while the
+    // kernel's heap is still being collected (a clean-clone CI run once took over 20 s on one of them).
+    const first = await k.execute("let survivor = 7;", 60000);
     assert.equal(first.reply.content.status, "ok");
     const { reply } = await k.execute("const hog: number[][] = [];\nfor (;;) hog.push(new Array(1000).fill(1.5));", 90000);
     assert.equal(reply.content.ename, "MemoryError", JSON.stringify(reply.content));
     assert.match(String(reply.content.evalue), /^the JavaScript heap reached [\d.]+ MiB of its [\d.]+ MiB limit, so the code was stopped before Node would end the kernel/);
     assert.equal(k.proc.exitCode, null);
-    const after = await k.execute("survivor");
+    const after = await k.execute("survivor", 60000);
     assert.equal(after.reply.content.status, "ok");
   });
 });
