@@ -35,15 +35,10 @@ import { distill } from "../plugins/distill/distill";
 import { mlp } from "../plugins/models/zoo";
 import { evaluate, train } from "../plugins/toolkit/train";
 import { describeSpread, verdict } from "../plugins/toolkit/spread";
-import { table } from "./stats";
+import { numberArg, table } from "./stats";
 
 /** The paper's MNIST test errors (of 10,000). */
 const PAPER = { teacher: 67, baseline: 146, distilled: 74 };
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 
 function list(name: string, def: number[]): number[] {
   const i = process.argv.indexOf(name);
@@ -87,22 +82,22 @@ function jitter(xs: tf.Tensor2D, p: number, rand: Random): tf.Tensor2D {
 
 async function main(): Promise<void> {
   const full = process.argv.includes("--full");
-  const n = arg("--train", full ? 55000 : 10000);
-  const valN = arg("--val", full ? 5000 : 2000);
-  const testN = arg("--test", 10000);
-  const teacherEpochs = arg("--teacher-epochs", full ? 60 : 15);
-  const studentEpochs = arg("--student-epochs", full ? 60 : 15);
-  const batchSize = arg("--batch", 128);
-  const lr = arg("--lr", 0.001);
-  const temperature = arg("--temperature", 20);
+  const n = numberArg("--train", full ? 55000 : 10000);
+  const valN = numberArg("--val", full ? 5000 : 2000);
+  const testN = numberArg("--test", 10000);
+  const teacherEpochs = numberArg("--teacher-epochs", full ? 60 : 15);
+  const studentEpochs = numberArg("--student-epochs", full ? 60 : 15);
+  const batchSize = numberArg("--batch", 128);
+  const lr = numberArg("--lr", 0.001);
+  const temperature = numberArg("--temperature", 20);
   // α: Hinton et al. give the hard labels "a considerably lower weight"; which α that is at this budget is
   // read off the held-out digits. --alpha fixes it instead.
-  const fixedAlpha = process.argv.includes("--alpha") ? arg("--alpha", NaN) : undefined;
+  const fixedAlpha = process.argv.includes("--alpha") ? numberArg("--alpha", NaN) : undefined;
   const alphas = fixedAlpha !== undefined ? [fixedAlpha] : list("--alphas", [0.5, 0.9]);
-  const seed = arg("--seed", 1);
+  const seed = numberArg("--seed", 1);
   const studentSeeds = list("--student-seeds", [seed]);
-  const dropout = arg("--dropout", 0.5);
-  const shift = arg("--jitter", 2);
+  const dropout = numberArg("--dropout", 0.5);
+  const shift = numberArg("--jitter", 2);
   const backend = text("--backend", "wasm");
   if (n + valN > 60000) throw new Error(`--train ${n} + --val ${valN} exceeds the 60,000 training digits`);
   if (alphas.some((a) => !(a >= 0 && a <= 1)) || studentSeeds.some((x) => !Number.isInteger(x))) throw new Error("--alphas must lie in [0, 1] and --student-seeds be integers");

@@ -12,12 +12,7 @@ import { expandCell } from "../kernel/magics/expand";
 import { MagicRegistry } from "../kernel/magics/registry";
 import { registerBuiltins } from "../kernel/magics/index";
 import { KernelClient, PLAIN_TSLAB, SLIMLAB } from "../test/kernel/zmq-client";
-import { median, repeat, table } from "./stats";
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
+import { median, numberArg, repeat, table } from "./stats";
 
 async function startup(argv: typeof SLIMLAB, runs: number): Promise<number[]> {
   const out: number[] = [];
@@ -38,8 +33,8 @@ async function cellLatency(c: KernelClient, code: string, runs: number): Promise
 }
 
 async function main(): Promise<void> {
-  const runs = arg("--runs", 30);
-  const starts = arg("--starts", 3);
+  const runs = numberArg("--runs", 30);
+  const starts = numberArg("--starts", 3);
   const ms = (s: number) => (s * 1e3).toFixed(1);
 
   const slimStart = median(await startup(SLIMLAB, starts));

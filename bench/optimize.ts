@@ -12,12 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { countKernels } from "../plugins/measure/kernels";
 import { optimize } from "../plugins/measure/optimize";
-import { median, seconds, table } from "./stats";
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
+import { median, seconds, stringArg, table } from "./stats";
 
 /** 4 × (conv 3×3 same, no bias → BN → ReLU), max-pooling after blocks 2 and 4, GAP, dense 10, softmax. */
 function convBnReluNet(): tf.Sequential {
@@ -74,10 +69,10 @@ async function interleaved(a: tf.LayersModel, b: tf.LayersModel, batch: number, 
 }
 
 async function main(): Promise<void> {
-  const runs = Number(arg("--runs", "10"));
-  const rounds = Number(arg("--rounds", "5"));
-  const backends = arg("--backends", "wasm,cpu").split(",");
-  const batches = arg("--batch", "1,32").split(",").map(Number);
+  const runs = Number(stringArg("--runs", "10"));
+  const rounds = Number(stringArg("--rounds", "5"));
+  const backends = stringArg("--backends", "wasm,cpu").split(",");
+  const batches = stringArg("--batch", "1,32").split(",").map(Number);
   const rows: (string | number)[][] = [];
   for (const backend of backends) {
     if (!(await tf.setBackend(backend))) {

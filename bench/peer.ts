@@ -24,15 +24,10 @@ import { registerWasmGradients } from "../plugins/backends/wasm-gradients";
 import { lenet300100, lenet5 } from "../plugins/models/zoo";
 import { train } from "../plugins/toolkit/train";
 import { lenet5Classic } from "./models";
-import { median, table } from "./stats";
+import { median, numberArg, table } from "./stats";
 
 const BATCH = 64;
 const PYTHON = "/usr/bin/python3";
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 
 const BUILD: Record<string, { build: () => tf.LayersModel; image: boolean }> = {
   "lenet5-classic": { build: lenet5Classic, image: true },
@@ -128,8 +123,8 @@ async function startTorch(): Promise<{ ask: (req: Record<string, unknown>) => Pr
 }
 
 async function main(): Promise<void> {
-  const runs = arg("--runs", 3);
-  const samples = arg("--samples", 64 * 40);
+  const runs = numberArg("--runs", 3);
+  const samples = numberArg("--samples", 64 * 40);
   const torch = await startTorch();
   if (typeof torch === "string") {
     console.log(`bench/peer: skipped, PyTorch is not available here (${torch}). On Debian: apt-get install python3-torch.`);

@@ -29,14 +29,9 @@ import { batchAccuracy, resolveLoss, ResolvedLoss } from "../plugins/toolkit/los
 import { train } from "../plugins/toolkit/train";
 import { installKernelTimer, Times } from "./kernel-timer";
 import { lenet5Classic } from "./models";
-import { median, table } from "./stats";
+import { median, stringArg, table } from "./stats";
 
 const BATCH = 64;
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 
 const PHASES = ["batch", "forward", "backward", "optimizer", "read"] as const;
 type Phase = (typeof PHASES)[number];
@@ -153,8 +148,8 @@ async function profile(name: string, build: () => tf.LayersModel, flat: boolean,
 }
 
 async function main(): Promise<void> {
-  const steps = Number(arg("--steps", "20"));
-  const only = arg("--model", "");
+  const steps = Number(stringArg("--steps", "20"));
+  const only = stringArg("--model", "");
   const report = await selectBackend();
   registerWasmGradients();
   const backend = tf.getBackend();

@@ -26,12 +26,7 @@ import { modelCost } from "../plugins/measure/cost";
 import { optimize } from "../plugins/measure/optimize";
 import { mobilenetV2, MobilenetV2Options } from "../plugins/models/zoo";
 import { registerWasmGradients } from "../plugins/backends/wasm-gradients";
-import { median, repeat, table } from "./stats";
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
+import { median, numberArg, repeat, stringArg, table } from "./stats";
 
 /** [32, 32, 3] → conv64 → conv128 → pool → conv256 → pool → conv256 → GAP → fc256 → fc10: ≈ 1.03M parameters. */
 function cnn(): tf.LayersModel {
@@ -188,11 +183,10 @@ async function groupBench(runs: number, batch: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const runs = arg("--runs", 5);
-  const batch = arg("--batch", 8);
-  const groupBatch = arg("--group-batch", 32);
-  const i = process.argv.indexOf("--only");
-  const only = i >= 0 ? process.argv[i + 1].split(",") : ["1", "2", "3"];
+  const runs = numberArg("--runs", 5);
+  const batch = numberArg("--batch", 8);
+  const groupBatch = numberArg("--group-batch", 32);
+  const only = stringArg("--only", "1,2,3").split(",");
   setHost(textHost(() => undefined));
   registerWasmGradients();
   await tf.setBackend("wasm");

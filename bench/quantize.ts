@@ -24,7 +24,7 @@ import * as path from "path";
 import { mulberry32 } from "../plugins/data/random";
 import { kmeansCodebook, codebookMse } from "../plugins/quantize/kmeans";
 import { quantizeLinear } from "../plugins/quantize/linear";
-import { median, repeat, table } from "./stats";
+import { median, numberArg, repeat, table } from "./stats";
 
 const ROWS = 10000;
 const COLS = 1000;
@@ -121,11 +121,6 @@ for _ in range(runs):
 print(json.dumps(times))
 `;
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
-
 function python(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const p = spawnSync("/usr/bin/python3", ["-c", NUMPY, ...args], { encoding: "utf8", maxBuffer: 1 << 20 });
   return { status: p.status, stdout: p.stdout ?? "", stderr: p.stderr ?? (p.error ? String(p.error) : "") };
@@ -138,7 +133,7 @@ function sameBytes(label: string, a: Uint8Array, b: Uint8Array): void {
 }
 
 async function main(): Promise<void> {
-  const rounds = arg("--rounds", 3);
+  const rounds = numberArg("--rounds", 3);
   const runsPerRound = 5;
   const r = mulberry32(0);
   const w = new Float32Array(ROWS * COLS);

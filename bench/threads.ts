@@ -35,7 +35,7 @@ import type * as tfjs from "@tensorflow/tfjs";
 import type * as tfwasm from "@tensorflow/tfjs-backend-wasm";
 import { serve } from "../test/browser/static-server";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/browser/support";
-import { median, table } from "./stats";
+import { median, numberArg, stringArg, table } from "./stats";
 
 const WARMUP = 3;
 const TF_MIN_JS = require.resolve("@tensorflow/tfjs/dist/tf.min.js");
@@ -72,11 +72,6 @@ interface PageRun {
   times: { name: string; ms: number[] }[];
   /** Why LeNet-5 training was replaced by inference, if it was. */
   trainingError?: string;
-}
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
 }
 
 /** Runs in the page before its scripts: records the real core count and, unless `cores` is 0, reports at least `cores`. */
@@ -175,10 +170,10 @@ async function main(): Promise<void> {
     console.log(`bench/threads: Chromium not found at ${CHROMIUM}; install it with \`apt-get install chromium\` (or point SLIMLAB_CHROMIUM at a Chromium binary)`);
     return;
   }
-  const runs = Number(arg("--runs", "20"));
+  const runs = numberArg("--runs", 20);
   const asked = process.argv.includes("--threads");
   const realCores = process.argv.includes("--real-cores");
-  const counts = [...new Set([1, ...arg("--threads", "1,2").split(",").map(Number)])];
+  const counts = [...new Set([1, ...stringArg("--threads", "1,2").split(",").map(Number)])];
   if (!(runs >= 1) || counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error("usage: node dist/bench/threads.js [--runs R] [--threads 1,2] [--real-cores]");
 
   const routes: Parameters<typeof serve>[0] = {

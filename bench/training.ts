@@ -19,14 +19,9 @@ import { lenet300100, lenet5 } from "../plugins/models/zoo";
 import { registerWasmGradients } from "../plugins/backends/wasm-gradients";
 import { train } from "../plugins/toolkit/train";
 import { selectBackend } from "../plugins/backends/select";
-import { median, repeat, table } from "./stats";
+import { median, numberArg, repeat, table } from "./stats";
 
 const BATCH = 64;
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 
 /** Samples/s of `batches` SGD steps of `build()` on MNIST, median of `runs`. */
 async function trainThroughput(build: () => tf.LayersModel, flat: boolean, batches: number, runs: number): Promise<number> {
@@ -84,8 +79,8 @@ ts.sort(); print(2 * n ** 3 / ts[len(ts) // 2] / 1e9)`;
 }
 
 async function main(): Promise<void> {
-  const batches = arg("--batches", 8);
-  const runs = arg("--runs", 3);
+  const batches = numberArg("--batches", 8);
+  const runs = numberArg("--runs", 3);
   const report = await selectBackend();
   registerWasmGradients();
   const only = process.argv.includes("--backend") ? process.argv[process.argv.indexOf("--backend") + 1] : undefined;

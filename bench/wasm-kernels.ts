@@ -12,12 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmGradients, unregisterWasmGradients } from "../plugins/backends/wasm-gradients";
-import { median, table } from "./stats";
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
+import { median, numberArg, table } from "./stats";
 
 /** Median ms of `runs` calls of `op` after 5 untimed ones. */
 function time(op: () => tf.Tensor, runs: number): number {
@@ -33,7 +28,7 @@ function time(op: () => tf.Tensor, runs: number): number {
 }
 
 async function main(): Promise<void> {
-  const runs = arg("--runs", 41);
+  const runs = numberArg("--runs", 41);
   registerWasmGradients();
   await tf.setBackend("wasm");
   const rows: (string | number)[][] = [];
