@@ -23,6 +23,8 @@ export interface SimdKernels {
   column_sums(x: number, out: number, rows: number, c: number, scale: number): void;
   /** p: [mean | scale/√(variance+ε) | offset], 3·c floats. */
   batch_norm(x: number, p: number, out: number, rows: number, c: number): void;
+  /** out[r][ch] = x[r][ch] + b[ch]. */
+  channel_add(x: number, b: number, out: number, rows: number, c: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;

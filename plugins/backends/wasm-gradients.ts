@@ -24,19 +24,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from "./conv-grads";
-import { batchNormHeap, conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, heapOffset, maxPoolGradHeap } from "./heap-kernels";
+import { channelAdd, fusedBatchNorm, Impl, KernelArgs, middleReduce, nativeOf } from "./forward-kernels";
+import { conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, heapOffset, maxPoolGradHeap } from "./heap-kernels";
 import { maxPoolGrad } from "./pool-grads";
 import { registerFastGradients } from "./fast-grads";
-import { simdKernels } from "./simd-kernels";
 import { segmentSumByScatter } from "./segment-sum";
 import { SlimlabError } from "../core/errors";
 
 const BACKEND = "wasm";
 
-type KernelArgs = Parameters<tf.KernelFunc>[0];
-type KernelResult = ReturnType<tf.KernelFunc>;
-/** A kernel body; `native` is the wasm kernel it replaces, if any. */
-type Impl = (args: KernelArgs, native: tf.KernelConfig | undefined) => KernelResult;
 
 /**
  * Input `name` of a kernel call as a Tensor. The engine passes Tensors when
@@ -160,15 +156,15 @@ const maxPoolGradKernel: Impl = (args) =>
  * an index out of range, goes to wasm's kernel.
  */
 const gatherV2: Impl = (args, native) => {
-  if (native === undefined) throw new SlimlabError("E_BACKEND", `GatherV2 on wasm has no wasm kernel to delegate to; load @tensorflow/tfjs-backend-wasm first.`);
+  const wasm = nativeOf(tf.GatherV2, native);
   const a = args.attrs as unknown as tf.GatherV2Attrs;
   const { x, indices } = args.inputs;
   const heap = heapBackend(args.backend);
-  if (heap === undefined || x === undefined || indices === undefined || x.dtype === "string" || indices.dtype !== "int32" || x.shape.length === 0) return native.kernelFunc(args);
-  if (tf.util.parseAxisParam(a.axis, x.shape)[0] !== 0 || (a.batchDims ?? 0) !== 0) return native.kernelFunc(args);
+  if (heap === undefined || x === undefined || indices === undefined || x.dtype === "string" || indices.dtype !== "int32" || x.shape.length === 0) return wasm.kernelFunc(args);
+  if (tf.util.parseAxisParam(a.axis, x.shape)[0] !== 0 || (a.batchDims ?? 0) !== 0) return wasm.kernelFunc(args);
   const rows = x.shape[0];
   const idx = heap.typedArrayFromHeap(indices);
-  for (let i = 0; i < idx.length; i++) if (!(idx[i] >= 0 && idx[i] < rows)) return native.kernelFunc(args);
+  for (let i = 0; i < idx.length; i++) if (!(idx[i] >= 0 && idx[i] < rows)) return wasm.kernelFunc(args);
   return gatherRows(heap, x, indices);
 };
 
@@ -209,46 +205,6 @@ function transposeLastTwo(t: tf.TensorInfo): tf.Tensor {
 }
 
 /**
- * Sum and Mean over every axis but the last (float32): one pass of column
- * sums on the heap. wasm's kernels transpose the tensor to put the reduced
- * axes last first, a full copy, for every conv bias gradient and batch-norm
- * statistic. Any other reduction goes to wasm's own kernel.
- */
-function outerReduce(kernel: string, mean: boolean): Impl {
-  return (args, native) => {
-    if (native === undefined) throw new SlimlabError("E_BACKEND", `${kernel} on wasm has no wasm kernel to delegate to; load @tensorflow/tfjs-backend-wasm first.`);
-    const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
-    const x = args.inputs.x;
-    const heap = heapBackend(args.backend);
-    const simd = simdKernels(args.backend);
-    if (heap === undefined || simd === undefined || x === undefined || x.dtype !== "float32" || x.shape.length < 2) return native.kernelFunc(args);
-    const rank = x.shape.length;
-    const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((a, b) => a - b);
-    const c = x.shape[rank - 1];
-    const rows = tf.util.sizeFromShape(x.shape) / c;
-    if (axes.length !== rank - 1 || axes.some((a, i) => a !== i) || rows === 0 || c === 0) return native.kernelFunc(args);
-    const out = heap.makeOutput(keepDims ? [...new Array(rank - 1).fill(1), c] : [c], "float32");
-    simd.column_sums(heapOffset(heap, x), heapOffset(heap, out), rows, c, mean ? 1 / rows : 1);
-    return out;
-  };
-}
-
-/**
- * Batch normalisation (float32, one value per channel of every parameter):
- * one SIMD pass (heap-kernels.ts). wasm's kernel takes a square root and a
- * division per element, about 25× the time of an elementwise op. Anything
- * else goes to wasm's own kernel.
- */
-const fusedBatchNorm: Impl = (args, native) => {
-  if (native === undefined) throw new SlimlabError("E_BACKEND", `FusedBatchNorm on wasm has no wasm kernel to delegate to; load @tensorflow/tfjs-backend-wasm first.`);
-  const { x, mean, variance, offset, scale } = args.inputs as Partial<Record<string, tf.TensorInfo>>;
-  const heap = heapBackend(args.backend);
-  const eps = (args.attrs as unknown as tf.FusedBatchNormAttrs).varianceEpsilon;
-  const out = heap && x && mean && variance ? batchNormHeap(heap, x, { mean, variance, offset, scale }, eps) : undefined;
-  return out ?? native.kernelFunc(args);
-};
-
-/**
  * Why a kernel is here. "missing": wasm has none; added only where it is
  * still missing, so a newer tfjs-backend-wasm that ships one keeps its own.
  * "wrong": wasm's kernel gives wrong numbers; replaced. "slow": wasm's kernel
@@ -265,9 +221,10 @@ const KERNELS: ReadonlyArray<{ name: string; impl: Impl; reason: Reason }> = [
   { name: tf.Conv2DBackpropInput, impl: conv2dBackpropInput, reason: "slow" },
   { name: tf.BatchMatMul, impl: batchMatMul, reason: "slow" },
   { name: tf.GatherV2, impl: gatherV2, reason: "slow" },
-  { name: tf.Sum, impl: outerReduce(tf.Sum, false), reason: "slow" },
-  { name: tf.Mean, impl: outerReduce(tf.Mean, true), reason: "slow" },
+  { name: tf.Sum, impl: middleReduce(tf.Sum, false), reason: "slow" },
+  { name: tf.Mean, impl: middleReduce(tf.Mean, true), reason: "slow" },
   { name: tf.FusedBatchNorm, impl: fusedBatchNorm, reason: "slow" },
+  { name: tf.Add, impl: channelAdd, reason: "slow" },
 ];
 
 /*

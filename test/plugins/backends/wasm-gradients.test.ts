@@ -25,6 +25,7 @@ const KERNELS = [
   "Sum",
   "Mean",
   "FusedBatchNorm",
+  "Add",
 ];
 
 type Shape4 = [number, number, number, number];
@@ -62,7 +63,7 @@ describe("backends/wasm-gradients", function () {
     if (!hadThem) unregisterWasmGradients();
   });
 
-  it("registers the eight kernels, idempotently, and reports the same list each time", () => {
+  it("registers its kernels, idempotently, and reports the same list each time", () => {
     assert.deepEqual(registerWasmGradients(), KERNELS);
     assert.deepEqual(registerWasmGradients(), KERNELS);
     for (const k of KERNELS) assert.ok(tf.getKernel(k, "wasm"), k);
@@ -260,7 +261,7 @@ describe("backends/wasm-gradients", function () {
   });
 
   for (const simd of [true, false]) {
-    it(`Sum and Mean over every axis but the last (column sums${simd ? "" : "; SIMD off: wasm's own kernels"}) equal cpu's; other reductions too`, async () => {
+    it(`Sum and Mean over every axis but the last, or over the spatial axes (column sums${simd ? "" : "; SIMD off: wasm's own kernels"}), equal cpu's; other reductions too`, async () => {
       const was = useSimdKernels(simd);
       try {
         await sameOnCpuAndWasm("sum/mean", () => {
@@ -271,7 +272,15 @@ describe("backends/wasm-gradients", function () {
             tf.sum(x, [2, 0, 1], true),
             tf.mean(x, [-4, -3, -2], true),
             tf.sum(seededTensor([7, 9], 42), 0),
+            // Global average pooling: the axes between the first and the last.
             tf.mean(x, [1, 2]),
+            tf.mean(x, [2, 1], true),
+            tf.sum(x, [2], true),
+            tf.sum(seededTensor([4, 3, 5], 44), 1),
+            tf.layers.globalAveragePooling2d({}).apply(x) as tf.Tensor,
+            // Not a run of axes ending before the last: wasm's own kernel.
+            tf.sum(x, [1, 3]),
+            tf.mean(x, [0, 2]),
             tf.sum(x, 3),
             tf.sum(x),
             tf.cast(tf.sum(tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32"), 0), "float32"),
@@ -305,6 +314,37 @@ describe("backends/wasm-gradients", function () {
             tf.batchNorm(seededTensor([2, 3, 4, 3], 62), seededTensor([1, 3, 1, 1], 63), tf.add(tf.abs(seededTensor([1, 3, 1, 1], 64)), 0.1)),
             // A BatchNormalization layer while training: batch statistics, then the kernel, and its gradient.
             tf.grad((t) => tf.sum(tf.mul(tf.layers.batchNormalization({ name: "bn_t" }).apply(t, { training: true }) as tf.Tensor, seededTensor([3, 5, 4, 7], 61))))(x),
+          ];
+        });
+      } finally {
+        useSimdKernels(was);
+      }
+    });
+  }
+
+  for (const simd of [true, false]) {
+    it(`Add of one value per channel (one SIMD pass${simd ? "" : "; SIMD off: wasm's own kernel"}) equals cpu's, either operand first; other Adds too`, async () => {
+      const was = useSimdKernels(simd);
+      try {
+        await sameOnCpuAndWasm("add", () => {
+          const x = seededTensor([3, 5, 4, 7], 71);
+          const b = seededTensor([7], 72);
+          return [
+            tf.add(x, b),
+            tf.add(b, x),
+            tf.add(x, tf.reshape(b, [1, 1, 1, 7])),
+            tf.add(tf.reshape(b, [1, 7]), seededTensor([9, 7], 73)),
+            tf.add(seededTensor([2, 3, 8], 74), seededTensor([8], 75)),
+            // Not one value per channel: wasm's own kernel.
+            tf.add(x, seededTensor([5, 1, 1], 76)),
+            tf.add(x, seededTensor([1, 5, 4, 7], 77)),
+            tf.add(x, tf.scalar(2)),
+            tf.add(x, x),
+            tf.add(seededTensor([7], 78), b),
+            tf.cast(tf.add(tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32"), tf.tensor1d([5, 6], "int32")), "float32"),
+            // A Conv2D layer without a fused activation adds its bias this way; so does its gradient's forward pass.
+            tf.layers.depthwiseConv2d({ kernelSize: 3, padding: "same", useBias: true, biasInitializer: tf.initializers.randomUniform({ minval: -1, maxval: 1, seed: 81 }), depthwiseInitializer: tf.initializers.glorotUniform({ seed: 79 }) }).apply(x) as tf.Tensor,
+            tf.grad((t) => tf.sum(tf.mul(tf.add(t, b), seededTensor([3, 5, 4, 7], 80))))(x),
           ];
         });
       } finally {
