@@ -170,6 +170,25 @@ export const MOBILENET_V2_STAGES: readonly InvertedResidualStage[] = [
   { channels: 16, blocks: 2, stride: 2, expansion: 4 },
 ];
 
+/**
+ * MobileNetV2's own widths for its first four stages (Sandler et al. 2018,
+ * Table 2: stem 32; 16 channels with expansion 1; 24, 32 and 64 with
+ * expansion 6), with two 64-channel blocks instead of four and a 256-channel
+ * head instead of 1280: sized for 32×32 images, where it has 157k parameters
+ * (on 32×32×3). `mobilenetV2({ ...MOBILENET_V2_WIDE, inputShape: [32, 32, 3] })`.
+ * The default widths are several times narrower, for quick training on MNIST.
+ */
+export const MOBILENET_V2_WIDE: Readonly<Pick<MobilenetV2Options, "stem" | "stages" | "head">> = {
+  stem: 32,
+  head: 256,
+  stages: [
+    { channels: 16, blocks: 1, stride: 1, expansion: 1 },
+    { channels: 24, blocks: 2, stride: 2, expansion: 6 },
+    { channels: 32, blocks: 3, stride: 2, expansion: 6 },
+    { channels: 64, blocks: 2, stride: 2, expansion: 6 },
+  ],
+};
+
 function checkStage(st: InvertedResidualStage, i: number): void {
   for (const key of ["channels", "blocks", "expansion"] as const) checkSize("mobilenetV2", `stages[${i}].${key}`, st?.[key]);
   if (st.stride !== 1 && st.stride !== 2) throw new SlimlabError("E_ARG", `mobilenetV2 stages[${i}].stride ${show(st.stride)} is not allowed: pass 1 or 2`);

@@ -21,7 +21,7 @@ import { inception, mobilenetV2, resnet } from "./branching";
 import { kernelInit, ZooOptions } from "./init";
 
 export type { ZooOptions } from "./init";
-export { inception, MOBILENET_V2_STAGES, mobilenetV2, resnet } from "./branching";
+export { inception, MOBILENET_V2_STAGES, MOBILENET_V2_WIDE, mobilenetV2, resnet } from "./branching";
 export type { BranchingOptions, InceptionBlock, InceptionOptions, InvertedResidualStage, MobilenetV2Options, ResnetOptions } from "./branching";
 
 /** Options of {@link mlp}. */

@@ -4,7 +4,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmGradients } from "../../../plugins/backends/wasm-gradients";
 import { setHost, textHost } from "../../../plugins/core/host";
 import { loadMnist } from "../../../plugins/data/mnist";
-import { inception, mobilenetV2, resnet, ZOO } from "../../../plugins/models/zoo";
+import { inception, MOBILENET_V2_WIDE, mobilenetV2, resnet, ZOO } from "../../../plugins/models/zoo";
 import { train } from "../../../plugins/toolkit/train";
 import { assertSlimlab } from "../../support/assertions";
 
@@ -76,6 +76,19 @@ describe("models/branching", () => {
     const inc = inception({ blocks: [[2, 2, 2, 2]] });
     assert.deepEqual(inc.getLayer("i1_concat").outputShape, [null, 14, 14, 6]);
     [r, mb, inc].forEach((m) => m.dispose());
+  });
+
+  it("MOBILENET_V2_WIDE: MobileNetV2's first-stage widths on 32×32×3, 156,874 parameters counted block by block", () => {
+    const m = mobilenetV2({ ...MOBILENET_V2_WIDE, inputShape: [32, 32, 3] });
+    // stem 3×3 → 32; then (input, output, expansion) of each block; bias-free convs and depthwise convs, each with a batch norm.
+    const blocks: [number, number, number][] = [[32, 16, 1], [16, 24, 6], [24, 24, 6], [24, 32, 6], [32, 32, 6], [32, 32, 6], [32, 64, 6], [64, 64, 6]];
+    const depthwiseBn = (c: number) => 9 * c + 4 * c;
+    const inBlocks = blocks.reduce((sum, [cin, cout, t]) => sum + (t === 1 ? 0 : convBn(1, cin, cin * t)) + depthwiseBn(cin * t) + convBn(1, cin * t, cout), 0);
+    assert.equal(m.countParams(), convBn(3, 3, 32) + inBlocks + convBn(1, 64, 256) + 256 * 10 + 10);
+    assert.equal(m.countParams(), 156_874);
+    assert.equal(count(m, "Add"), 4);
+    assert.deepEqual(m.getLayer("head").outputShape, [null, 4, 4, 256]);
+    m.dispose();
   });
 
   it("the same seed gives bit-identical weights, another seed does not", () => {
