@@ -25,4 +25,6 @@ export type { OptimizeOptions, FoldStep, FuseStep, RemoveStep, SkipNote } from "
 export { foldBatchNorm, batchNormAffine } from "./fold";
 export type { BatchNormParams } from "./fold";
 export { countKernels } from "./kernels";
+export { kernelTimes, KernelTimes } from "./profile";
+export type { KernelTime } from "./profile";
 export type { KernelCount } from "./kernels";

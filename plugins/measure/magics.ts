@@ -14,6 +14,7 @@ import { bench, BenchResult } from "./bench";
 import { compare, CompareResult } from "./compare";
 import { evaluateModel, EvaluationResult } from "./evaluate";
 import { optimize, OptimizeResult } from "./optimize";
+import { kernelTimes, KernelTimes } from "./profile";
 import { Measurable } from "./predictor";
 import { size, SizeResult } from "./size";
 import { summary, SummaryResult } from "./summary";
@@ -58,6 +59,21 @@ export const benchMagic = defineMagic({
   },
   examples: ["%bench model", "%bench model --batch 1,32 --runs 50", "const r = %bench model; r.at(32)?.ms.p50"],
   run: ([model], flags): Promise<BenchResult> => bench(model as Measurable, flags),
+});
+
+export const kernelsMagic = defineMagic({
+  name: "kernels",
+  summary: "Where one predict's time goes: calls and median ms per tfjs kernel, and the time outside kernels.",
+  description:
+    "Each kernel is timed by the backend under tf.profile (wasm, cpu: wall time of the call; WebGL: GPU time); whole predicts (predict + await data()) are timed apart, " +
+    "and their median minus the kernels' is the time outside kernels: tfjs-layers walking the graph and the engine's bookkeeping. Random inputs; 3 untimed predicts first.",
+  positional: [MODEL],
+  flags: {
+    batch: { type: "number", help: "batch size", default: 1, integer: true, min: 1 },
+    runs: { type: "number", help: "predicts timed whole, and as many profiled", default: 10, integer: true, min: 1 },
+  },
+  examples: ["%kernels model --batch 32", "const k = %kernels model; k.byName.FusedConv2D"],
+  run: ([model], flags): Promise<KernelTimes> => kernelTimes(model as tf.LayersModel, flags),
 });
 
 export const evaluateMagic = defineMagic({
@@ -146,4 +162,4 @@ export const optimizeMagic = defineMagic({
 });
 
 /** Every magic of this plugin, for registration. */
-export const measureMagics = [summaryMagic, sizeMagic, benchMagic, evaluateMagic, compareMagic, backendsMagic, optimizeMagic] as const;
+export const measureMagics = [summaryMagic, sizeMagic, benchMagic, kernelsMagic, evaluateMagic, compareMagic, backendsMagic, optimizeMagic] as const;

@@ -1,7 +1,7 @@
 /**
  * Interrupting the measure magics: every loop (bench's warm-up, pilot,
  * timed and overhead samples; compare's models; evaluate's batches;
- * optimize's latency runs) stops at the next step with E_INTERRUPTED, runs
+ * optimize's latency runs; kernelTimes' predicts) stops at the next step with E_INTERRUPTED, runs
  * no further model call, and keeps nothing. A timer-driven abort proves the
  * loops yield to the event loop, which is the only way a real interrupt
  * request can reach the signal.
@@ -13,6 +13,7 @@ import { bench } from "../../../plugins/measure/bench";
 import { compare } from "../../../plugins/measure/compare";
 import { evaluateModel } from "../../../plugins/measure/evaluate";
 import { optimize } from "../../../plugins/measure/optimize";
+import { kernelTimes } from "../../../plugins/measure/profile";
 import { abortByTimer, countCalls, interruptSweep, withSignal } from "../../support/interrupt";
 import { assertRejectsSlimlab, init, onBackend } from "./helpers";
 
@@ -52,6 +53,20 @@ describe("measure/interrupt", () => {
         at: [0, 0.02, 0.1, 0.3, 0.5, 0.8, 0.99],
       });
       assert.ok(checks >= 2 * (2 + 3 + 31 + 4 + 11), `every call is checked (${checks} checks)`);
+    } finally {
+      calls.restore();
+    }
+  });
+
+  it("kernelTimes stops before the next predict, timed or profiled", async () => {
+    const calls = countCalls(a);
+    try {
+      const checks = await interruptSweep((signal) => kernelTimes(a, { runs: 3, signal }), {
+        steps: () => calls.count(),
+        message: /^kernelTimes: interrupted by the user after \d of 9 predicts; no result was kept, run the cell again$/,
+        at: [0, 0.3, 0.5, 0.7, 0.99],
+      });
+      assert.strictEqual(checks, 9, "one check before each of the 9 predicts");
     } finally {
       calls.restore();
     }

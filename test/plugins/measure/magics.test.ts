@@ -6,9 +6,10 @@ import { BenchResult } from "../../../plugins/measure/bench";
 import { CompareResult } from "../../../plugins/measure/compare";
 import { EvaluationResult } from "../../../plugins/measure/evaluate";
 import {
-  backendsMagic, benchMagic, compareMagic, evaluateMagic, measureMagics, optimizeMagic, sizeMagic, summaryMagic,
+  backendsMagic, benchMagic, compareMagic, evaluateMagic, kernelsMagic, measureMagics, optimizeMagic, sizeMagic, summaryMagic,
 } from "../../../plugins/measure/magics";
 import { OptimizeResult } from "../../../plugins/measure/optimize";
+import { KernelTimes } from "../../../plugins/measure/profile";
 import { SizeResult } from "../../../plugins/measure/size";
 import { SummaryResult } from "../../../plugins/measure/summary";
 import { assertRejectsSlimlab, init, onBackend } from "./helpers";
@@ -27,8 +28,9 @@ function tiny(name = "tiny"): tf.Sequential {
 describe("measure/magics", () => {
   onBackend("cpu");
 
-  it("declares seven magics with usage generated from their flags", () => {
-    assert.deepStrictEqual(measureMagics.map((m) => m.name), ["summary", "size", "bench", "evaluate", "compare", "backends", "optimize"]);
+  it("declares eight magics with usage generated from their flags", () => {
+    assert.deepStrictEqual(measureMagics.map((m) => m.name), ["summary", "size", "bench", "kernels", "evaluate", "compare", "backends", "optimize"]);
+    assert.strictEqual(usage(kernelsMagic), "%kernels <model> [--batch BATCH] [--runs RUNS]");
     assert.strictEqual(usage(benchMagic), "%bench <model> [--batch BATCH] [--runs RUNS] [--warmup WARMUP]");
     assert.strictEqual(usage(compareMagic), "%compare <models> ... [--data DATA] [--names NAMES] [--runs RUNS] [--warmup WARMUP] [--huffman] [--sparse]");
     assert.match(helpText(optimizeMagic), /--no-bench {2}skip the latency measurement/);
@@ -43,6 +45,9 @@ describe("measure/magics", () => {
     const b = await invokeMagic(benchMagic, [m], { batch: "1,2", runs: "2", warmup: "0" });
     assert.ok(b instanceof BenchResult);
     assert.deepStrictEqual(b.rows.map((r) => [r.batch, r.runs]), [[1, 2], [2, 2]]);
+    const kt = await invokeMagic(kernelsMagic, [m], { batch: "2", runs: "2" });
+    assert.ok(kt instanceof KernelTimes);
+    assert.deepStrictEqual([kt.batch, kt.runs], [2, 2]);
     const data = { xs: tf.ones([4, 4]), ys: tf.tensor1d([0, 1, 2, 0], "int32") };
     const e = await invokeMagic(evaluateMagic, [m], { data });
     assert.ok(e instanceof EvaluationResult);
