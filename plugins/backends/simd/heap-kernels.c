@@ -269,19 +269,34 @@ void column_sums(const float *restrict x, float *restrict out, int rows, int c, 
  * four channels at a time. wasm's own kernel takes a square root and a
  * division per element.
  */
+/* v · a + offset − mean · a, with the parameters of four channels held in registers. */
+#define BN4(v, m, k, o) wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub((v), (m)), (k)), (o))
+
+/*
+ * batch_norm over channels [ch0, ch0 + 4·n) of every row, n = 1, 2 or 4
+ * vectors (a constant once inlined): the parameters stay in registers for the
+ * whole pass, so a row costs loads, arithmetic and stores only.
+ */
+static inline void batch_norm_block(const float *restrict x, const float *restrict p, float *restrict out, int rows, int c, int ch0, int n) {
+  const float *mean = p + ch0, *a = p + c + ch0, *offset = p + 2 * c + ch0;
+  v128_t m[4], k[4], o[4];
+  for (int i = 0; i < n; i++) m[i] = wasm_v128_load(mean + 4 * i), k[i] = wasm_v128_load(a + 4 * i), o[i] = wasm_v128_load(offset + 4 * i);
+  for (int r = 0; r < rows; r++) {
+    const long e = (long)r * c + ch0;
+    for (int i = 0; i < n; i++) wasm_v128_store(out + e + 4 * i, BN4(wasm_v128_load(x + e + 4 * i), m[i], k[i], o[i]));
+  }
+}
+
 EXPORT("batch_norm")
 void batch_norm(const float *restrict x, const float *restrict p, float *restrict out, int rows, int c) {
+  int ch = 0;
+  for (; ch + 16 <= c; ch += 16) batch_norm_block(x, p, out, rows, c, ch, 4);
+  if (ch + 8 <= c) batch_norm_block(x, p, out, rows, c, ch, 2), ch += 8;
+  if (ch + 4 <= c) batch_norm_block(x, p, out, rows, c, ch, 1), ch += 4;
+  if (ch == c) return;
   const float *mean = p, *a = p + c, *offset = p + 2 * c;
-  for (int r = 0; r < rows; r++) {
-    const float *v = x + (long)r * c;
-    float *o = out + (long)r * c;
-    int ch = 0;
-    for (; ch + 4 <= c; ch += 4) {
-      const v128_t d = wasm_f32x4_sub(wasm_v128_load(v + ch), wasm_v128_load(mean + ch));
-      wasm_v128_store(o + ch, wasm_f32x4_add(wasm_f32x4_mul(d, wasm_v128_load(a + ch)), wasm_v128_load(offset + ch)));
-    }
-    for (; ch < c; ch++) o[ch] = (v[ch] - mean[ch]) * a[ch] + offset[ch];
-  }
+  for (int r = 0; r < rows; r++)
+    for (int k = ch; k < c; k++) out[(long)r * c + k] = (x[(long)r * c + k] - mean[k]) * a[k] + offset[k];
 }
 
 /*
@@ -290,13 +305,22 @@ void batch_norm(const float *restrict x, const float *restrict p, float *restric
  * wasm's Add takes its generic broadcasting path for this, several times
  * slower than a plain elementwise add.
  */
+/* channel_add over channels [ch0, ch0 + 4·n) of every row, n = 1, 2 or 4 vectors, the bias held in registers. */
+static inline void channel_add_block(const float *restrict x, const float *restrict b, float *restrict out, int rows, int c, int ch0, int n) {
+  v128_t v[4];
+  for (int i = 0; i < n; i++) v[i] = wasm_v128_load(b + ch0 + 4 * i);
+  for (int r = 0; r < rows; r++) {
+    const long e = (long)r * c + ch0;
+    for (int i = 0; i < n; i++) wasm_v128_store(out + e + 4 * i, wasm_f32x4_add(wasm_v128_load(x + e + 4 * i), v[i]));
+  }
+}
+
 EXPORT("channel_add")
 void channel_add(const float *restrict x, const float *restrict b, float *restrict out, int rows, int c) {
-  for (int r = 0; r < rows; r++) {
-    const float *v = x + (long)r * c;
-    float *o = out + (long)r * c;
-    int ch = 0;
-    for (; ch + 4 <= c; ch += 4) wasm_v128_store(o + ch, wasm_f32x4_add(wasm_v128_load(v + ch), wasm_v128_load(b + ch)));
-    for (; ch < c; ch++) o[ch] = v[ch] + b[ch];
-  }
+  int ch = 0;
+  for (; ch + 16 <= c; ch += 16) channel_add_block(x, b, out, rows, c, ch, 4);
+  if (ch + 8 <= c) channel_add_block(x, b, out, rows, c, ch, 2), ch += 8;
+  if (ch + 4 <= c) channel_add_block(x, b, out, rows, c, ch, 1), ch += 4;
+  for (int r = 0; ch < c && r < rows; r++)
+    for (int k = ch; k < c; k++) out[(long)r * c + k] = x[(long)r * c + k] + b[k];
 }

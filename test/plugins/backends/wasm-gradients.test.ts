@@ -307,6 +307,8 @@ describe("backends/wasm-gradients", function () {
             tf.batchNorm(x, m, v, undefined, undefined, 1e-3),
             tf.batchNorm(x, m, v, o, undefined, 0.5),
             tf.batchNorm(x2, seededTensor([2], 57), tf.ones([2]), seededTensor([2], 58), seededTensor([2], 59)),
+            // 29 channels: a 16-wide, an 8-wide and a 4-wide block, then one channel alone.
+            tf.batchNorm(seededTensor([2, 3, 3, 29], 65), seededTensor([29], 66), tf.add(tf.abs(seededTensor([29], 67)), 0.1), seededTensor([29], 68), seededTensor([29], 69)),
             // Parameters that are not one value per channel: wasm's own kernel.
             tf.batchNorm(x2, seededTensor([6, 2], 60), tf.ones([6, 2])),
             tf.batchNorm(x, tf.scalar(0.5), tf.scalar(2)),
@@ -335,6 +337,8 @@ describe("backends/wasm-gradients", function () {
             tf.add(x, tf.reshape(b, [1, 1, 1, 7])),
             tf.add(tf.reshape(b, [1, 7]), seededTensor([9, 7], 73)),
             tf.add(seededTensor([2, 3, 8], 74), seededTensor([8], 75)),
+            tf.add(seededTensor([2, 3, 3, 29], 81), seededTensor([29], 82)),
+            tf.add(seededTensor([2, 3, 3, 16], 83), seededTensor([16], 84)),
             // Not one value per channel: wasm's own kernel.
             tf.add(x, seededTensor([5, 1, 1], 76)),
             tf.add(x, seededTensor([1, 5, 4, 7], 77)),
