@@ -14,6 +14,7 @@ import { escapeHtml, Row, tableBundle } from "../core/table";
 import { nextTick, stopIfInterrupted } from "../toolkit/pace";
 import { ms, sig, textTable } from "./format";
 import { checkInteger, checkModel, outputsOf, randomInputs } from "./inputs";
+import { percentile } from "./percentile";
 
 /** One kernel name's share of a predict. */
 export interface KernelTime {
@@ -73,13 +74,6 @@ export class KernelTimes {
   }
 }
 
-/** Median of a non-empty list. */
-function medianOf(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
-
 /**
  * Times one predict of `batch` random examples kernel by kernel: three
  * untimed predicts, `runs` timed whole, then `runs` under tf.profile. Checks
@@ -134,8 +128,8 @@ export async function kernelTimes(model: tf.LayersModel, options: { batch?: numb
       for (const [name, e] of Object.entries(perRun)) (samples[name] ??= { calls: e.calls, ms: [] }).ms.push(e.ms);
     }
     const byName: Record<string, KernelTime> = {};
-    for (const [name, s] of Object.entries(samples)) byName[name] = { calls: s.calls, ms: medianOf(s.ms) };
-    return new KernelTimes(m.name, tf.getBackend(), batch, runs, medianOf(wall), byName);
+    for (const [name, s] of Object.entries(samples)) byName[name] = { calls: s.calls, ms: percentile(s.ms, 50) };
+    return new KernelTimes(m.name, tf.getBackend(), batch, runs, percentile(wall, 50), byName);
   } finally {
     tf.dispose(xs);
   }
