@@ -246,7 +246,9 @@ function isOurs(config: tf.KernelConfig | undefined): boolean {
  * UnsortedSegmentSum), replaces its MaxPoolGrad, which misroutes the gradient
  * of windows whose maximum is negative, and replaces slow kernels
  * (Conv2DBackpropInput, BatchMatMul with a transpose flag, GatherV2 along
- * axis 0, Sum and Mean over every axis but the last). Call it after the
+ * axis 0, Sum and Mean over every axis but the last or over the spatial
+ * axes, and the forward kernels of forward-kernels.ts: FusedBatchNorm and
+ * the Add of one value per channel). Call it after the
  * wasm package is loaded (e.g. after selectBackend()); before, only the
  * missing kernels can be added. Afterwards model.fit works on wasm
  * for convolutional, separable, pooling and embedding models and matches the

@@ -1,8 +1,8 @@
 /**
  * How many TensorFlow.js kernels one predict runs: the op count that layer
- * fusion and batch-norm folding lower (profile.ts times them). Counted with tf.profile, which records
- * every kernel the engine dispatches (kernels a backend calls internally,
- * without the engine, are not seen). Entries named "<op>__op" are left out:
+ * fusion and batch-norm folding lower (profile.ts times them). Counted with
+ * tf.profile, which records every kernel the engine dispatches (kernels a
+ * backend calls internally, without the engine, are not seen). Entries named "<op>__op" are left out:
  * they are the scopes tfjs opens around ops with a custom gradient (fused
  * conv2d, fused matMul), whose real kernel is recorded as well.
  */

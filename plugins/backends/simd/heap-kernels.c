@@ -262,14 +262,7 @@ void column_sums(const float *restrict x, float *restrict out, int rows, int c, 
   for (int ch = 0; ch < c; ch++) out[ch] *= scale;
 }
 
-/*
- * Batch normalisation of a [rows, c] tensor with per-channel parameters
- * packed as p = [mean | a | offset] (3·c floats, a = scale / √(variance + ε)):
- *   out[r][ch] = (x[r][ch] − mean[ch]) · a[ch] + offset[ch],
- * four channels at a time. wasm's own kernel takes a square root and a
- * division per element.
- */
-/* v · a + offset − mean · a, with the parameters of four channels held in registers. */
+/* (v − m) · k + o for four channels: the batch-norm formula of batch_norm below. */
 #define BN4(v, m, k, o) wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub((v), (m)), (k)), (o))
 
 /*
@@ -287,6 +280,13 @@ static inline void batch_norm_block(const float *restrict x, const float *restri
   }
 }
 
+/*
+ * Batch normalisation of a [rows, c] tensor with per-channel parameters
+ * packed as p = [mean | a | offset] (3·c floats, a = scale / √(variance + ε)):
+ *   out[r][ch] = (x[r][ch] − mean[ch]) · a[ch] + offset[ch],
+ * in passes over blocks of 16, 8 and 4 channels, then the rest one by one.
+ * wasm's own kernel takes a square root and a division per element.
+ */
 EXPORT("batch_norm")
 void batch_norm(const float *restrict x, const float *restrict p, float *restrict out, int rows, int c) {
   int ch = 0;
@@ -299,12 +299,6 @@ void batch_norm(const float *restrict x, const float *restrict p, float *restric
     for (int k = ch; k < c; k++) out[(long)r * c + k] = (x[(long)r * c + k] - mean[k]) * a[k] + offset[k];
 }
 
-/*
- * out[r][ch] = x[r][ch] + b[ch] for a [rows, c] tensor and one value per
- * channel (a layer's bias, added as [1, 1, 1, c]), four channels at a time.
- * wasm's Add takes its generic broadcasting path for this, several times
- * slower than a plain elementwise add.
- */
 /* channel_add over channels [ch0, ch0 + 4·n) of every row, n = 1, 2 or 4 vectors, the bias held in registers. */
 static inline void channel_add_block(const float *restrict x, const float *restrict b, float *restrict out, int rows, int c, int ch0, int n) {
   v128_t v[4];
@@ -315,6 +309,12 @@ static inline void channel_add_block(const float *restrict x, const float *restr
   }
 }
 
+/*
+ * out[r][ch] = x[r][ch] + b[ch] for a [rows, c] tensor and one value per
+ * channel (a layer's bias, added as [1, 1, 1, c]), in passes over blocks of
+ * 16, 8 and 4 channels as batch_norm. wasm's Add takes its generic
+ * broadcasting path for this, several times slower than a plain elementwise add.
+ */
 EXPORT("channel_add")
 void channel_add(const float *restrict x, const float *restrict b, float *restrict out, int rows, int c) {
   int ch = 0;
