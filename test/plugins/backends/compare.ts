@@ -67,3 +67,10 @@ export function suiteBackend(backend: string, setup: () => void = () => undefine
     await tf.setBackend(previous ?? "cpu");
   });
 }
+
+/** Runs `fn` on cpu and on wasm with the same inputs and compares every output (relative error ≤ rtol). */
+export async function sameOnCpuAndWasm(what: string, fn: () => tf.Tensor | tf.Tensor[], rtol = 1e-4): Promise<void> {
+  const want = await valuesOn("cpu", fn);
+  const got = await valuesOn("wasm", fn);
+  assertClose(got, want, what, rtol);
+}
