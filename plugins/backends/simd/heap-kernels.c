@@ -245,21 +245,35 @@ void depthwise_input_grad(const float *restrict dy, const float *restrict f, flo
   }
 }
 
+/* column_sums over channels [ch0, ch0 + 4·n) of every row, n = 1, 2 or 4 vectors: the sums stay in registers for the whole pass. */
+static inline void column_sums_block(const float *restrict x, float *restrict out, int rows, int c, float scale, int ch0, int n) {
+  v128_t acc[4];
+  for (int i = 0; i < n; i++) acc[i] = wasm_f32x4_splat(0.0f);
+  for (int r = 0; r < rows; r++) {
+    const float *v = x + (long)r * c + ch0;
+    for (int i = 0; i < n; i++) acc[i] = wasm_f32x4_add(acc[i], wasm_v128_load(v + 4 * i));
+  }
+  const v128_t k = wasm_f32x4_splat(scale);
+  for (int i = 0; i < n; i++) wasm_v128_store(out + ch0 + 4 * i, wasm_f32x4_mul(acc[i], k));
+}
+
 /*
- * out[ch] = scale · Σ_r x[r][ch] over the rows of a [rows, c] tensor, four
- * channels at a time: Sum and Mean over every axis but the last (a bias
- * gradient, batch-norm statistics) without transposing the tensor first.
+ * out[ch] = scale · Σ_r x[r][ch] over the rows of a [rows, c] tensor, in
+ * passes over blocks of 16, 8 and 4 channels, then the rest one by one:
+ * Sum and Mean over every axis but the last (a bias gradient, batch-norm
+ * statistics) without transposing the tensor first.
  */
 EXPORT("column_sums")
 void column_sums(const float *restrict x, float *restrict out, int rows, int c, float scale) {
-  for (int ch = 0; ch < c; ch++) out[ch] = 0.0f;
-  for (int r = 0; r < rows; r++) {
-    const float *v = x + (long)r * c;
-    int ch = 0;
-    for (; ch + 4 <= c; ch += 4) wasm_v128_store(out + ch, wasm_f32x4_add(wasm_v128_load(out + ch), wasm_v128_load(v + ch)));
-    for (; ch < c; ch++) out[ch] += v[ch];
+  int ch = 0;
+  for (; ch + 16 <= c; ch += 16) column_sums_block(x, out, rows, c, scale, ch, 4);
+  if (ch + 8 <= c) column_sums_block(x, out, rows, c, scale, ch, 2), ch += 8;
+  if (ch + 4 <= c) column_sums_block(x, out, rows, c, scale, ch, 1), ch += 4;
+  for (int k = ch; k < c; k++) {
+    float acc = 0.0f;
+    for (int r = 0; r < rows; r++) acc += x[(long)r * c + k];
+    out[k] = acc * scale;
   }
-  for (int ch = 0; ch < c; ch++) out[ch] *= scale;
 }
 
 /* (v − m) · k + o for four channels: the batch-norm formula of batch_norm below. */

@@ -39,6 +39,9 @@ describe("backends/forward-kernels", function () {
             tf.mean(x, [2, 1], true),
             tf.sum(x, [2], true),
             tf.sum(seededTensor([4, 3, 5], 44), 1),
+            // 29 channels: a 16-wide, an 8-wide and a 4-wide block, then one channel alone.
+            tf.mean(seededTensor([2, 3, 3, 29], 45), [1, 2]),
+            tf.sum(seededTensor([2, 3, 3, 29], 46), [0, 1, 2]),
             tf.layers.globalAveragePooling2d({}).apply(x) as tf.Tensor,
             // Not a run of axes ending before the last: wasm's own kernel.
             tf.sum(x, [1, 3]),
