@@ -5,6 +5,7 @@
  */
 import { strict as assert } from "assert";
 import * as tf from "@tensorflow/tfjs";
+import { registerWasmGradients, unregisterWasmGradients } from "../../../plugins/backends/wasm-gradients";
 
 /** n numbers in [−1, 1) from a fixed linear congruential generator. */
 export function seeded(n: number, seed: number): number[] {
@@ -73,4 +74,21 @@ export async function sameOnCpuAndWasm(what: string, fn: () => tf.Tensor | tf.Te
   const want = await valuesOn("cpu", fn);
   const got = await valuesOn("wasm", fn);
   assertClose(got, want, what, rtol);
+}
+
+/**
+ * Runs the suite on wasm with slimlab's wasm kernels registered; afterwards
+ * unregisters them if they were not registered before the suite.
+ */
+export function wasmKernelSuite(): void {
+  let hadThem = false;
+  suiteBackend("wasm", () => {
+    // Loaded here, not at import: importing registers "wasm" above "cpu".
+    require("@tensorflow/tfjs-backend-wasm");
+    hadThem = tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined;
+    registerWasmGradients();
+  });
+  after(() => {
+    if (!hadThem) unregisterWasmGradients();
+  });
 }

@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
-import { registerWasmGradients, unregisterWasmGradients } from "../../../plugins/backends/wasm-gradients";
 import { useSimdKernels } from "../../../plugins/backends/simd-kernels";
-import { sameOnCpuAndWasm, seededTensor, suiteBackend } from "./compare";
+import { sameOnCpuAndWasm, seededTensor, wasmKernelSuite } from "./compare";
 
 /*
  * The forward kernels slimlab registers for wasm (forward-kernels.ts):
@@ -12,15 +11,7 @@ import { sameOnCpuAndWasm, seededTensor, suiteBackend } from "./compare";
  */
 describe("backends/forward-kernels", function () {
   this.timeout(60000);
-  let hadThem = false;
-  suiteBackend("wasm", () => {
-    require("@tensorflow/tfjs-backend-wasm");
-    hadThem = tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined;
-    registerWasmGradients();
-  });
-  after(() => {
-    if (!hadThem) unregisterWasmGradients();
-  });
+  wasmKernelSuite();
 
   for (const simd of [true, false]) {
     it(`Sum and Mean over every axis but the last, or over the spatial axes (column sums${simd ? "" : "; SIMD off: wasm's own kernels"}), equal cpu's; other reductions too`, async () => {

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { conv2dFilterGrad, conv2dInputGrad } from "../../../plugins/backends/conv-grads";
 import { registerWasmGradients, unregisterWasmGradients } from "../../../plugins/backends/wasm-gradients";
 import { simdKernels, useSimdKernels } from "../../../plugins/backends/simd-kernels";
-import { assertClose, sameOnCpuAndWasm, seeded, seededTensor, suiteBackend, valuesOn } from "./compare";
+import { assertClose, sameOnCpuAndWasm, seeded, seededTensor, suiteBackend, valuesOn, wasmKernelSuite } from "./compare";
 
 /*
  * Every kernel slimlab registers for wasm is checked against the cpu
@@ -45,16 +45,7 @@ function dilateFilter(f: tf.Tensor4D, d: number): tf.Tensor4D {
 
 describe("backends/wasm-gradients", function () {
   this.timeout(60000);
-  let hadThem = false;
-  suiteBackend("wasm", () => {
-    // Loaded here, not at import: importing registers "wasm" above "cpu".
-    require("@tensorflow/tfjs-backend-wasm");
-    hadThem = tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined;
-    registerWasmGradients();
-  });
-  after(() => {
-    if (!hadThem) unregisterWasmGradients();
-  });
+  wasmKernelSuite();
 
   it("registers its kernels, idempotently, and reports the same list each time", () => {
     assert.deepEqual(registerWasmGradients(), KERNELS);
