@@ -35,20 +35,10 @@ import { distill } from "../plugins/distill/distill";
 import { mlp } from "../plugins/models/zoo";
 import { evaluate, train } from "../plugins/toolkit/train";
 import { describeSpread, verdict } from "../plugins/toolkit/spread";
-import { numberArg, table } from "./stats";
+import { numberArg, numbersArg, stringArg, table } from "./stats";
 
 /** The paper's MNIST test errors (of 10,000). */
 const PAPER = { teacher: 67, baseline: 146, distilled: 74 };
-
-function list(name: string, def: number[]): number[] {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1].split(",").map(Number) : def;
-}
-
-function text(name: string, def: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 
 function minutes(s: number): string {
   const whole = Math.round(s); // round first: 479.6 s is 8m00s, not 7m60s
@@ -93,12 +83,12 @@ async function main(): Promise<void> {
   // α: Hinton et al. give the hard labels "a considerably lower weight"; which α that is at this budget is
   // read off the held-out digits. --alpha fixes it instead.
   const fixedAlpha = process.argv.includes("--alpha") ? numberArg("--alpha", NaN) : undefined;
-  const alphas = fixedAlpha !== undefined ? [fixedAlpha] : list("--alphas", [0.5, 0.9]);
+  const alphas = fixedAlpha !== undefined ? [fixedAlpha] : numbersArg("--alphas", [0.5, 0.9]);
   const seed = numberArg("--seed", 1);
-  const studentSeeds = list("--student-seeds", [seed]);
+  const studentSeeds = numbersArg("--student-seeds", [seed]);
   const dropout = numberArg("--dropout", 0.5);
   const shift = numberArg("--jitter", 2);
-  const backend = text("--backend", "wasm");
+  const backend = stringArg("--backend", "wasm");
   if (n + valN > 60000) throw new Error(`--train ${n} + --val ${valN} exceeds the 60,000 training digits`);
   if (alphas.some((a) => !(a >= 0 && a <= 1)) || studentSeeds.some((x) => !Number.isInteger(x))) throw new Error("--alphas must lie in [0, 1] and --student-seeds be integers");
   await tf.setBackend(backend);

@@ -39,3 +39,9 @@ export function numberArg(name: string, def: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 }
+
+/** The comma-separated numbers after `--name` on the command line, or `def`. */
+export function numbersArg(name: string, def: number[]): number[] {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1].split(",").map(Number) : def;
+}

@@ -19,7 +19,7 @@ import { lenet300100, lenet5 } from "../plugins/models/zoo";
 import { registerWasmGradients } from "../plugins/backends/wasm-gradients";
 import { train } from "../plugins/toolkit/train";
 import { selectBackend } from "../plugins/backends/select";
-import { median, numberArg, repeat, table } from "./stats";
+import { median, numberArg, repeat, stringArg, table } from "./stats";
 
 const BATCH = 64;
 
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   const runs = numberArg("--runs", 3);
   const report = await selectBackend();
   registerWasmGradients();
-  const only = process.argv.includes("--backend") ? process.argv[process.argv.indexOf("--backend") + 1] : undefined;
+  const only = stringArg("--backend", "") || undefined;
   const backends = [...new Set(only ? [only] : [report.active, "wasm", "cpu"])].filter((b) => tf.findBackendFactory(b === "tfjs-node" || b === "tfjs-node-gpu" ? "tensorflow" : b) !== null);
   console.log(`default backend here: ${report.active}; measuring ${backends.join(", ")} (batch ${BATCH}, ${batches} batches, median of ${runs})`);
   const rows: (string | number)[][] = [];

@@ -15,7 +15,7 @@ import { batchNormHeap, heapBackend, heapOffset } from "./heap-kernels";
 import { simdKernels } from "./simd-kernels";
 
 export type KernelArgs = Parameters<tf.KernelFunc>[0];
-export type KernelResult = ReturnType<tf.KernelFunc>;
+type KernelResult = ReturnType<tf.KernelFunc>;
 /** A kernel body; `native` is the wasm kernel it replaces, if any. */
 export type Impl = (args: KernelArgs, native: tf.KernelConfig | undefined) => KernelResult;
 

@@ -25,7 +25,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from "./conv-grads";
 import { channelAdd, fusedBatchNorm, Impl, KernelArgs, middleReduce, nativeOf } from "./forward-kernels";
-import { conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, heapOffset, maxPoolGradHeap } from "./heap-kernels";
+import { conv2dFilterGradGemm, conv2dInputGradGemm, convWindow, depthwiseFilterGradHeap, depthwiseInputGradHeap, gatherRows, heapBackend, maxPoolGradHeap } from "./heap-kernels";
 import { maxPoolGrad } from "./pool-grads";
 import { registerFastGradients } from "./fast-grads";
 import { segmentSumByScatter } from "./segment-sum";
@@ -174,11 +174,9 @@ const gatherV2: Impl = (args, native) => {
  * transpose done first), and every dense layer's gradient sets one of them.
  * Transpose explicitly, then call wasm's own kernel with both flags off.
  */
-const batchMatMul: Impl = (args, native) => {
-  if (native === undefined) {
-    // Unreachable through registerWasmGradients, which only replaces a kernel that exists.
-    throw new SlimlabError("E_BACKEND", `BatchMatMul on wasm has no wasm kernel to delegate to; load @tensorflow/tfjs-backend-wasm first.`);
-  }
+const batchMatMul: Impl = (args, maybeNative) => {
+  // Always there through registerWasmGradients, which only replaces a kernel that exists.
+  const native = nativeOf(tf.BatchMatMul, maybeNative);
   const attrs = args.attrs as unknown as tf.BatchMatMulAttrs;
   if (!attrs.transposeA && !attrs.transposeB) return native.kernelFunc(args);
   // Raw TensorInfos: the side that is not transposed goes to wasm as it came.
